@@ -1,0 +1,223 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// FieldOwner is the server-side-apply field manager of everything the manager declares.
+const FieldOwner = client.FieldOwner("switchboard-manager")
+
+// NumberReconciler runs one sender Deployment per Number and keeps the Number's status
+// truthful.
+type NumberReconciler struct {
+	client.Client
+	// APIReader reads Secrets straight from the API server: the manager caches only
+	// their metadata.
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Sender    SenderOptions
+}
+
+// +kubebuilder:rbac:groups=switchboard.dev,resources=numbers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=switchboard.dev,resources=numbers/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;patch
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Number's sender and status in line with its spec.
+func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	num := &sbv1.Number{}
+	if err := r.Get(ctx, req.NamespacedName, num); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	status := newStatusWriter(r.Client, r.Recorder, num, func(n *sbv1.Number) any { return n.Status },
+		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition)
+	defer func() { retErr = errors.Join(retErr, status.write(ctx, num)) }()
+	num.Status.LastHandledReconcileAt = handledReconcileRequest(num)
+
+	if num.Spec.Suspend {
+		markSuspended(&num.Status.Conditions, num.Generation)
+		num.Status.ObservedGeneration = num.Generation
+		return ctrl.Result{}, nil
+	}
+	if err := r.reconcileNumber(ctx, num); err != nil {
+		markReconciling(&num.Status.Conditions, num.Generation, sbv1.ReasonReconcileError, err.Error())
+		return ctrl.Result{}, err
+	}
+	num.Status.ObservedGeneration = num.Generation
+	return ctrl.Result{}, nil
+}
+
+// reconcileNumber checks the credentials, declares the sender and fills the status.
+func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number) error {
+	secret, err := r.credentialsSecret(ctx, num)
+	if err != nil {
+		return err
+	}
+	creds := checkCredentials(num, secret)
+	replicas := senderReplicas(num, creds.ok)
+	if err := r.applySender(ctx, num, replicas); err != nil {
+		return err
+	}
+	dep, err := r.senderDeployment(ctx, num)
+	if err != nil {
+		return err
+	}
+	num.Status.Sender = &sbv1.SenderStatus{Deployment: senderName(num), Replicas: replicas}
+	if dep != nil {
+		num.Status.Sender.ReadyReplicas = dep.Status.ReadyReplicas
+	}
+	if num.Status.RoutingPolicy, err = r.routingPolicyFor(ctx, num); err != nil {
+		return err
+	}
+	summarizeNumber(num, creds, checkSender(num, creds, dep, replicas))
+	return nil
+}
+
+// credentialsSecret reads the Number's Secret uncached; nil when it does not exist.
+func (r *NumberReconciler) credentialsSecret(ctx context.Context, num *sbv1.Number) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: num.Namespace, Name: num.Spec.CredentialsRef.Name}
+	if err := r.APIReader.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading credentials Secret %q: %w", key.Name, err)
+	}
+	return secret, nil
+}
+
+// applySender declares the sender's ServiceAccount, Role, RoleBinding and Deployment
+// with server-side apply. Forcing ownership restores any field someone edited by hand.
+func (r *NumberReconciler) applySender(ctx context.Context, num *sbv1.Number, replicas int32) error {
+	objects := []runtime.ApplyConfiguration{
+		senderServiceAccount(num),
+		senderRole(num),
+		senderRoleBinding(num),
+		senderDeployment(num, r.Sender, replicas),
+	}
+	for _, obj := range objects {
+		if err := r.Apply(ctx, obj, FieldOwner, client.ForceOwnership); err != nil {
+			return fmt.Errorf("applying sender object: %w", err)
+		}
+	}
+	return nil
+}
+
+// senderDeployment reads the sender Deployment from the cache; nil when not there yet.
+func (r *NumberReconciler) senderDeployment(ctx context.Context, num *sbv1.Number) (*appsv1.Deployment, error) {
+	dep := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: num.Namespace, Name: senderName(num)}, dep)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return dep, err
+}
+
+// routingPolicyFor names the RoutingPolicy that routes the Number: the oldest that selects it.
+func (r *NumberReconciler) routingPolicyFor(ctx context.Context, num *sbv1.Number) (string, error) {
+	var list sbv1.RoutingPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(num.Namespace)); err != nil {
+		return "", fmt.Errorf("listing RoutingPolicies: %w", err)
+	}
+	var winner *sbv1.RoutingPolicy
+	for i := range list.Items {
+		p := &list.Items[i]
+		if selects(p.Spec.NumberSelector, num) && (winner == nil || olderThan(p, winner)) {
+			winner = p
+		}
+	}
+	if winner == nil {
+		return "", nil
+	}
+	return winner.Name, nil
+}
+
+// SetupWithManager registers the controller: Numbers, their sender objects, the Secrets
+// they name (metadata only) and the RoutingPolicies that may select them.
+func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sbv1.Number{}, credentialsIndex,
+		func(o client.Object) []string { return []string{o.(*sbv1.Number).Spec.CredentialsRef.Name} }); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&sbv1.Number{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersForSecret), builder.OnlyMetadata).
+		Watches(&sbv1.RoutingPolicy{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client))).
+		WithOptions(opts).
+		Named("number").
+		Complete(r)
+}
+
+// credentialsIndex indexes Numbers by the name of their credentials Secret.
+const credentialsIndex = "spec.credentialsRef.name"
+
+// numbersForSecret maps a Secret to the Numbers that name it.
+func (r *NumberReconciler) numbersForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var list sbv1.NumberList
+	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{credentialsIndex: secret.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Numbers for a Secret", "secret", secret.GetName())
+		return nil
+	}
+	return requestsFor(list.Items)
+}
+
+func requestsFor[T any, P interface {
+	*T
+	client.Object
+}](items []T) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(items))
+	for i := range items {
+		obj := P(&items[i])
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+	}
+	return reqs
+}
+
+// numbersInNamespace maps any object to every Number of its namespace.
+func numbersInNamespace(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list sbv1.NumberList
+		if err := c.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing Numbers")
+			return nil
+		}
+		return requestsFor(list.Items)
+	}
+}
+
+// olderThan orders objects by age, then name: the older one wins conflicts.
+func olderThan(a, b metav1.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.GetName() < b.GetName()
+}

@@ -1,0 +1,184 @@
+package controllers
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// Labels on every object the operator declares for a Number's sender.
+const (
+	// NumberLabel names the Number a sender object belongs to. The manager's cache
+	// selects sender objects by it.
+	NumberLabel    = "switchboard.dev/number"
+	componentLabel = "app.kubernetes.io/component"
+	nameLabel      = "app.kubernetes.io/name"
+	instanceLabel  = "app.kubernetes.io/instance"
+	managedByLabel = "app.kubernetes.io/managed-by"
+)
+
+// Ports and paths of the sender process.
+const (
+	senderMetricsPort = 8080
+	senderHealthPort  = 8081
+	senderUID         = 65532
+)
+
+// SenderOptions are the manager-wide settings of sender Deployments.
+type SenderOptions struct {
+	// Image of the switchboard binary for senders.
+	Image string
+	// ImagePullPolicy of the sender container.
+	ImagePullPolicy corev1.PullPolicy
+}
+
+// senderName is the name of the Deployment, ServiceAccount, Role and RoleBinding of a
+// Number's sender.
+func senderName(num *sbv1.Number) string { return "sender-" + num.Name }
+
+func senderLabels(num *sbv1.Number) map[string]string {
+	return map[string]string{
+		nameLabel:      "switchboard",
+		componentLabel: "sender",
+		instanceLabel:  senderName(num),
+		managedByLabel: "switchboard-manager",
+		NumberLabel:    num.Name,
+	}
+}
+
+func ownerRef(num *sbv1.Number) *metav1ac.OwnerReferenceApplyConfiguration {
+	return metav1ac.OwnerReference().
+		WithAPIVersion(sbv1.GroupVersion.String()).WithKind("Number").
+		WithName(num.Name).WithUID(num.UID).
+		WithController(true).WithBlockOwnerDeletion(true)
+}
+
+// senderReplicas is how many sender pods the Number asks for: none while its
+// credentials are unusable.
+func senderReplicas(num *sbv1.Number, credentialsOK bool) int32 {
+	if !credentialsOK {
+		return 0
+	}
+	if num.Spec.Sender != nil && num.Spec.Sender.Replicas != nil {
+		return *num.Spec.Sender.Replicas
+	}
+	return 1
+}
+
+// senderServiceAccount declares the identity of the Number's sender pods.
+func senderServiceAccount(num *sbv1.Number) *corev1ac.ServiceAccountApplyConfiguration {
+	return corev1ac.ServiceAccount(senderName(num), num.Namespace).
+		WithLabels(senderLabels(num)).WithOwnerReferences(ownerRef(num))
+}
+
+// senderRole lets a sender see and report on its own Number, read only its own
+// credentials Secret, hold its leader-election Lease and emit events: nothing else.
+func senderRole(num *sbv1.Number) *rbacv1ac.RoleApplyConfiguration {
+	name := senderName(num)
+	return rbacv1ac.Role(name, num.Namespace).
+		WithLabels(senderLabels(num)).WithOwnerReferences(ownerRef(num)).
+		WithRules(
+			rbacv1ac.PolicyRule().WithAPIGroups(sbv1.GroupVersion.Group).WithResources("numbers").
+				WithResourceNames(num.Name).WithVerbs("get", "list", "watch"),
+			rbacv1ac.PolicyRule().WithAPIGroups(sbv1.GroupVersion.Group).WithResources("numbers/status").
+				WithResourceNames(num.Name).WithVerbs("get", "patch"),
+			rbacv1ac.PolicyRule().WithAPIGroups("").WithResources("secrets").
+				WithResourceNames(num.Spec.CredentialsRef.Name).WithVerbs("get", "watch"),
+			rbacv1ac.PolicyRule().WithAPIGroups("coordination.k8s.io").WithResources("leases").
+				WithVerbs("create"),
+			rbacv1ac.PolicyRule().WithAPIGroups("coordination.k8s.io").WithResources("leases").
+				WithResourceNames(name).WithVerbs("get", "update", "patch"),
+			rbacv1ac.PolicyRule().WithAPIGroups("", "events.k8s.io").WithResources("events").
+				WithVerbs("create", "patch"),
+		)
+}
+
+// senderRoleBinding binds senderRole to the sender's ServiceAccount.
+func senderRoleBinding(num *sbv1.Number) *rbacv1ac.RoleBindingApplyConfiguration {
+	name := senderName(num)
+	return rbacv1ac.RoleBinding(name, num.Namespace).
+		WithLabels(senderLabels(num)).WithOwnerReferences(ownerRef(num)).
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Role").WithName(name)).
+		WithSubjects(rbacv1ac.Subject().WithKind("ServiceAccount").WithName(name).WithNamespace(num.Namespace))
+}
+
+// senderDeployment declares the Number's sender: `switchboard sender --number NS/NAME`,
+// non-root with a read-only root filesystem, probed on its health port.
+func senderDeployment(num *sbv1.Number, opts SenderOptions, replicas int32) *appsv1ac.DeploymentApplyConfiguration {
+	name := senderName(num)
+	labels := senderLabels(num)
+	selector := map[string]string{NumberLabel: num.Name, componentLabel: "sender"}
+	return appsv1ac.Deployment(name, num.Namespace).
+		WithLabels(labels).WithOwnerReferences(ownerRef(num)).
+		WithSpec(appsv1ac.DeploymentSpec().
+			WithReplicas(replicas).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(labels).
+				WithAnnotations(map[string]string{"kubectl.kubernetes.io/default-container": "sender"}).
+				WithSpec(senderPodSpec(num, opts))))
+}
+
+func senderPodSpec(num *sbv1.Number, opts SenderOptions) *corev1ac.PodSpecApplyConfiguration {
+	return corev1ac.PodSpec().
+		WithServiceAccountName(senderName(num)).
+		WithAutomountServiceAccountToken(true).
+		WithEnableServiceLinks(false).
+		WithTerminationGracePeriodSeconds(30).
+		WithSecurityContext(corev1ac.PodSecurityContext().
+			WithRunAsNonRoot(true).WithRunAsUser(senderUID).WithRunAsGroup(senderUID).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithContainers(senderContainer(num, opts))
+}
+
+func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerApplyConfiguration {
+	return corev1ac.Container().
+		WithName("sender").
+		WithImage(opts.Image).
+		WithImagePullPolicy(opts.ImagePullPolicy).
+		WithCommand("switchboard").
+		WithArgs("sender",
+			fmt.Sprintf("--number=%s/%s", num.Namespace, num.Name),
+			fmt.Sprintf("--metrics-bind-address=:%d", senderMetricsPort),
+			fmt.Sprintf("--health-probe-bind-address=:%d", senderHealthPort)).
+		WithEnv(
+			corev1ac.EnvVar().WithName("POD_NAME").WithValueFrom(corev1ac.EnvVarSource().
+				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
+			corev1ac.EnvVar().WithName("POD_NAMESPACE").WithValueFrom(corev1ac.EnvVarSource().
+				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.namespace")))).
+		WithPorts(
+			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(senderMetricsPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName("health").WithContainerPort(senderHealthPort).WithProtocol(corev1.ProtocolTCP)).
+		WithLivenessProbe(httpProbe("/healthz", 15)).
+		WithReadinessProbe(httpProbe("/readyz", 5)).
+		WithResources(corev1ac.ResourceRequirements().
+			WithRequests(corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("50m"),
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			}).
+			WithLimits(corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("1"),
+				corev1.ResourceMemory: resource.MustParse("256Mi"),
+			})).
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithReadOnlyRootFilesystem(true).
+			WithAllowPrivilegeEscalation(false).
+			WithRunAsNonRoot(true).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
+}
+
+func httpProbe(path string, periodSeconds int32) *corev1ac.ProbeApplyConfiguration {
+	return corev1ac.Probe().
+		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString("health"))).
+		WithPeriodSeconds(periodSeconds).
+		WithTimeoutSeconds(2).
+		WithFailureThreshold(3)
+}

@@ -1,0 +1,154 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// policyObject is a kind that applies to the Numbers its selector matches:
+// RoutingPolicy, KeywordRule and RetentionPolicy.
+type policyObject interface {
+	statusObject
+	GetPolicyStatus() *sbv1.PolicyStatus
+	GetNumberSelector() metav1.LabelSelector
+	IsSuspended() bool
+}
+
+// policyKind is what differs between the policy kinds.
+type policyKind[T policyObject] struct {
+	name    string
+	newObj  func() T
+	newList func() client.ObjectList
+	// status returns the whole status, to detect no-op writes.
+	status func(T) any
+	// check validates what admission cannot (and looks for conflicts) once the selected
+	// Numbers are known. It returns a stalledError for what a human must fix, and
+	// optionally when to look again.
+	check func(ctx context.Context, c client.Client, obj T, numbers []sbv1.Number) (time.Duration, error)
+	// siblingsMatter: the outcome depends on the other objects of the kind (conflicts).
+	siblingsMatter bool
+}
+
+// policyReconciler resolves a policy's Numbers and reports them, and the validity of the
+// policy, in its status.
+type policyReconciler[T policyObject] struct {
+	client.Client
+	Recorder recorder.EventRecorder
+	kind     policyKind[T]
+}
+
+// +kubebuilder:rbac:groups=switchboard.dev,resources=routingpolicies;keywordrules;retentionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=switchboard.dev,resources=routingpolicies/status;keywordrules/status;retentionpolicies/status,verbs=get;patch;update
+
+// Reconcile reconciles one policy object.
+func (r *policyReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	obj := r.kind.newObj()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	status := newStatusWriter(r.Client, r.Recorder, obj, r.kind.status, sbv1.ReadyCondition)
+	defer func() { retErr = errors.Join(retErr, status.write(ctx, obj)) }()
+
+	ps, gen := obj.GetPolicyStatus(), obj.GetGeneration()
+	ps.LastHandledReconcileAt = handledReconcileRequest(obj)
+	if obj.IsSuspended() {
+		markSuspended(&ps.Conditions, gen)
+		ps.ObservedGeneration = gen
+		return ctrl.Result{}, nil
+	}
+	requeue, err := r.reconcilePolicy(ctx, obj)
+	var stall *stalledError
+	switch {
+	case errors.As(err, &stall):
+		markStalled(&ps.Conditions, gen, stall.reason, stall.msg)
+	case err != nil:
+		markReconciling(&ps.Conditions, gen, sbv1.ReasonReconcileError, err.Error())
+		return ctrl.Result{}, err
+	default:
+		markReady(&ps.Conditions, gen, sbv1.ReasonReconciled, fmt.Sprintf("selects %d Number(s)", ps.MatchedNumbers))
+	}
+	ps.ObservedGeneration = gen
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+func (r *policyReconciler[T]) reconcilePolicy(ctx context.Context, obj T) (time.Duration, error) {
+	selector := obj.GetNumberSelector()
+	sel, err := metav1.LabelSelectorAsSelector(&selector)
+	if err != nil {
+		return 0, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.numberSelector is invalid: %v", err))
+	}
+	var list sbv1.NumberList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return 0, fmt.Errorf("listing Numbers: %w", err)
+	}
+	ps := obj.GetPolicyStatus()
+	ps.MatchedNumbers = int32(len(list.Items))
+	ps.Numbers = numberNames(list.Items)
+	return r.kind.check(ctx, r.Client, obj, list.Items)
+}
+
+// numberNames lists the names of Numbers, sorted, at most MaxListedNumbers.
+func numberNames(numbers []sbv1.Number) []string {
+	names := make([]string, 0, len(numbers))
+	for i := range numbers {
+		names = append(names, numbers[i].Name)
+	}
+	slices.Sort(names)
+	if len(names) > sbv1.MaxListedNumbers {
+		names = names[:sbv1.MaxListedNumbers]
+	}
+	return names
+}
+
+// SetupWithManager registers the controller. A policy is reconciled again when a Number
+// of its namespace comes, goes or changes labels, and when another object of its kind
+// in the namespace changes (conflicts depend on the others).
+func (r *policyReconciler[T]) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(r.kind.newObj()).
+		Watches(&sbv1.Number{}, handler.EnqueueRequestsFromMapFunc(r.allInNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	if r.kind.siblingsMatter {
+		b = b.Watches(r.kind.newObj(), handler.EnqueueRequestsFromMapFunc(r.allInNamespace))
+	}
+	return b.WithOptions(opts).Named(r.kind.name).Complete(r)
+}
+
+// allInNamespace maps an object to every policy of this kind in its namespace.
+func (r *policyReconciler[T]) allInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := r.kind.newList()
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing policies", "kind", r.kind.name)
+		return nil
+	}
+	var reqs []reconcile.Request
+	_ = apimeta.EachListItem(list, func(o runtime.Object) error {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o.(client.Object))})
+		return nil
+	})
+	return reqs
+}
+
+// selects tells whether a label selector matches a Number.
+func selects(selector metav1.LabelSelector, num *sbv1.Number) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&selector)
+	return err == nil && sel.Matches(labels.Set(num.Labels))
+}

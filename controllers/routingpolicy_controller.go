@@ -1,0 +1,75 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// NewRoutingPolicyReconciler reconciles RoutingPolicies: it checks the time zone and
+// holidays, counts the selected Numbers and reports conflicts (a Number selected by an
+// older RoutingPolicy).
+func NewRoutingPolicyReconciler(c client.Client) *policyReconciler[*sbv1.RoutingPolicy] {
+	return &policyReconciler[*sbv1.RoutingPolicy]{Client: c, kind: policyKind[*sbv1.RoutingPolicy]{
+		name:           "routingpolicy",
+		newObj:         func() *sbv1.RoutingPolicy { return &sbv1.RoutingPolicy{} },
+		newList:        func() client.ObjectList { return &sbv1.RoutingPolicyList{} },
+		status:         func(p *sbv1.RoutingPolicy) any { return p.Status },
+		check:          checkRoutingPolicy,
+		siblingsMatter: true,
+	}}
+}
+
+func checkRoutingPolicy(ctx context.Context, c client.Client, p *sbv1.RoutingPolicy, numbers []sbv1.Number) (time.Duration, error) {
+	if err := validateBusinessHours(p.Spec.BusinessHours); err != nil {
+		return 0, err
+	}
+	var others sbv1.RoutingPolicyList
+	if err := c.List(ctx, &others, client.InNamespace(p.Namespace)); err != nil {
+		return 0, fmt.Errorf("listing RoutingPolicies: %w", err)
+	}
+	return 0, routingConflict(p, others.Items, numbers)
+}
+
+// validateBusinessHours checks what admission cannot: that the time zone exists and the
+// holidays are real dates.
+func validateBusinessHours(bh *sbv1.BusinessHours) error {
+	if bh == nil {
+		return nil
+	}
+	if _, err := time.LoadLocation(bh.TimeZone); err != nil {
+		return stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.businessHours.timeZone: unknown time zone %q", bh.TimeZone))
+	}
+	for i, day := range bh.Holidays {
+		if _, err := time.Parse(time.DateOnly, day); err != nil {
+			return stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.businessHours.holidays[%d]: %q is not a date", i, day))
+		}
+	}
+	return nil
+}
+
+// routingConflict reports the Numbers of p that an older RoutingPolicy already selects.
+func routingConflict(p *sbv1.RoutingPolicy, others []sbv1.RoutingPolicy, numbers []sbv1.Number) error {
+	var clashes []string
+	for i := range numbers {
+		for j := range others {
+			o := &others[j]
+			if o.UID != p.UID && olderThan(o, p) && selects(o.Spec.NumberSelector, &numbers[i]) {
+				clashes = append(clashes, fmt.Sprintf("Number %s is routed by the older RoutingPolicy %s", numbers[i].Name, o.Name))
+				break
+			}
+		}
+	}
+	if len(clashes) == 0 {
+		return nil
+	}
+	if len(clashes) > 5 {
+		clashes = append(clashes[:5], fmt.Sprintf("and %d more", len(clashes)-5))
+	}
+	return stalled(sbv1.ReasonConflict, strings.Join(clashes, "; "))
+}

@@ -1,0 +1,44 @@
+// Package controllers holds the reconcilers of the switchboard.dev kinds: one file per
+// kind, and per concern for the Number (sender objects, status).
+package controllers
+
+import (
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+)
+
+// Options configure every controller of the manager.
+type Options struct {
+	// Controller holds the worker count and the retry rate limiter.
+	Controller controller.Options
+	// Sender configures the sender Deployments.
+	Sender SenderOptions
+}
+
+// SetupWithManager registers the four controllers with the manager.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	numbers := &NumberReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("switchboard-number"),
+		Sender:    opts.Sender,
+	}
+	if err := numbers.SetupWithManager(mgr, opts.Controller); err != nil {
+		return err
+	}
+	routing := NewRoutingPolicyReconciler(mgr.GetClient())
+	routing.Recorder = mgr.GetEventRecorder("switchboard-routingpolicy")
+	if err := routing.SetupWithManager(mgr, opts.Controller); err != nil {
+		return err
+	}
+	keywords := NewKeywordRuleReconciler(mgr.GetClient())
+	keywords.Recorder = mgr.GetEventRecorder("switchboard-keywordrule")
+	if err := keywords.SetupWithManager(mgr, opts.Controller); err != nil {
+		return err
+	}
+	retention := NewRetentionPolicyReconciler(mgr.GetClient(), time.Now)
+	retention.Recorder = mgr.GetEventRecorder("switchboard-retentionpolicy")
+	return retention.SetupWithManager(mgr, opts.Controller)
+}

@@ -1,0 +1,76 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// statusObject is a kind whose status this package writes.
+type statusObject interface {
+	client.Object
+	GetConditions() []metav1.Condition
+}
+
+// statusWriter writes an object's status once per reconcile, from a deferred call: a
+// merge patch of the status subresource against the object as it was read, skipped when
+// nothing changed. It also emits an event for each watched condition that changed.
+type statusWriter[T statusObject] struct {
+	client   client.Client
+	recorder recorder.EventRecorder
+	before   T
+	status   func(T) any
+	// eventTypes are the condition types whose transitions are announced as events.
+	eventTypes []string
+}
+
+func newStatusWriter[T statusObject](c client.Client, rec recorder.EventRecorder, obj T, status func(T) any, eventTypes ...string) *statusWriter[T] {
+	return &statusWriter[T]{client: c, recorder: rec, before: obj.DeepCopyObject().(T), status: status, eventTypes: eventTypes}
+}
+
+// write patches obj's status if it differs from what was read.
+func (w *statusWriter[T]) write(ctx context.Context, obj T) error {
+	if equality.Semantic.DeepEqual(w.status(w.before), w.status(obj)) {
+		return nil
+	}
+	if err := w.client.Status().Patch(ctx, obj, client.MergeFrom(w.before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	w.announce(obj)
+	return nil
+}
+
+// announce emits one event per watched condition whose status or reason changed:
+// events mark transitions, never repeated failures.
+func (w *statusWriter[T]) announce(obj T) {
+	if w.recorder == nil {
+		return
+	}
+	for _, typ := range w.eventTypes {
+		now := apimeta.FindStatusCondition(obj.GetConditions(), typ)
+		if now == nil {
+			continue
+		}
+		was := apimeta.FindStatusCondition(w.before.GetConditions(), typ)
+		if was != nil && was.Status == now.Status && was.Reason == now.Reason {
+			continue
+		}
+		eventType := "Normal"
+		if now.Status != metav1.ConditionTrue {
+			eventType = "Warning"
+		}
+		w.recorder.Eventf(obj, nil, eventType, now.Reason, typ, "%s=%s: %s", typ, now.Status, now.Message)
+	}
+}
+
+// handledReconcileRequest returns the value of the reconcile-request annotation, which
+// the status mirrors once handled.
+func handledReconcileRequest(obj client.Object) string {
+	return obj.GetAnnotations()[sbv1.ReconcileRequestAnnotation]
+}

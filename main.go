@@ -1,0 +1,66 @@
+// Command switchboard is the one binary of Switchboard. Its subcommands:
+//
+//	switchboard manager   the operator: controllers for Number, RoutingPolicy,
+//	                      KeywordRule and RetentionPolicy
+//	switchboard dev       the embedded default: a local control plane with the CRDs,
+//	                      the manager and the samples, no cluster needed
+//
+// Run `switchboard <subcommand> -h` for its flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // time zones of RoutingPolicies and RetentionPolicies, even in a bare image
+)
+
+type subcommand struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var subcommands = []subcommand{
+	{"manager", "run the operator (controllers for the switchboard.dev kinds)", runManager},
+	{"dev", "run a local control plane, the CRDs, the manager and the samples", runDev},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "switchboard:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return errors.New("a subcommand is required")
+		}
+		return nil
+	}
+	for _, sc := range subcommands {
+		if sc.name == args[0] {
+			return sc.run(ctx, args[1:], stdout)
+		}
+	}
+	usage(os.Stderr)
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: switchboard <subcommand> [flags]\n\nSubcommands:")
+	for _, sc := range subcommands {
+		fmt.Fprintf(w, "  %-10s %s\n", sc.name, sc.summary)
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/controllers"
+)
+
+// managerFlags is the standard flag set of the operator.
+type managerFlags struct {
+	metricsAddr, healthAddr string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	concurrency             int
+	qps                     float64
+	burst                   int
+	minRetryDelay           time.Duration
+	maxRetryDelay           time.Duration
+	watchNamespaces         string
+	senderImage             string
+	senderImagePullPolicy   string
+	logLevel, logEncoding   string
+}
+
+func (f *managerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader among manager replicas with a Lease (released on shutdown)")
+	fs.StringVar(&f.leaderElectionID, "leader-election-id", "switchboard-manager", "name of the leader-election Lease")
+	fs.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the manager's own)")
+	fs.IntVar(&f.concurrency, "concurrency", 10, "concurrent reconciles per controller")
+	fs.Float64Var(&f.qps, "kube-api-qps", 50, "queries per second to the Kubernetes API server")
+	fs.IntVar(&f.burst, "kube-api-burst", 100, "burst of queries to the Kubernetes API server")
+	fs.DurationVar(&f.minRetryDelay, "min-retry-delay", time.Second, "first retry delay after a failed reconcile (doubles on each failure)")
+	fs.DurationVar(&f.maxRetryDelay, "max-retry-delay", 5*time.Minute, "longest retry delay after failed reconciles")
+	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "comma-separated namespaces to watch (default: all)")
+	fs.StringVar(&f.senderImage, "sender-image", "switchboard:latest", "image of the sender Deployments")
+	fs.StringVar(&f.senderImagePullPolicy, "sender-image-pull-policy", string(corev1.PullIfNotPresent), "image pull policy of the sender Deployments")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
+}
+
+// validate checks the flags and names the bad one.
+func (f *managerFlags) validate() error {
+	switch {
+	case f.concurrency < 1:
+		return fmt.Errorf("--concurrency must be at least 1, got %d", f.concurrency)
+	case f.qps <= 0 || f.burst < 1:
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %v and %d", f.qps, f.burst)
+	case f.minRetryDelay <= 0 || f.maxRetryDelay < f.minRetryDelay:
+		return fmt.Errorf("--min-retry-delay (%s) must be positive and at most --max-retry-delay (%s)", f.minRetryDelay, f.maxRetryDelay)
+	case f.senderImage == "":
+		return errors.New("--sender-image must not be empty")
+	}
+	switch corev1.PullPolicy(f.senderImagePullPolicy) {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fmt.Errorf("--sender-image-pull-policy must be Always, IfNotPresent or Never, got %q", f.senderImagePullPolicy)
+	}
+	return nil
+}
+
+func runManager(ctx context.Context, args []string, stdout io.Writer) error {
+	var f managerFlags
+	fs := flag.NewFlagSet("switchboard manager", flag.ContinueOnError)
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(os.Stderr, f.logLevel, f.logEncoding)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the Kubernetes API server: %w", err)
+	}
+	return startManager(ctx, cfg, f)
+}
+
+// newLogger builds the structured logger of a switchboard process.
+func newLogger(w io.Writer, level, encoding string) (logr.Logger, error) {
+	var lvl slog.Level
+	switch level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "info":
+		lvl = slog.LevelInfo
+	case "error":
+		lvl = slog.LevelError
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-level must be debug, info or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch encoding {
+	case "json":
+		return logr.FromSlogHandler(slog.NewJSONHandler(w, opts)), nil
+	case "console":
+		return logr.FromSlogHandler(slog.NewTextHandler(w, opts)), nil
+	}
+	return logr.Logger{}, fmt.Errorf("--log-encoding must be json or console, got %q", encoding)
+}
+
+// newScheme holds the kinds the manager reads and writes.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilRuntimeMust(clientgoscheme.AddToScheme(s))
+	utilRuntimeMust(sbv1.AddToScheme(s))
+	return s
+}
+
+func utilRuntimeMust(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// startManager runs the controllers until ctx ends.
+func startManager(ctx context.Context, cfg *rest.Config, f managerFlags) error {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(f.qps), f.burst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        newScheme(),
+		Cache:                         cacheOptions(f.watchNamespaces),
+		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Metrics:                       metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress:        f.healthAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              f.leaderElectionID,
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	err = controllers.SetupWithManager(mgr, controllers.Options{
+		Controller: controller.Options{
+			MaxConcurrentReconciles: f.concurrency,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](f.minRetryDelay, f.maxRetryDelay),
+		},
+		Sender: controllers.SenderOptions{Image: f.senderImage, ImagePullPolicy: corev1.PullPolicy(f.senderImagePullPolicy)},
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the controllers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// cacheOptions scopes the manager's cache: managedFields stripped, the chosen
+// namespaces only, and sender objects selected by label so that the Deployments,
+// ServiceAccounts and RBAC of the rest of the cluster are not cached. Secrets are
+// watched as metadata only and read uncached.
+func cacheOptions(watchNamespaces string) cache.Options {
+	senderObjects, err := labels.NewRequirement(controllers.NumberLabel, selection.Exists, nil)
+	utilRuntimeMust(err)
+	bySender := cache.ByObject{Label: labels.NewSelector().Add(*senderObjects)}
+	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:     bySender,
+			&corev1.ServiceAccount{}: bySender,
+			&rbacv1.Role{}:           bySender,
+			&rbacv1.RoleBinding{}:    bySender,
+		},
+	}
+	if watchNamespaces != "" {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range strings.Split(watchNamespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				opts.DefaultNamespaces[ns] = cache.Config{}
+			}
+		}
+	}
+	return opts
+}
