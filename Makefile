@@ -73,8 +73,8 @@ helm-lint: $(HELM) ## Lint the chart and render it.
 	$(HELM) template switchboard charts/switchboard --namespace switchboard-system --kube-version $(K8S_VERSION) >/dev/null
 
 .PHONY: update-golden
-update-golden: ## Rewrite the golden files of the rendered sender objects.
-	go test ./controllers/... -run 'Golden' -update
+update-golden: envtest-assets ## Rewrite the golden files of the rendered sender objects.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./controllers/ -run 'Golden' -update
 
 ##@ Run
 
