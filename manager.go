@@ -213,3 +213,6 @@ func cacheOptions(watchNamespaces string) cache.Options {
 	}
 	return opts
 }
+
+// newFlagSet is a throw-away flag set, to fill managerFlags with their defaults.
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("switchboard", flag.ContinueOnError) }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/config/crd"
+)
+
+// devFlags configure `switchboard dev`.
+type devFlags struct {
+	controlPlaneBin string
+	samples         string
+	stateDir        string
+	wait            time.Duration
+}
+
+// runDev is the embedded default: a local kube-apiserver and etcd (the same binaries as
+// the integration tests), the CRDs, the manager and the samples. It runs until ctx ends
+// (Ctrl-C), then stops everything it started and removes what it wrote.
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	var f devFlags
+	fs := flag.NewFlagSet("switchboard dev", flag.ContinueOnError)
+	fs.StringVar(&f.controlPlaneBin, "control-plane-bin", "bin/k8s", "directory holding kube-apiserver and etcd (make envtest-assets builds them)")
+	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
+	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
+	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(f.controlPlaneBin, bin)); err != nil {
+			return fmt.Errorf("--control-plane-bin: %w (run make envtest-assets, or make dev)", err)
+		}
+	}
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(f.stateDir, "manager.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	logger, _ := newLogger(logFile, "info", "console")
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+	return devSession(ctx, f, stdout, logFile.Name())
+}
+
+func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath string) error {
+	crds, err := crd.All()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "switchboard dev: starting a local control plane (kube-apiserver + etcd) ...")
+	env := &envtest.Environment{BinaryAssetsDirectory: f.controlPlaneBin, CRDs: crds, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the local control plane: %w", err)
+	}
+	defer func() {
+		fmt.Fprintln(stdout, "switchboard dev: stopping the manager and the control plane ...")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(stdout, "switchboard dev: stopping the control plane:", err)
+		}
+	}()
+	kubeconfig := filepath.Join(f.stateDir, "kubeconfig")
+	if err := writeKubeconfig(env, kubeconfig); err != nil {
+		return err
+	}
+	defer os.Remove(kubeconfig)
+
+	mgrCtx, stopManager := context.WithCancel(ctx)
+	defer stopManager()
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- startManager(mgrCtx, cfg, devManagerFlags()) }()
+
+	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
+	if err != nil {
+		return err
+	}
+	objs, err := applySamples(ctx, c, f.samples)
+	if err != nil {
+		return err
+	}
+	waitReconciled(ctx, c, objs, f.wait)
+	printSummary(ctx, stdout, c, objs, kubeconfig, logPath)
+
+	select {
+	case <-ctx.Done():
+	case err := <-mgrDone:
+		return fmt.Errorf("the manager stopped: %w", err)
+	}
+	stopManager()
+	return <-mgrDone
+}
+
+// devManagerFlags are the manager's flags in dev mode: loopback only, no leader election.
+func devManagerFlags() managerFlags {
+	var f managerFlags
+	f.register(newFlagSet())
+	f.metricsAddr, f.healthAddr = "127.0.0.1:0", "127.0.0.1:0"
+	f.senderImage = "switchboard:dev"
+	return f
+}
+
+// writeKubeconfig writes an admin kubeconfig of the local control plane.
+func writeKubeconfig(env *envtest.Environment, path string) error {
+	user, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, &rest.Config{})
+	if err != nil {
+		return fmt.Errorf("creating the dev user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+// applySamples creates every object of the YAML files in dir, in file-name order.
+func applySamples(ctx context.Context, c client.Client, dir string) ([]*unstructured.Unstructured, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	var objs []*unstructured.Unstructured
+	for _, file := range files {
+		docs, err := readObjects(file)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range docs {
+			if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+				return nil, fmt.Errorf("%s: %s %s: %w", file, u.GetKind(), u.GetName(), err)
+			}
+			objs = append(objs, u)
+		}
+	}
+	return objs, nil
+}
+
+func readObjects(file string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	for _, doc := range bytes.Split(data, []byte("\n---")) {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs, nil
+}
+
+// switchboardKind tells whether an object is one of ours (it has conditions to wait for).
+func switchboardKind(u *unstructured.Unstructured) bool {
+	return u.GroupVersionKind().Group == sbv1.GroupVersion.Group
+}
+
+// waitReconciled waits until every switchboard object reports the current generation.
+func waitReconciled(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pending := 0
+		for _, o := range objs {
+			if switchboardKind(o) && !observed(ctx, c, o) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func observed(ctx context.Context, c client.Client, o *unstructured.Unstructured) bool {
+	if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+		return false
+	}
+	gen, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
+	return gen == o.GetGeneration()
+}
+
+// printSummary shows the switchboard objects with their Ready condition, like
+// `kubectl get switchboard`, and how to look at them.
+func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*unstructured.Unstructured, kubeconfig, logPath string) {
+	abs, _ := filepath.Abs(kubeconfig)
+	fmt.Fprintf(w, "\nswitchboard dev: the manager runs (log: %s).\n\n  export KUBECONFIG=%s\n  kubectl get switchboard -A\n\n", logPath, abs)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tKIND\tNAME\tREADY\tREASON\tMESSAGE")
+	for _, o := range objs {
+		if !switchboardKind(o) {
+			continue
+		}
+		_ = c.Get(ctx, client.ObjectKeyFromObject(o), o)
+		status, reason, msg := readyOf(o)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.GetNamespace(), o.GetKind(), o.GetName(), status, reason, msg)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nNo pod runs in dev mode yet, so the Numbers wait for their senders (SenderAvailable=False).")
+	fmt.Fprintln(w, "Try: kubectl describe number -n acme sales-es; kubectl get deploy -n acme")
+	fmt.Fprintln(w, "Press Ctrl-C to stop everything and clean up.")
+}
+
+func readyOf(o *unstructured.Unstructured) (status, reason, msg string) {
+	raw, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, r := range raw {
+		if m, ok := r.(map[string]any); ok && m["type"] == sbv1.ReadyCondition {
+			return fmt.Sprint(m["status"]), fmt.Sprint(m["reason"]), strings.TrimSpace(fmt.Sprint(m["message"]))
+		}
+	}
+	return "Unknown", "", "not reconciled yet"
+}

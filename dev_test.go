@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// signalWriter collects output and closes ready once it has seen a marker.
+type signalWriter struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	marker string
+	ready  chan struct{}
+	once   sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.once.Do(func() { close(w.ready) })
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestDevMode runs `switchboard dev` as `make dev` does: the samples must be applied and
+// reconciled, the printed kubeconfig must work, and Ctrl-C must clean up.
+func TestDevMode(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
+	}
+	state := t.TempDir()
+	out := &signalWriter{marker: "Press Ctrl-C", ready: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runDev(ctx, []string{"--control-plane-bin", assets, "--samples", "config/samples", "--state-dir", state}, out)
+	}()
+	select {
+	case <-out.ready:
+	case err := <-done:
+		t.Fatalf("dev mode stopped early: %v\n%s", err, out)
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("dev mode did not get ready:\n%s", out)
+	}
+	text := out.String()
+	for _, want := range []string{"export KUBECONFIG=", "kubectl get switchboard -A", "sales-es", "DeploymentUnavailable", "RoutingPolicy    sales            True"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatalf("printed kubeconfig: %v", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var numbers sbv1.NumberList
+	if err := c.List(ctx, &numbers, client.InNamespace("acme")); err != nil || len(numbers.Items) != 3 {
+		t.Fatalf("listing sample Numbers through the kubeconfig: %d, %v", len(numbers.Items), err)
+	}
+	for _, n := range numbers.Items {
+		if n.Status.Sender == nil || n.Status.ObservedGeneration != n.Generation {
+			t.Errorf("Number %s not reconciled: %+v", n.Name, n.Status)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("dev mode ended with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dev mode did not stop after Ctrl-C")
+	}
+	if _, err := os.Stat(kubeconfig); !os.IsNotExist(err) {
+		t.Errorf("kubeconfig left behind: %v", err)
+	}
+	if err := c.List(context.Background(), &numbers); err == nil {
+		t.Error("the control plane still answers after dev mode stopped")
+	}
+}
