@@ -70,6 +70,7 @@ func TestAdmissionNumber(t *testing.T) {
 		{"displayPhoneNumber without +", numberWith(ns, func(n *sbv1.Number) { n.Spec.DisplayPhoneNumber = "34 600 000 000" }), []string{"spec.displayPhoneNumber", "E.164"}},
 		{"displayPhoneNumber 7 digits", numberWith(ns, func(n *sbv1.Number) { n.Spec.DisplayPhoneNumber = "+1234567" }), []string{"spec.displayPhoneNumber", "E.164"}},
 		{"displayPhoneNumber 16 digits", numberWith(ns, func(n *sbv1.Number) { n.Spec.DisplayPhoneNumber = "+1234567890123456" }), []string{"spec.displayPhoneNumber", "E.164"}},
+		{"displayPhoneNumber dash after +", numberWith(ns, func(n *sbv1.Number) { n.Spec.DisplayPhoneNumber = "+-34600000000" }), []string{"spec.displayPhoneNumber", "E.164"}},
 		{"displayPhoneNumber letters", numberWith(ns, func(n *sbv1.Number) { n.Spec.DisplayPhoneNumber = "+34 600 CALL ME" }), []string{"spec.displayPhoneNumber", "E.164"}},
 		{"credentialsRef.name empty", numberWith(ns, func(n *sbv1.Number) { n.Spec.CredentialsRef.Name = "" }), []string{"spec.credentialsRef.name"}},
 		{"maxMessagesPerSecond 0", numberWith(ns, maxRate(0)), []string{"spec.sending.maxMessagesPerSecond"}},
@@ -176,6 +177,7 @@ func TestAdmissionKeywordRule(t *testing.T) {
 		{"outbound replies", keywordWith(ns, outbound(sbv1.KeywordActions{Block: &sbv1.BlockAction{}, Reply: &sbv1.ReplyAction{Text: "hi"}})), []string{"spec.actions", "an Outbound rule may only block"}},
 		{"outbound without block", keywordWith(ns, outbound(sbv1.KeywordActions{Tag: []string{"x"}})), []string{"an Outbound rule may only block"}},
 		{"inbound without action", keywordWith(ns, func(k *sbv1.KeywordRule) { k.Spec.Actions = sbv1.KeywordActions{} }), []string{"an Inbound rule needs at least one of reply, tag or routeToSkill"}},
+		{"inbound with an empty tag list only", keywordWith(ns, func(k *sbv1.KeywordRule) { k.Spec.Actions = sbv1.KeywordActions{Tag: []string{}} }), []string{"an Inbound rule needs at least one of"}},
 		{"inbound blocks", keywordWith(ns, func(k *sbv1.KeywordRule) { k.Spec.Actions.Block = &sbv1.BlockAction{} }), []string{"an Inbound rule needs at least one of reply, tag or routeToSkill, and may not block"}},
 	})
 }

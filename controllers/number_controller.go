@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -169,7 +170,8 @@ func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersForSecret), builder.OnlyMetadata).
-		Watches(&sbv1.RoutingPolicy{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client))).
+		Watches(&sbv1.RoutingPolicy{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).
 		Named("number").
 		Complete(r)

@@ -90,6 +90,8 @@ func (r *policyReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (
 }
 
 func (r *policyReconciler[T]) reconcilePolicy(ctx context.Context, obj T) (time.Duration, error) {
+	ps := obj.GetPolicyStatus()
+	ps.MatchedNumbers, ps.Numbers = 0, nil
 	selector := obj.GetNumberSelector()
 	sel, err := metav1.LabelSelectorAsSelector(&selector)
 	if err != nil {
@@ -99,7 +101,6 @@ func (r *policyReconciler[T]) reconcilePolicy(ctx context.Context, obj T) (time.
 	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return 0, fmt.Errorf("listing Numbers: %w", err)
 	}
-	ps := obj.GetPolicyStatus()
 	ps.MatchedNumbers = int32(len(list.Items))
 	ps.Numbers = numberNames(list.Items)
 	return r.kind.check(ctx, r.Client, obj, list.Items)
@@ -127,7 +128,8 @@ func (r *policyReconciler[T]) SetupWithManager(mgr ctrl.Manager, opts controller
 		Watches(&sbv1.Number{}, handler.EnqueueRequestsFromMapFunc(r.allInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	if r.kind.siblingsMatter {
-		b = b.Watches(r.kind.newObj(), handler.EnqueueRequestsFromMapFunc(r.allInNamespace))
+		b = b.Watches(r.kind.newObj(), handler.EnqueueRequestsFromMapFunc(r.allInNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}
 	return b.WithOptions(opts).Named(r.kind.name).Complete(r)
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -21,14 +22,15 @@ func NewRetentionPolicyReconciler(c client.Client, now func() time.Time) *policy
 		newList: func() client.ObjectList { return &sbv1.RetentionPolicyList{} },
 		status:  func(p *sbv1.RetentionPolicy) any { return p.Status },
 		check: func(_ context.Context, _ client.Client, p *sbv1.RetentionPolicy, _ []sbv1.Number) (time.Duration, error) {
-			next, err := nextRetentionRun(p.Spec, now())
+			t := now()
+			next, err := nextRetentionRun(p.Spec, t)
 			if err != nil {
 				p.Status.NextRun = nil
 				return 0, err
 			}
 			p.Status.NextRun = &metav1.Time{Time: next}
 			// Look again once the run is due, so status.nextRun never lies in the past.
-			return time.Until(next) + time.Second, nil
+			return next.Sub(t) + time.Second, nil
 		},
 	}}
 }
@@ -51,9 +53,13 @@ func nextRetentionRun(spec sbv1.RetentionPolicySpec, now time.Time) (time.Time, 
 	if tzName == "" {
 		tzName = "UTC"
 	}
-	tz, err := time.LoadLocation(tzName)
+	tz, err := loadZone(tzName)
 	if err != nil {
 		return time.Time{}, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.timeZone: unknown time zone %q", tzName))
+	}
+	if strings.Contains(spec.Schedule, "TZ=") || strings.HasPrefix(spec.Schedule, "@every") {
+		return time.Time{}, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf(
+			"spec.schedule: %q: use five cron fields or @yearly, @monthly, @weekly, @daily, @hourly, and spec.timeZone for the zone", spec.Schedule))
 	}
 	schedule, err := cronParser.Parse(spec.Schedule)
 	if err != nil {

@@ -42,7 +42,7 @@ func validateBusinessHours(bh *sbv1.BusinessHours) error {
 	if bh == nil {
 		return nil
 	}
-	if _, err := time.LoadLocation(bh.TimeZone); err != nil {
+	if _, err := loadZone(bh.TimeZone); err != nil {
 		return stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.businessHours.timeZone: unknown time zone %q", bh.TimeZone))
 	}
 	for i, day := range bh.Holidays {
@@ -72,4 +72,13 @@ func routingConflict(p *sbv1.RoutingPolicy, others []sbv1.RoutingPolicy, numbers
 		clashes = append(clashes[:5], fmt.Sprintf("and %d more", len(clashes)-5))
 	}
 	return stalled(sbv1.ReasonConflict, strings.Join(clashes, "; "))
+}
+
+// loadZone loads an IANA time zone. "Local" is refused: it would mean the zone of
+// whichever machine runs the manager.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" {
+		return nil, fmt.Errorf("time zone %q depends on the machine", name)
+	}
+	return time.LoadLocation(name)
 }

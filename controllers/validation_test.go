@@ -42,6 +42,10 @@ func TestNextRetentionRun(t *testing.T) {
 		{spec("0 3 * *", "UTC"), time.Time{}, "spec.schedule"},
 		{spec("0 3 * * *", "Nowhere/City"), time.Time{}, "spec.timeZone"},
 		{sbv1.RetentionPolicySpec{Messages: "730d", Media: "1h", Schedule: "@daily"}, time.Time{}, "spec.media"},
+		{spec("TZ=UTC", "UTC"), time.Time{}, "spec.schedule"},
+		{spec("CRON_TZ=Asia/Tokyo 0 3 * * *", "UTC"), time.Time{}, "spec.schedule"},
+		{spec("@every 1s", "UTC"), time.Time{}, "spec.schedule"},
+		{spec("0 3 * * *", "Local"), time.Time{}, "spec.timeZone"},
 	} {
 		got, err := nextRetentionRun(tc.spec, now)
 		if tc.errWith != "" {

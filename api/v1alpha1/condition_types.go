@@ -57,8 +57,9 @@ const (
 
 	// ReasonDeploymentAvailable: the sender Deployment reports Available=True.
 	ReasonDeploymentAvailable = "DeploymentAvailable"
-	// ReasonDeploymentUnavailable: the sender Deployment exists but has no available
-	// replica yet (no pod is running and ready), or it exceeded its progress deadline.
+	// ReasonDeploymentUnavailable: the sender Deployment has no available replica (no
+	// pod is running and ready), is not in the operator's cache yet, or exceeded its
+	// progress deadline.
 	ReasonDeploymentUnavailable = "DeploymentUnavailable"
 	// ReasonSenderStopped: spec.sender.replicas is 0, so no sender runs, as asked.
 	ReasonSenderStopped = "SenderStopped"

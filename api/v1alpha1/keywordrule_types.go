@@ -110,6 +110,7 @@ type KeywordActions struct {
 	// Tag adds these tags to the conversation (Inbound rules).
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=63

@@ -39,7 +39,7 @@ type NumberSpec struct {
 	// Informational.
 	// +optional
 	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\+([ -]?[0-9]){8,15}$')",message="spec.displayPhoneNumber must be E.164-like: '+' then 8 to 15 digits, spaces or dashes allowed"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\+[0-9]([ -]?[0-9]){7,14}$')",message="spec.displayPhoneNumber must be E.164-like: '+' then 8 to 15 digits, spaces or dashes allowed"
 	DisplayPhoneNumber string `json:"displayPhoneNumber,omitempty"`
 
 	// CredentialsRef names a Secret in the same namespace with the keys accessToken

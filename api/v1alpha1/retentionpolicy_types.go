@@ -20,11 +20,11 @@ type RetentionPolicySpec struct {
 	// +required
 	Messages Period `json:"messages"`
 
-	// Media is how long media files are kept.
+	// Media is how long media files are kept. Empty: as long as messages.
 	// +optional
 	Media Period `json:"media,omitempty"`
 
-	// AuditLog is how long the audit log is kept.
+	// AuditLog is how long the audit log is kept. Empty: as long as messages.
 	// +optional
 	AuditLog Period `json:"auditLog,omitempty"`
 
@@ -33,7 +33,8 @@ type RetentionPolicySpec struct {
 	LegalHold bool `json:"legalHold,omitempty"`
 
 	// Schedule is when purges run, as a five-field cron expression (minute hour
-	// day-of-month month day-of-week) in TimeZone.
+	// day-of-month month day-of-week) or @yearly, @monthly, @weekly, @daily, @hourly,
+	// in TimeZone.
 	// +optional
 	// +kubebuilder:default="0 3 * * *"
 	// +kubebuilder:validation:MinLength=1
@@ -46,7 +47,7 @@ type RetentionPolicySpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	TimeZone string `json:"timeZone,omitempty"`
 
-	// Suspend stops the operator from reconciling this policy (and so from purging).
+	// Suspend stops the operator from reconciling this policy; purges of its Numbers stop too.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 }
@@ -93,7 +94,7 @@ type RetentionPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:printcolumn:name="Next-Run",type=date,JSONPath=`.status.nextRun`,priority=1
+// +kubebuilder:printcolumn:name="Next-Run",type=string,JSONPath=`.status.nextRun`,priority=1
 type RetentionPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
