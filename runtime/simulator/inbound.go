@@ -1,0 +1,160 @@
+package simulator
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
+)
+
+// Inbound is a message a simulated WhatsApp user sends to a business number.
+type Inbound struct {
+	From        string `json:"from"`                  // the user's number (digits)
+	Name        string `json:"name,omitempty"`        // profile name; default "User <from>"
+	Type        string `json:"type,omitempty"`        // text (default), image, button_reply, list_reply, button
+	Text        string `json:"text,omitempty"`        // text body, image caption, or quick-reply button text
+	ID          string `json:"id,omitempty"`          // tapped button/row ID, or quick-reply payload
+	Title       string `json:"title,omitempty"`       // tapped button/row title
+	Description string `json:"description,omitempty"` // tapped row description
+	Context     string `json:"context,omitempty"`     // wamid replied to; default: the last message sent to the user
+}
+
+// Inject delivers one inbound message now: it opens (or renews) the user's
+// service window, uses one unit of the number's throughput, and sends the
+// "messages" webhook. It returns the message's wamid.
+func (s *Server) Inject(numberID string, in Inbound) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.numbers[numberID]
+	if !ok {
+		return "", fmt.Errorf("simulator: no number %s", numberID)
+	}
+	return s.injectLocked(st, in, s.clock.Now())
+}
+
+func (s *Server) injectLocked(st *numberState, in Inbound, now time.Time) (string, error) {
+	from := digitsOnly(in.From)
+	if from == "" {
+		return "", fmt.Errorf("simulator: inbound message needs a from number")
+	}
+	s.seq++
+	msg := whatsapp.InboundMessage{From: from, ID: s.rnd.wamid(from, "in", s.seq), Timestamp: unix(now)}
+	if err := s.fillInbound(&msg, st, in); err != nil {
+		return "", err
+	}
+	st.throughput.drain(now)
+	st.inbound[from] = now
+	st.counters.Inbound++
+	s.totals.Inbound++
+	name := orStr(in.Name, "User "+from)
+	s.enqueueMessages(st, whatsapp.MessagesValue{
+		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.Profile{Name: name}, WAID: from}},
+		Messages: []whatsapp.InboundMessage{msg},
+	})
+	return msg.ID, nil
+}
+
+// fillInbound sets the type-specific part of msg, shaped like Meta's
+// webhook examples.
+func (s *Server) fillInbound(msg *whatsapp.InboundMessage, st *numberState, in Inbound) error {
+	msg.Type = orStr(in.Type, "text")
+	switch msg.Type {
+	case "text":
+		msg.Text = &whatsapp.Text{Body: orStr(in.Text, "Hello")}
+	case "image":
+		msg.Image = s.inboundImage(in.Text)
+	case "button_reply", "list_reply":
+		pick := &whatsapp.ReplyPick{ID: orStr(in.ID, "option-1"), Title: orStr(in.Title, "Option 1"), Description: in.Description}
+		msg.Interactive = &whatsapp.InboundInteractive{Type: msg.Type}
+		if msg.Type == "button_reply" {
+			pick.Description = ""
+			msg.Interactive.ButtonReply = pick
+		} else {
+			msg.Interactive.ListReply = pick
+		}
+		msg.Type, msg.Context = "interactive", s.replyContext(st, msg.From, in.Context)
+	case "button":
+		msg.Button = &whatsapp.InboundButton{Payload: orStr(in.ID, orStr(in.Text, "OK")), Text: orStr(in.Text, "OK")}
+		msg.Context = s.replyContext(st, msg.From, in.Context)
+	default:
+		return fmt.Errorf("simulator: inbound type %q: want text, image, button_reply, list_reply or button", in.Type)
+	}
+	return nil
+}
+
+func (s *Server) inboundImage(caption string) *whatsapp.InboundMedia {
+	sum := make([]byte, 32)
+	for i := 0; i < 4; i++ {
+		binary.BigEndian.PutUint64(sum[i*8:], s.rnd.u64("image-sha", s.seq*4+uint64(i)))
+	}
+	return &whatsapp.InboundMedia{Caption: caption, MimeType: "image/jpeg",
+		SHA256: base64.StdEncoding.EncodeToString(sum), ID: s.rnd.digits("media", s.seq, 16)}
+}
+
+// replyContext points a tap at the business message it answers.
+func (s *Server) replyContext(st *numberState, from, wamid string) *whatsapp.InboundContext {
+	if wamid == "" {
+		wamid = st.lastSentTo[from]
+	}
+	if wamid == "" {
+		wamid = s.rnd.wamid(from, "ctx", s.seq)
+	}
+	return &whatsapp.InboundContext{From: digitsOnly(st.DisplayPhoneNumber), ID: wamid}
+}
+
+// Traffic injects Rate inbound text messages per second, from Users
+// distinct simulated users in turn, for Duration (rounded up to seconds).
+type Traffic struct {
+	Rate     int      `json:"rate"`
+	Users    int      `json:"users"`
+	Duration Duration `json:"duration"`
+	Text     string   `json:"text,omitempty"` // default "Hello"
+}
+
+// seconds validates t against the injection bound and returns its length.
+func (t Traffic) seconds(maxInjected int) (int, error) {
+	secs := int((t.Duration.D() + time.Second - 1) / time.Second)
+	if t.Rate < 1 || t.Users < 1 || secs < 1 {
+		return 0, fmt.Errorf("traffic needs rate ≥ 1, users ≥ 1 and a positive duration")
+	}
+	if t.Rate*secs > maxInjected || t.Rate > maxInjected {
+		return 0, fmt.Errorf("traffic of %d msg/s for %d s exceeds the bound of %d messages", t.Rate, secs, maxInjected)
+	}
+	return secs, nil
+}
+
+// startTraffic schedules one tick per second; each injects Rate messages.
+func (s *Server) startTraffic(numberID string, t Traffic, now time.Time) error {
+	secs, err := t.seconds(s.cfg.MaxInjected)
+	if err != nil {
+		return err
+	}
+	for k := 0; k < secs; k++ {
+		k := k
+		s.sched.at(now.Add(time.Duration(k)*time.Second), func() { s.trafficTick(numberID, t, k) })
+	}
+	return nil
+}
+
+func (s *Server) trafficTick(numberID string, t Traffic, k int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.numbers[numberID]
+	if !ok {
+		return
+	}
+	now := s.clock.Now()
+	for j := 0; j < t.Rate; j++ {
+		user := s.trafficUser(numberID, (k*t.Rate+j)%t.Users)
+		_, _ = s.injectLocked(st, Inbound{From: user, Text: orStr(t.Text, "Hello")}, now)
+	}
+}
+
+// trafficUser is the i-th simulated user of a number: 11 digits, derived
+// from the seed.
+func (s *Server) trafficUser(numberID string, i int) string {
+	base := 10_000_000_000 + s.rnd.u64("users:"+numberID, 0)%80_000_000_000
+	return fmt.Sprint(base + uint64(i))
+}
