@@ -4,6 +4,7 @@
 //	                      KeywordRule and RetentionPolicy
 //	switchboard dev       the embedded default: a local control plane with the CRDs,
 //	                      the manager and the samples, no cluster needed
+//	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
 // Run `switchboard <subcommand> -h` for its flags.
 package main
@@ -18,6 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // time zones of RoutingPolicies and RetentionPolicies, even in a bare image
+
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
 
 type subcommand struct {
@@ -28,6 +31,7 @@ type subcommand struct {
 var subcommands = []subcommand{
 	{"manager", "run the operator (controllers for the switchboard.dev kinds)", runManager},
 	{"dev", "run a local control plane, the CRDs, the manager and the samples", runDev},
+	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
 }
 
 func main() {

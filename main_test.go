@@ -56,7 +56,7 @@ func TestUnknownSubcommand(t *testing.T) {
 	if err := run(t.Context(), []string{"fly"}, &out); err == nil || !strings.Contains(err.Error(), `"fly"`) {
 		t.Errorf("unknown subcommand: %v", err)
 	}
-	if err := run(t.Context(), []string{"help"}, &out); err != nil || !strings.Contains(out.String(), "manager") {
+	if err := run(t.Context(), []string{"help"}, &out); err != nil || !strings.Contains(out.String(), "simulator") {
 		t.Errorf("help: %v %s", err, out.String())
 	}
 }
