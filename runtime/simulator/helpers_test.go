@@ -34,7 +34,7 @@ var (
 // loadSpec loads Meta's OpenAPI description once; a missing file fails the test.
 func loadSpec(t *testing.T) *spectest.Spec {
 	t.Helper()
-	specOnce.Do(func() { spec, specErr = spectest.Load(spectest.RelPath) })
+	specOnce.Do(func() { spec, specErr = spectest.LoadMeta() })
 	if specErr != nil {
 		t.Fatal(specErr)
 	}

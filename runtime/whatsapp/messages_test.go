@@ -24,7 +24,7 @@ var (
 // loadSpec loads Meta's OpenAPI description once; a missing file fails.
 func loadSpec(t *testing.T) *spectest.Spec {
 	t.Helper()
-	specOnce.Do(func() { spec, specErr = spectest.Load(spectest.RelPath) })
+	specOnce.Do(func() { spec, specErr = spectest.LoadMeta() })
 	if specErr != nil {
 		t.Fatal(specErr)
 	}

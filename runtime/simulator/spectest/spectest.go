@@ -9,6 +9,7 @@ package spectest
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,10 +21,14 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// RelPath is the spec's location relative to a package directory two levels
-// below the module root (runtime/whatsapp, runtime/simulator): the shared/
-// folder sits beside the repository.
-const RelPath = "../../../shared/reference/whatsapp-cloud-api/business-messaging-api_v23.0.yaml"
+// metaSpec is a copy of Meta's OpenAPI description (MIT, see meta/LICENSE), taken from
+// the project's shared reference so that the tests need nothing outside the repository.
+//
+//go:embed meta/business-messaging-api_v23.0.yaml
+var metaSpec []byte
+
+// LoadMeta prepares Meta's own description, as bundled with this package.
+func LoadMeta() (*Spec, error) { return parse(metaSpec, "meta/business-messaging-api_v23.0.yaml") }
 
 const docURL = "file:///meta/business-messaging-api_v23.0.json"
 
@@ -42,6 +47,10 @@ func Load(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spectest: read Meta's OpenAPI description: %w", err)
 	}
+	return parse(raw, path)
+}
+
+func parse(raw []byte, path string) (*Spec, error) {
 	js, err := yaml.YAMLToJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("spectest: convert YAML: %w", err)

@@ -7,11 +7,10 @@ import (
 )
 
 // The path is relative to this package's directory (one level deeper).
-const specPath = "../" + spectest.RelPath
 
 func load(t *testing.T) *spectest.Spec {
 	t.Helper()
-	s, err := spectest.Load(specPath)
+	s, err := spectest.LoadMeta()
 	if err != nil {
 		t.Fatal(err)
 	}
