@@ -51,8 +51,11 @@ fmt: ## Format the Go code.
 
 .PHONY: test
 test: envtest-assets $(HELM) ## Run every test (unit, envtest integration, Helm chart).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) HELM=$(HELM) go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee $(BIN)/test.log
-	@echo "test summary: $$(grep -c '^ok' $(BIN)/test.log) packages passed"
+	@set +e; KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) HELM=$(HELM) go test $(GO_TEST_FLAGS) -v -timeout $(TEST_TIMEOUT) ./... >$(BIN)/test.log 2>&1; rc=$$?; \
+	grep -E '^(ok|FAIL|--- FAIL|panic:|envtest:)|^\s+\S+_test\.go:[0-9]+:' $(BIN)/test.log; \
+	echo "full output: $(BIN)/test.log"; \
+	echo "$$(grep -c -- '--- PASS' $(BIN)/test.log) passed, $$(grep -c -- '--- FAIL' $(BIN)/test.log) failed"; \
+	exit $$rc
 
 .PHONY: verify
 verify: generate manifests ## Regenerate everything, tidy go.mod, and fail on any difference.

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,14 +47,14 @@ type NumberReconciler struct {
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Number's sender and status in line with its spec.
-func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	num := &sbv1.Number{}
 	if err := r.Get(ctx, req.NamespacedName, num); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	status := newStatusWriter(r.Client, r.Recorder, num, func(n *sbv1.Number) any { return n.Status },
 		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition)
-	defer func() { retErr = errors.Join(retErr, status.write(ctx, num)) }()
+	defer func() { res, retErr = status.finish(ctx, num, res, retErr) }()
 	num.Status.LastHandledReconcileAt = handledReconcileRequest(num)
 
 	if num.Spec.Suspend {

@@ -59,13 +59,13 @@ type policyReconciler[T policyObject] struct {
 // +kubebuilder:rbac:groups=switchboard.dev,resources=routingpolicies/status;keywordrules/status;retentionpolicies/status,verbs=get;patch;update
 
 // Reconcile reconciles one policy object.
-func (r *policyReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *policyReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	obj := r.kind.newObj()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	status := newStatusWriter(r.Client, r.Recorder, obj, r.kind.status, sbv1.ReadyCondition)
-	defer func() { retErr = errors.Join(retErr, status.write(ctx, obj)) }()
+	defer func() { res, retErr = status.finish(ctx, obj, res, retErr) }()
 
 	ps, gen := obj.GetPolicyStatus(), obj.GetGeneration()
 	ps.LastHandledReconcileAt = handledReconcileRequest(obj)

@@ -2,10 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -21,6 +25,11 @@ type statusObject interface {
 // statusWriter writes an object's status once per reconcile, from a deferred call: a
 // merge patch of the status subresource against the object as it was read, skipped when
 // nothing changed. It also emits an event for each watched condition that changed.
+//
+// The patch carries the resourceVersion that was read (optimistic lock): a reconcile that
+// worked from a stale cached copy gets a conflict, writes nothing, announces nothing, and
+// is requeued to work from a fresh copy. Without the lock, a stale copy would announce
+// transitions that were already announced.
 type statusWriter[T statusObject] struct {
 	client   client.Client
 	recorder recorder.EventRecorder
@@ -34,16 +43,26 @@ func newStatusWriter[T statusObject](c client.Client, rec recorder.EventRecorder
 	return &statusWriter[T]{client: c, recorder: rec, before: obj.DeepCopyObject().(T), status: status, eventTypes: eventTypes}
 }
 
-// write patches obj's status if it differs from what was read.
-func (w *statusWriter[T]) write(ctx context.Context, obj T) error {
+// staleReadRetry is how soon a reconcile that read a stale copy runs again.
+const staleReadRetry = 100 * time.Millisecond
+
+// finish writes obj's status if it differs from what was read, and folds the outcome
+// into the reconcile's result.
+func (w *statusWriter[T]) finish(ctx context.Context, obj T, res ctrl.Result, err error) (ctrl.Result, error) {
 	if equality.Semantic.DeepEqual(w.status(w.before), w.status(obj)) {
-		return nil
+		return res, err
 	}
-	if err := w.client.Status().Patch(ctx, obj, client.MergeFrom(w.before)); err != nil {
-		return client.IgnoreNotFound(err)
+	patch := client.MergeFromWithOptions(w.before, client.MergeFromWithOptimisticLock{})
+	switch perr := w.client.Status().Patch(ctx, obj, patch); {
+	case apierrors.IsNotFound(perr):
+		return res, err
+	case apierrors.IsConflict(perr):
+		return ctrl.Result{RequeueAfter: staleReadRetry}, err
+	case perr != nil:
+		return res, errors.Join(err, perr)
 	}
 	w.announce(obj)
-	return nil
+	return res, err
 }
 
 // announce emits one event per watched condition whose status or reason changed:
