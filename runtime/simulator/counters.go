@@ -29,6 +29,7 @@ type NumberCounters struct {
 	Rejected            map[int]int64 `json:"rejected"`
 	Inbound             int64         `json:"inbound"`
 	BusinessInitiated   int64         `json:"businessInitiated"`   // accepted outside a service window
+	GraphReads          int64         `json:"graphReads"`          // GET requests on the number's node
 	UniqueRecipients24h int           `json:"uniqueRecipients24h"` // business-initiated, rolling window
 	RecipientLimit      int           `json:"recipientLimit"`      // from the tier; -1 = unlimited
 	RecipientOverage    int64         `json:"recipientOverage"`    // new recipients beyond the limit (Meta sends no error)

@@ -1,6 +1,8 @@
 package simulator_test
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"net/http"
@@ -205,5 +207,32 @@ func TestGetPhoneNumberFields(t *testing.T) {
 	status, body = e.get("/v23.0/123?fields=status", token)
 	if status != 400 || errorCode(t, body) != 100 || !strings.Contains(string(body), "Unsupported get request") {
 		t.Fatalf("unknown number: %d %s", status, body)
+	}
+}
+
+// TestGraphReadRateLimit: past GraphReadsPerHour, GET answers Meta's WABA rate-limit
+// error 80007, which the client classes as retry-later; tokens come back over the hour.
+func TestGraphReadRateLimit(t *testing.T) {
+	e := newEnv(t, simulator.Config{}, simulator.Number{ID: pnid, DisplayPhoneNumber: display,
+		AccessToken: token, AppSecret: appSecret, GraphReadsPerHour: 2})
+	for i := range 2 {
+		if _, err := e.client.GetPhoneNumber(t.Context(), pnid); err != nil {
+			t.Fatalf("read %d within the limit: %v", i, err)
+		}
+	}
+	_, err := e.client.GetPhoneNumber(t.Context(), pnid)
+	if werr, ok := whatsapp.AsError(err); !ok || werr.Code != 80007 || werr.Class != whatsapp.RetryLater {
+		t.Fatalf("third read: want 80007 RetryLater, got %v", err)
+	}
+	if err := loadSpec(t).Validate("GraphAPIError", e.tap.last(t).resp); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(30 * time.Minute) // one token back (2 per hour)
+	if _, err := e.client.GetPhoneNumber(t.Context(), pnid); err != nil {
+		t.Fatalf("after 30 minutes: %v", err)
+	}
+	c := e.sim.Counters().Numbers[pnid]
+	if c.GraphReads != 4 || c.Rejected[80007] != 1 {
+		t.Fatalf("counters: reads %d, 80007 %d", c.GraphReads, c.Rejected[80007])
 	}
 }

@@ -169,7 +169,18 @@ func (s *Server) handlePhoneNumber(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	n := st.Number
+	st.counters.GraphReads++
+	throttled := st.graphReads != nil && !st.graphReads.take(s.clock.Now())
+	if throttled {
+		st.counters.Rejected[80007]++
+		s.totals.Rejected[80007]++
+	}
 	s.mu.Unlock()
+	if throttled {
+		s.writeGraphError(w, &graphError{HTTP: 400, Code: 80007, Type: "OAuthException",
+			Message: "(#80007) There have been too many calls to this WhatsApp Business account. Wait a bit and try again."})
+		return
+	}
 	out, gerr := phoneFields(n, r.URL.Query().Get("fields"))
 	if gerr != nil {
 		s.writeGraphError(w, gerr)

@@ -25,6 +25,9 @@ type Number struct {
 	AccessToken        string `json:"accessToken,omitempty"`       // bearer token for this number; default Config.AccessToken
 	AppSecret          string `json:"appSecret,omitempty"`         // signs this number's webhooks
 	WebhookURL         string `json:"webhookURL,omitempty"`        // where webhooks go; none if empty
+	// GraphReadsPerHour caps GET requests on the number's node, as Meta's WABA rate limit
+	// does (error 80007 past it); 0 means no cap.
+	GraphReadsPerHour int `json:"graphReadsPerHour,omitempty"`
 }
 
 func (n Number) withDefaults(src source) Number {
@@ -87,6 +90,7 @@ type numberState struct {
 	recipients  *recipientLog        // business-initiated recipients
 	lastSentTo  map[string]string    // wa_id → last wamid sent (for reply contexts)
 	restrictGen uint64               // bumps on every restriction change
+	graphReads  *bucket              // nil: GET requests are not limited
 	counters    NumberCounters
 }
 
@@ -99,11 +103,23 @@ func newNumberState(n Number, lim LimitConfig) *numberState {
 		recipients: newRecipientLog(lim.RecipientsOver),
 		lastSentTo: map[string]string{},
 		counters:   NumberCounters{Rejected: map[int]int64{}},
+		graphReads: graphBucket(n),
 	}
+}
+
+// graphBucket limits GET requests to GraphReadsPerHour, all of which may come at once.
+func graphBucket(n Number) *bucket {
+	if n.GraphReadsPerHour <= 0 {
+		return nil
+	}
+	return newBucket(float64(n.GraphReadsPerHour)/3600, float64(n.GraphReadsPerHour))
 }
 
 // update swaps in a new Number, keeping live state and resizing the bucket.
 func (st *numberState) update(n Number, now time.Time) {
+	if n.GraphReadsPerHour != st.GraphReadsPerHour {
+		st.graphReads = graphBucket(n)
+	}
 	st.Number = n
 	st.throughput.setRate(now, n.mps(), n.mps())
 }
