@@ -88,7 +88,9 @@ func TestAdmissionNumber(t *testing.T) {
 
 func TestAdmissionNumberAcceptsAndDefaults(t *testing.T) {
 	ns := newNamespace(t)
-	n := numberWith(ns, func(n *sbv1.Number) { n.Name = "ok"; n.Spec.DisplayPhoneNumber = "+34-600-000-000" })
+	n := numberWith(ns, func(n *sbv1.Number) {
+		n.Name, n.Spec.DisplayPhoneNumber, n.Spec.APIBaseURL = "ok", "+34-600-000-000", ""
+	})
 	mustCreate(t, n)
 	if n.Spec.APIBaseURL != "https://graph.facebook.com" || n.Spec.APIVersion != "v23.0" {
 		t.Errorf("defaults not applied: %q %q", n.Spec.APIBaseURL, n.Spec.APIVersion)

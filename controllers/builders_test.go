@@ -19,6 +19,7 @@ func newNumber(ns, name string, opts ...numberOpt) *sbv1.Number {
 			BusinessAccountID:  "102290129340398",
 			DisplayPhoneNumber: "+34 600 000 000",
 			CredentialsRef:     sbv1.LocalObjectReference{Name: name + "-creds"},
+			APIBaseURL:         simURL,
 		},
 	}
 	for _, o := range opts {

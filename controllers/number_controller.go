@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,6 +36,8 @@ type NumberReconciler struct {
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Sender    SenderOptions
+	// Quality reads the numbers' fields from the Graph API; nil disables it.
+	Quality *qualityPoller
 }
 
 // +kubebuilder:rbac:groups=switchboard.dev,resources=numbers,verbs=get;list;watch
@@ -50,10 +53,14 @@ type NumberReconciler struct {
 func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	num := &sbv1.Number{}
 	if err := r.Get(ctx, req.NamespacedName, num); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Quality.forget(req.NamespacedName)
+			forgetNumberMetrics(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	status := newStatusWriter(r.Client, r.Recorder, num, func(n *sbv1.Number) any { return n.Status },
-		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition)
+		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition, sbv1.ThrottledCondition)
 	defer func() { res, retErr = status.finish(ctx, num, res, retErr) }()
 	num.Status.LastHandledReconcileAt = handledReconcileRequest(num)
 
@@ -62,38 +69,50 @@ func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		num.Status.ObservedGeneration = num.Generation
 		return ctrl.Result{}, nil
 	}
-	if err := r.reconcileNumber(ctx, num); err != nil {
+	next, err := r.reconcileNumber(ctx, num)
+	if err != nil {
 		markReconciling(&num.Status.Conditions, num.Generation, sbv1.ReasonReconcileError, err.Error())
 		return ctrl.Result{}, err
 	}
 	num.Status.ObservedGeneration = num.Generation
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
-// reconcileNumber checks the credentials, declares the sender and fills the status.
-func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number) error {
+// reconcileNumber checks the credentials, reads the number's quality, declares the
+// sender and fills the status. It returns when the number should be looked at again.
+func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number) (time.Duration, error) {
 	secret, err := r.credentialsSecret(ctx, num)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	creds := checkCredentials(num, secret)
+	var read readResult
+	if creds.ok {
+		read = r.Quality.poll(ctx, num, secret)
+		if read.rejected != nil {
+			creds = credentialsCheck{reason: sbv1.ReasonCredentialsRejected, msg: fmt.Sprintf(
+				"the Graph API refused the access token of Secret %q: %s", num.Spec.CredentialsRef.Name, read.rejected.Error())}
+		}
+	}
+	lim := applyLimits(num, time.Now())
+	recordNumberMetrics(num, lim)
 	replicas := senderReplicas(num, creds.ok)
 	if err := r.applySender(ctx, num, replicas); err != nil {
-		return err
+		return 0, err
 	}
 	dep, err := r.senderDeployment(ctx, num)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	num.Status.Sender = &sbv1.SenderStatus{Deployment: senderName(num), Replicas: replicas}
 	if dep != nil {
 		num.Status.Sender.ReadyReplicas = dep.Status.ReadyReplicas
 	}
 	if num.Status.RoutingPolicy, err = r.routingPolicyFor(ctx, num); err != nil {
-		return err
+		return 0, err
 	}
 	summarizeNumber(num, creds, checkSender(num, creds, dep, replicas))
-	return nil
+	return read.after, nil
 }
 
 // credentialsSecret reads the Number's Secret uncached; nil when it does not exist.

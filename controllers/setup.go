@@ -15,15 +15,19 @@ type Options struct {
 	Controller controller.Options
 	// Sender configures the sender Deployments.
 	Sender SenderOptions
+	// Quality configures the reads of the numbers' fields from the Graph API.
+	Quality QualityOptions
 }
 
 // SetupWithManager registers the four controllers with the manager.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	recorder := mgr.GetEventRecorder("switchboard-number")
 	numbers := &NumberReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("switchboard-number"),
+		Recorder:  recorder,
 		Sender:    opts.Sender,
+		Quality:   newQualityPoller(opts.Quality, recorder),
 	}
 	if err := numbers.SetupWithManager(mgr, opts.Controller); err != nil {
 		return err

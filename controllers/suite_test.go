@@ -3,6 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
 
 // The integration tests share one real kube-apiserver and etcd (envtest) with the
@@ -30,7 +34,13 @@ import (
 var (
 	k8sClient client.Client
 	testCtx   context.Context
+	// sim stands in for Meta's Graph API; every test Number points at simURL.
+	sim    *simulator.Server
+	simURL string
 )
+
+// testPollInterval is the quality read interval of the tests' manager.
+const testPollInterval = 300 * time.Millisecond
 
 const testSenderImage = "switchboard:test"
 
@@ -56,6 +66,13 @@ func runSuite(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	fmt.Printf("envtest: kube-apiserver %s and etcd running from %s\n", cfg.Host, os.Getenv("KUBEBUILDER_ASSETS"))
 
+	var stopSim func()
+	if sim, simURL, stopSim, err = startSimulator(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the simulator:", err)
+		return 1
+	}
+	defer stopSim()
+
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = sbv1.AddToScheme(scheme)
@@ -74,7 +91,8 @@ func runSuite(m *testing.M) int {
 			SkipNameValidation:      ptrTo(true),
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](10*time.Millisecond, time.Second),
 		},
-		Sender: SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent},
+		Sender:  SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent},
+		Quality: QualityOptions{Interval: testPollInterval, HTTPClient: loopbackOnlyClient()},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "setting up controllers:", err)
@@ -131,4 +149,28 @@ func consistently(t *testing.T, what string, d time.Duration, cond func() error)
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+}
+
+// startSimulator serves the Cloud API simulator on loopback.
+func startSimulator() (*simulator.Server, string, func(), error) {
+	s, err := simulator.New(simulator.Config{Seed: 1})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := httptest.NewServer(s)
+	return s, srv.URL, func() { srv.Close(); s.Close() }, nil
+}
+
+// loopbackOnlyClient refuses to connect anywhere but loopback, so that a test Number left
+// at the default API URL can never reach Meta.
+func loopbackOnlyClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 2 * time.Second}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("test guard: refusing to dial %s (loopback only)", addr)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}}
+	return &http.Client{Transport: transport}
 }

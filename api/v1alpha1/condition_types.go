@@ -26,6 +26,12 @@ const (
 	// SenderAvailableCondition (Number) follows the Available condition of the
 	// number's sender Deployment. Polarity: normal-true.
 	SenderAvailableCondition = "SenderAvailable"
+
+	// ThrottledCondition (Number) is True when the effective sending limits are below
+	// nominal because of the warm-up, a low quality rating, a restriction or a pause; its
+	// reason is the one of status.sending.reason. Polarity: abnormal-true (informational:
+	// a throttled Number is still Ready).
+	ThrottledCondition = "Throttled"
 )
 
 // Condition reasons. A reason is CamelCase and names the cause; the message carries the
@@ -63,4 +69,7 @@ const (
 	ReasonDeploymentUnavailable = "DeploymentUnavailable"
 	// ReasonSenderStopped: spec.sender.replicas is 0, so no sender runs, as asked.
 	ReasonSenderStopped = "SenderStopped"
+	// ReasonCredentialsRejected: Meta's Graph API refused the access token (invalid,
+	// expired, or without permission on the number).
+	ReasonCredentialsRejected = "CredentialsRejected"
 )

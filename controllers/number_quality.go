@@ -1,0 +1,241 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/limits"
+	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
+)
+
+// QualityOptions configure how the Number controller reads each number's fields from
+// the Graph API (quality rating, throughput level, messaging limit, status).
+type QualityOptions struct {
+	// Interval between two reads of one number, plus up to 10% jitter. 0 disables reads.
+	Interval time.Duration
+	// HTTPClient for the Graph API; nil means the shared Cloud API transport.
+	HTTPClient *http.Client
+}
+
+// Back-off of failed reads: doubles from Interval up to maxReadBackoff, and never sooner
+// than Meta's own Retry-After.
+const (
+	maxReadBackoff = time.Hour
+	readTimeout    = 15 * time.Second
+)
+
+// qualityPoller reads the phone-number fields of each Number on a jittered interval,
+// at once after a spec or credentials change, and backs off by error class so that a
+// broken Number never becomes a stream of calls to Meta.
+type qualityPoller struct {
+	opts     QualityOptions
+	recorder recorder.EventRecorder
+	now      func() time.Time
+
+	mu    sync.Mutex
+	state map[types.NamespacedName]*readState
+}
+
+// readState remembers, per Number, when it may be read again and what the last read saw.
+type readState struct {
+	next       time.Time // not before, unless the spec or the credentials changed
+	waitUntil  time.Time // not before, whatever changed: Meta asked us to wait
+	failures   int
+	generation int64
+	secretRV   string
+	// rejected is Meta's refusal of the token, kept until a read succeeds.
+	rejected *whatsapp.Error
+}
+
+func newQualityPoller(opts QualityOptions, rec recorder.EventRecorder) *qualityPoller {
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = whatsapp.SharedHTTPClient()
+	}
+	return &qualityPoller{opts: opts, recorder: rec, now: time.Now, state: map[types.NamespacedName]*readState{}}
+}
+
+// forget drops what the poller knows of a deleted Number.
+func (p *qualityPoller) forget(key types.NamespacedName) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.state, key)
+}
+
+// readResult is the outcome of one poll: when to look again, and whether Meta refused
+// the credentials.
+type readResult struct {
+	after    time.Duration
+	rejected *whatsapp.Error
+}
+
+// poll reads the Number's fields if due and records them in status.quality.
+func (p *qualityPoller) poll(ctx context.Context, num *sbv1.Number, secret *corev1.Secret) readResult {
+	if p == nil || p.opts.Interval <= 0 {
+		return readResult{}
+	}
+	now := p.now()
+	st := p.stateOf(num)
+	changed := st.generation != num.Generation || st.secretRV != secret.ResourceVersion
+	if now.Before(st.waitUntil) || (now.Before(st.next) && !changed) {
+		return readResult{after: laterOf(st.next, st.waitUntil).Sub(now), rejected: st.rejected}
+	}
+	st.generation, st.secretRV = num.Generation, secret.ResourceVersion
+	pn, err := p.read(ctx, num, secret)
+	if err != nil {
+		return p.failed(st, now, err)
+	}
+	st.failures, st.waitUntil, st.rejected = 0, time.Time{}, nil
+	st.next = now.Add(jitter(p.opts.Interval))
+	p.record(num, pn, now)
+	return readResult{after: st.next.Sub(now)}
+}
+
+func (p *qualityPoller) stateOf(num *sbv1.Number) *readState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := types.NamespacedName{Namespace: num.Namespace, Name: num.Name}
+	if p.state[key] == nil {
+		p.state[key] = &readState{}
+	}
+	return p.state[key]
+}
+
+func (p *qualityPoller) read(ctx context.Context, num *sbv1.Number, secret *corev1.Secret) (whatsapp.PhoneNumber, error) {
+	client, err := whatsapp.New(whatsapp.Options{
+		BaseURL:     num.Spec.APIBaseURL,
+		APIVersion:  num.Spec.APIVersion,
+		AccessToken: string(secret.Data[sbv1.CredentialsAccessTokenKey]),
+		HTTPClient:  p.opts.HTTPClient,
+	})
+	if err != nil {
+		return whatsapp.PhoneNumber{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	return client.GetPhoneNumber(ctx, num.Spec.PhoneNumberID)
+}
+
+// failed schedules the next read after a failure: doubling from the interval, and not
+// before Meta's Retry-After when Meta asked to wait.
+func (p *qualityPoller) failed(st *readState, now time.Time, err error) readResult {
+	st.failures++
+	delay := min(p.opts.Interval<<min(st.failures, 16), maxReadBackoff)
+	werr, _ := whatsapp.AsError(err)
+	if whatsapp.ClassOf(err) == whatsapp.RetryLater {
+		delay = max(delay, whatsapp.RetryAfterOf(err))
+		st.waitUntil = now.Add(delay)
+	}
+	st.next = now.Add(delay)
+	res := readResult{after: delay}
+	st.rejected = nil
+	if werr != nil && credentialsRejected(werr) {
+		st.rejected = werr
+	}
+	res.rejected = st.rejected
+	return res
+}
+
+// credentialsRejected tells whether Meta refused the token (invalid, expired, or lacking
+// the permission to read the number).
+func credentialsRejected(e *whatsapp.Error) bool {
+	switch e.Code {
+	case 190, 102, 10, 200:
+		return true
+	}
+	return e.HTTPStatus == http.StatusUnauthorized
+}
+
+// record writes the fields into status.quality and announces a quality transition.
+func (p *qualityPoller) record(num *sbv1.Number, pn whatsapp.PhoneNumber, now time.Time) {
+	was := num.Status.Quality
+	num.Status.Quality = &sbv1.QualityStatus{
+		Rating:         pn.QualityRating,
+		Throughput:     pn.Throughput.Level,
+		MessagingLimit: pn.Limit(),
+		Status:         pn.Status,
+		CheckedAt:      &metav1.Time{Time: now},
+	}
+	if was == nil || (was.Rating == pn.QualityRating && was.Status == pn.Status) || p.recorder == nil {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if qualityRank(pn.QualityRating) < qualityRank(was.Rating) || pn.Status != "CONNECTED" {
+		eventType = corev1.EventTypeWarning
+	}
+	p.recorder.Eventf(num, nil, eventType, "QualityChanged", "ReadQuality",
+		"quality %s → %s, status %s → %s", orUnknown(was.Rating), orUnknown(pn.QualityRating), orUnknown(was.Status), orUnknown(pn.Status))
+}
+
+func qualityRank(rating string) int {
+	switch rating {
+	case "GREEN":
+		return 3
+	case "YELLOW":
+		return 2
+	case "RED":
+		return 1
+	}
+	return 0
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "UNKNOWN"
+	}
+	return s
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// applyLimits computes the effective sending limits from the spec and what Meta reports,
+// into status.sending and the Throttled condition.
+func applyLimits(num *sbv1.Number, now time.Time) limits.Limits {
+	obs := limits.Observed{}
+	if q := num.Status.Quality; q != nil {
+		obs = limits.Observed{Rating: q.Rating, Throughput: q.Throughput, MessagingLimit: q.MessagingLimit, Status: q.Status}
+	}
+	lim := limits.Effective(num.Spec, obs, num.CreationTimestamp.Time, now)
+	num.Status.Sending = &sbv1.SendingStatus{
+		MessagesPerSecond:      lim.MessagesPerSecond,
+		CampaignPerMinute:      lim.CampaignPerMinute,
+		UniqueRecipientsPer24h: lim.UniqueRecipientsPer24h,
+		Reason:                 lim.Reason,
+	}
+	status := metav1.ConditionFalse
+	if lim.Throttled() {
+		status = metav1.ConditionTrue
+	}
+	setCondition(&num.Status.Conditions, num.Generation, sbv1.ThrottledCondition, status, lim.Reason, describeLimits(lim))
+	return lim
+}
+
+func describeLimits(l limits.Limits) string {
+	budget := fmt.Sprint(l.UniqueRecipientsPer24h)
+	if l.UniqueRecipientsPer24h < 0 {
+		budget = "unlimited"
+	}
+	return fmt.Sprintf("%d msg/s, campaigns %d/min, %s unique recipients per 24h (%s)",
+		l.MessagesPerSecond, l.CampaignPerMinute, budget, l.Reason)
+}
