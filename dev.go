@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ import (
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/config/crd"
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
 
 // devFlags configure `switchboard dev`.
@@ -32,6 +34,9 @@ type devFlags struct {
 	samples         string
 	stateDir        string
 	wait            time.Duration
+	simListen       string
+	simScenario     string
+	pollInterval    time.Duration
 }
 
 // runDev is the embedded default: a local kube-apiserver and etcd (the same binaries as
@@ -44,6 +49,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
 	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
+	fs.StringVar(&f.simListen, "simulator-listen", "127.0.0.1:18090", "loopback address of the Cloud API simulator the samples point at")
+	fs.StringVar(&f.simScenario, "simulator-scenario", "config/dev/simulator.yaml", "scenario of the simulator: the sample numbers and their tokens")
+	fs.DurationVar(&f.pollInterval, "quality-poll-interval", 3*time.Second, "how often the manager reads each number's quality from the simulator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +79,11 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
+	simDone, err := startDevSimulator(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer func() { <-simDone }()
 	fmt.Fprintln(stdout, "switchboard dev: starting a local control plane (kube-apiserver + etcd) ...")
 	env := &envtest.Environment{BinaryAssetsDirectory: f.controlPlaneBin, CRDs: crds, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
@@ -92,7 +105,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	mgrCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()
 	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- startManager(mgrCtx, cfg, devManagerFlags()) }()
+	go func() { mgrDone <- startManager(mgrCtx, cfg, devManagerFlags(f.pollInterval)) }()
 
 	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
 	if err != nil {
@@ -103,7 +116,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 		return err
 	}
 	waitReconciled(ctx, c, objs, f.wait)
-	printSummary(ctx, stdout, c, objs, kubeconfig, logPath)
+	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, f.simListen)
 
 	select {
 	case <-ctx.Done():
@@ -115,12 +128,34 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 }
 
 // devManagerFlags are the manager's flags in dev mode: loopback only, no leader election.
-func devManagerFlags() managerFlags {
+func devManagerFlags(pollInterval time.Duration) managerFlags {
 	var f managerFlags
 	f.register(newFlagSet())
 	f.metricsAddr, f.healthAddr = "127.0.0.1:0", "127.0.0.1:0"
 	f.senderImage = "switchboard:dev"
+	f.qualityPollInterval = pollInterval
 	return f
+}
+
+// startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends;
+// the returned channel closes once it has stopped.
+func startDevSimulator(ctx context.Context, f devFlags) (<-chan struct{}, error) {
+	sc, err := simulator.LoadScenario(f.simScenario)
+	if err != nil {
+		return nil, fmt.Errorf("--simulator-scenario: %w", err)
+	}
+	var cfg simulator.Config
+	sc.Apply(&cfg)
+	ln, err := net.Listen("tcp", f.simListen)
+	if err != nil {
+		return nil, fmt.Errorf("--simulator-listen: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = simulator.Serve(ctx, ln, cfg)
+	}()
+	return done, nil
 }
 
 // writeKubeconfig writes an admin kubeconfig of the local control plane.
@@ -212,7 +247,7 @@ func observed(ctx context.Context, c client.Client, o *unstructured.Unstructured
 
 // printSummary shows the switchboard objects with their Ready condition, like
 // `kubectl get switchboard`, and how to look at them.
-func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*unstructured.Unstructured, kubeconfig, logPath string) {
+func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*unstructured.Unstructured, kubeconfig, logPath, simAddr string) {
 	abs, _ := filepath.Abs(kubeconfig)
 	fmt.Fprintf(w, "\nswitchboard dev: the manager runs (log: %s).\n\n  export KUBECONFIG=%s\n  kubectl get switchboard -A\n\n", logPath, abs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -228,6 +263,9 @@ func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*uns
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nNo pod runs in dev mode yet, so the Numbers wait for their senders (SenderAvailable=False).")
 	fmt.Fprintln(w, "Try: kubectl describe number -n acme sales-es; kubectl get deploy -n acme")
+	fmt.Fprintln(w, "The Cloud API simulator the samples point at runs too; drop a number's quality and watch it arrive:")
+	fmt.Fprintf(w, "  curl -X PATCH %s/_sim/numbers/106540352242922 -d '{\"quality\":\"RED\"}'\n", simAddr)
+	fmt.Fprintln(w, "  kubectl get numbers -n acme -w")
 	fmt.Fprintln(w, "Press Ctrl-C to stop everything and clean up.")
 }
 

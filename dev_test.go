@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,17 @@ func TestDevMode(t *testing.T) {
 			t.Errorf("Number %s not reconciled: %+v", n.Name, n.Status)
 		}
 	}
+	expectDevQuality(t, ctx, c, "GREEN")
+
+	// A quality drop through the simulator's control API reaches the Number's status.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch,
+		"http://127.0.0.1:18090/_sim/numbers/106540352242922", strings.NewReader(`{"quality":"RED"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("simulator control API: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	expectDevQuality(t, ctx, c, "RED")
 
 	cancel()
 	select {
@@ -103,4 +115,19 @@ func TestDevMode(t *testing.T) {
 	if err := c.List(context.Background(), &numbers); err == nil {
 		t.Error("the control plane still answers after dev mode stopped")
 	}
+}
+
+// expectDevQuality waits until the sample Number sales-es reports the quality rating.
+func expectDevQuality(t *testing.T, ctx context.Context, c client.Client, rating string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	n := &sbv1.Number{}
+	for time.Now().Before(deadline) {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "sales-es"}, n); err == nil &&
+			n.Status.Quality != nil && n.Status.Quality.Rating == rating {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("sales-es quality is %+v, want %s", n.Status.Quality, rating)
 }

@@ -48,6 +48,7 @@ type managerFlags struct {
 	watchNamespaces         string
 	senderImage             string
 	senderImagePullPolicy   string
+	qualityPollInterval     time.Duration
 	logLevel, logEncoding   string
 }
 
@@ -65,6 +66,7 @@ func (f *managerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "comma-separated namespaces to watch (default: all)")
 	fs.StringVar(&f.senderImage, "sender-image", "switchboard:latest", "image of the sender Deployments")
 	fs.StringVar(&f.senderImagePullPolicy, "sender-image-pull-policy", string(corev1.PullIfNotPresent), "image pull policy of the sender Deployments")
+	fs.DurationVar(&f.qualityPollInterval, "quality-poll-interval", 5*time.Minute, "how often each number's quality, throughput, messaging limit and status are read from the Graph API (plus up to 10% jitter; 0 disables)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
 	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
 }
@@ -78,6 +80,8 @@ func (f *managerFlags) validate() error {
 		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, got %v and %d", f.qps, f.burst)
 	case f.minRetryDelay <= 0 || f.maxRetryDelay < f.minRetryDelay:
 		return fmt.Errorf("--min-retry-delay (%s) must be positive and at most --max-retry-delay (%s)", f.minRetryDelay, f.maxRetryDelay)
+	case f.qualityPollInterval < 0:
+		return fmt.Errorf("--quality-poll-interval must not be negative, got %s", f.qualityPollInterval)
 	case f.senderImage == "":
 		return errors.New("--sender-image must not be empty")
 	}
@@ -172,7 +176,8 @@ func startManager(ctx context.Context, cfg *rest.Config, f managerFlags) error {
 			MaxConcurrentReconciles: f.concurrency,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](f.minRetryDelay, f.maxRetryDelay),
 		},
-		Sender: controllers.SenderOptions{Image: f.senderImage, ImagePullPolicy: corev1.PullPolicy(f.senderImagePullPolicy)},
+		Sender:  controllers.SenderOptions{Image: f.senderImage, ImagePullPolicy: corev1.PullPolicy(f.senderImagePullPolicy)},
+		Quality: controllers.QualityOptions{Interval: f.qualityPollInterval},
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the controllers: %w", err)
