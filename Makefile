@@ -79,6 +79,10 @@ helm-lint: $(HELM) ## Lint the chart and render it.
 update-golden: envtest-assets ## Rewrite the golden files of the rendered sender objects.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./controllers/ -run 'Golden' -update
 
+.PHONY: bench
+bench: ## Run the benchmarks (ratios against ceilings measured in the same run).
+	go test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/...
+
 ##@ Run
 
 .PHONY: dev
