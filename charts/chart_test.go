@@ -296,6 +296,7 @@ func TestDefaultsDeployment(t *testing.T) {
 		"kube-api-burst":            "100",
 		"min-retry-delay":           "1s",
 		"max-retry-delay":           "5m",
+		"quality-poll-interval":     "5m",
 		"sender-image":              wantImage,
 		"sender-image-pull-policy":  "IfNotPresent",
 		"log-level":                 "info",
@@ -492,11 +493,11 @@ func TestFlagValues(t *testing.T) {
 		"--set", "leaderElection.enabled=false", "--set", "concurrency=3", "--set", "kubeAPI.qps=7.5",
 		"--set", "kubeAPI.burst=15", "--set", "retryDelay.min=500ms", "--set", "retryDelay.max=1h",
 		"--set", "logLevel=debug", "--set", "logEncoding=console", "--set", "metrics.port=9090",
-		"--set", "health.port=9091"))
+		"--set", "health.port=9091", "--set", "qualityPollInterval=30s"))
 	for name, want := range map[string]string{
 		"leader-elect": "false", "concurrency": "3", "kube-api-qps": "7.5", "kube-api-burst": "15",
 		"min-retry-delay": "500ms", "max-retry-delay": "1h", "log-level": "debug", "log-encoding": "console",
-		"metrics-bind-address": ":9090", "health-probe-bind-address": ":9091",
+		"metrics-bind-address": ":9090", "health-probe-bind-address": ":9091", "quality-poll-interval": "30s",
 	} {
 		if got, ok := flagValue(args, name); !ok || got != want {
 			t.Errorf("--%s = %q (present %t), want %q", name, got, ok, want)
