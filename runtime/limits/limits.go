@@ -32,6 +32,7 @@ import (
 	"time"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
 // Observed is what Meta reports about the number (status.quality) plus facts the
@@ -79,15 +80,16 @@ const (
 	RiskControlPerMinute int32 = 5
 )
 
-// Meta's throughput caps, in messages per second (inbound and outbound together).
+// Meta's throughput caps, in messages per second (inbound and outbound together), as
+// the Cloud API package records them.
 const (
-	StandardMessagesPerSecond    int32 = 80
-	HighMessagesPerSecond        int32 = 1000
-	CoexistenceMessagesPerSecond int32 = 20
+	StandardMessagesPerSecond    int32 = whatsapp.StandardMPS
+	HighMessagesPerSecond        int32 = whatsapp.HighMPS
+	CoexistenceMessagesPerSecond int32 = whatsapp.CoexistenceMPS
 )
 
 // Unlimited is UniqueRecipientsPer24h for TIER_UNLIMITED.
-const Unlimited int32 = -1
+const Unlimited int32 = whatsapp.Unlimited
 
 // DefaultUniqueRecipientsPer24h is the budget when the tier is unknown: a new
 // number's TIER_250.
@@ -151,14 +153,7 @@ func (l Limits) SendingStatus() sbv1.SendingStatus {
 // (whatever the level), HIGH numbers get 1000, everything else (STANDARD,
 // NOT_APPLICABLE, unknown) the default 80.
 func throughputCap(obs Observed) int32 {
-	switch {
-	case obs.Coexistence:
-		return CoexistenceMessagesPerSecond
-	case norm(obs.Throughput) == "HIGH":
-		return HighMessagesPerSecond
-	default:
-		return StandardMessagesPerSecond
-	}
+	return int32(whatsapp.ThroughputMPS(norm(obs.Throughput), obs.Coexistence))
 }
 
 // messagesPerSecond applies the spec ceiling to the cap: the lower wins. A
@@ -171,24 +166,13 @@ func messagesPerSecond(capMPS int32, ceiling *int32) int32 {
 	return capMPS
 }
 
-// tierRecipients maps messaging-limit tiers to unique recipients per rolling 24 h.
-var tierRecipients = map[string]int32{
-	"TIER_50":        50,
-	"TIER_250":       250,
-	"TIER_1K":        1000,
-	"TIER_2K":        2000,
-	"TIER_10K":       10000,
-	"TIER_100K":      100000,
-	"TIER_UNLIMITED": Unlimited,
-}
-
 // uniqueRecipients is the tier's budget of unique business-initiated recipients
 // per rolling 24 h; an unknown, empty or TIER_NOT_SET tier gets the conservative
 // budget of a new number (250). Meta returns no error when it is exceeded, so the
 // sender must count.
 func uniqueRecipients(tier string) int32 {
-	if n, ok := tierRecipients[norm(tier)]; ok {
-		return n
+	if n, ok := whatsapp.TierRecipients(norm(tier)); ok {
+		return int32(n)
 	}
 	return DefaultUniqueRecipientsPer24h
 }

@@ -25,20 +25,9 @@ const (
 
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
-var (
-	specOnce sync.Once
-	spec     *spectest.Spec
-	specErr  error
-)
-
 // loadSpec loads Meta's OpenAPI description once; a missing file fails the test.
 func loadSpec(t *testing.T) *spectest.Spec {
-	t.Helper()
-	specOnce.Do(func() { spec, specErr = spectest.LoadMeta() })
-	if specErr != nil {
-		t.Fatal(specErr)
-	}
-	return spec
+	return spectest.Meta(t)
 }
 
 // env is a simulator on a loopback httptest server with a fake clock and a

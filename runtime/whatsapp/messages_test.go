@@ -15,20 +15,9 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
-var (
-	specOnce sync.Once
-	spec     *spectest.Spec
-	specErr  error
-)
-
 // loadSpec loads Meta's OpenAPI description once; a missing file fails.
 func loadSpec(t *testing.T) *spectest.Spec {
-	t.Helper()
-	specOnce.Do(func() { spec, specErr = spectest.LoadMeta() })
-	if specErr != nil {
-		t.Fatal(specErr)
-	}
-	return spec
+	return spectest.Meta(t)
 }
 
 const messagesPath = "/{Version}/{Phone-Number-ID}/messages"

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,23 @@ var metaSpec []byte
 
 // LoadMeta prepares Meta's own description, as bundled with this package.
 func LoadMeta() (*Spec, error) { return parse(metaSpec, "meta/business-messaging-api_v23.0.yaml") }
+
+var (
+	metaOnce   sync.Once
+	metaLoaded *Spec
+	metaErr    error
+)
+
+// Meta returns Meta's description, prepared once per test binary; it fails t when the
+// description cannot be loaded.
+func Meta(t testing.TB) *Spec {
+	t.Helper()
+	metaOnce.Do(func() { metaLoaded, metaErr = LoadMeta() })
+	if metaErr != nil {
+		t.Fatal(metaErr)
+	}
+	return metaLoaded
+}
 
 const docURL = "file:///meta/business-messaging-api_v23.0.json"
 
