@@ -181,8 +181,11 @@ func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		func(o client.Object) []string { return []string{o.(*sbv1.Number).Spec.CredentialsRef.Name} }); err != nil {
 		return err
 	}
+	// Status writes (the manager's own, and later the sender's) do not start a reconcile:
+	// spec, labels (routing) and annotations (reconcile requests) do.
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&sbv1.Number{}).
+		For(&sbv1.Number{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
