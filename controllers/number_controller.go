@@ -89,6 +89,10 @@ func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number
 	var read readResult
 	if creds.ok {
 		read = r.Quality.poll(ctx, num, secret)
+		if read.err != nil {
+			ctrl.LoggerFrom(ctx).Info("reading the number's quality from the Graph API failed; retrying later",
+				"error", read.err.Error(), "retryIn", read.after.String())
+		}
 		if read.rejected != nil {
 			creds = credentialsCheck{reason: sbv1.ReasonCredentialsRejected, msg: fmt.Sprintf(
 				"the Graph API refused the access token of Secret %q: %s", num.Spec.CredentialsRef.Name, read.rejected.Error())}

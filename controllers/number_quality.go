@@ -79,6 +79,8 @@ func (p *qualityPoller) forget(key types.NamespacedName) {
 type readResult struct {
 	after    time.Duration
 	rejected *whatsapp.Error
+	// err is the failure of a read made now (nil when the read succeeded or none was due).
+	err error
 }
 
 // poll reads the Number's fields if due and records them in status.quality.
@@ -91,6 +93,9 @@ func (p *qualityPoller) poll(ctx context.Context, num *sbv1.Number, secret *core
 	changed := st.generation != num.Generation || st.secretRV != secret.ResourceVersion
 	if now.Before(st.waitUntil) || (now.Before(st.next) && !changed) {
 		return readResult{after: laterOf(st.next, st.waitUntil).Sub(now), rejected: st.rejected}
+	}
+	if st.secretRV != secret.ResourceVersion {
+		st.rejected = nil // a new token: judge it afresh
 	}
 	st.generation, st.secretRV = num.Generation, secret.ResourceVersion
 	pn, err := p.read(ctx, num, secret)
@@ -128,34 +133,43 @@ func (p *qualityPoller) read(ctx context.Context, num *sbv1.Number, secret *core
 	return client.GetPhoneNumber(ctx, num.Spec.PhoneNumberID)
 }
 
-// failed schedules the next read after a failure: doubling from the interval, and not
-// before Meta's Retry-After when Meta asked to wait.
+// failed schedules the next read after a failure: doubling from the interval up to
+// maxReadBackoff. When Meta itself asked to wait (a rate limit with Retry-After), not
+// even a spec change reads sooner. A refusal of the token is kept until a read succeeds
+// or the Secret changes; other failures do not clear it.
 func (p *qualityPoller) failed(st *readState, now time.Time, err error) readResult {
 	st.failures++
-	delay := min(p.opts.Interval<<min(st.failures, 16), maxReadBackoff)
-	werr, _ := whatsapp.AsError(err)
-	if whatsapp.ClassOf(err) == whatsapp.RetryLater {
-		delay = max(delay, whatsapp.RetryAfterOf(err))
-		st.waitUntil = now.Add(delay)
+	delay := backoff(p.opts.Interval, st.failures)
+	werr, fromMeta := whatsapp.AsError(err)
+	if fromMeta && werr.Code != 0 && werr.Class == whatsapp.RetryLater {
+		wait := max(werr.RetryAfter, p.opts.Interval)
+		delay = max(delay, wait)
+		st.waitUntil = now.Add(wait)
 	}
 	st.next = now.Add(delay)
-	res := readResult{after: delay}
-	st.rejected = nil
-	if werr != nil && credentialsRejected(werr) {
+	if fromMeta && credentialsRejected(werr) {
 		st.rejected = werr
 	}
-	res.rejected = st.rejected
-	return res
+	return readResult{after: delay, rejected: st.rejected, err: err}
+}
+
+// backoff doubles interval per failure, up to maxReadBackoff.
+func backoff(interval time.Duration, failures int) time.Duration {
+	delay := interval
+	for i := 1; i < failures && delay < maxReadBackoff; i++ {
+		delay *= 2
+	}
+	return min(delay, maxReadBackoff)
 }
 
 // credentialsRejected tells whether Meta refused the token (invalid, expired, or lacking
-// the permission to read the number).
+// the permission to read the number): Graph's own error codes, not a bare HTTP 401.
 func credentialsRejected(e *whatsapp.Error) bool {
 	switch e.Code {
 	case 190, 102, 10, 200:
 		return true
 	}
-	return e.HTTPStatus == http.StatusUnauthorized
+	return false
 }
 
 // record writes the fields into status.quality and announces a quality transition.

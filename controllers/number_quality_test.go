@@ -16,6 +16,7 @@ import (
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/limits"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
 // simNumber registers a number in the simulator and creates the matching Number and
@@ -198,5 +199,47 @@ func TestGraphThrottlingSlowsPolling(t *testing.T) {
 	normalReads := after["900000004"].GraphReads - before["900000004"].GraphReads
 	if throttledReads != 0 || normalReads < 5 {
 		t.Errorf("after 80007: %d reads of the throttled number (want 0), %d of the other (want ≥ 5)", throttledReads, normalReads)
+	}
+}
+
+func TestReadBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		failures int
+		want     time.Duration
+	}{
+		{time.Minute, 1, time.Minute},
+		{time.Minute, 2, 2 * time.Minute},
+		{time.Minute, 4, 8 * time.Minute},
+		{time.Minute, 30, time.Hour},
+		{100 * time.Hour, 40, time.Hour}, // no overflow, still capped
+	} {
+		if got := backoff(tc.interval, tc.failures); got != tc.want {
+			t.Errorf("backoff(%s, %d) = %s, want %s", tc.interval, tc.failures, got, tc.want)
+		}
+	}
+}
+
+// TestReadFailuresKeepATokenRefusal: after Meta refused the token, a later network error
+// or rate limit must not make the credentials look valid again.
+func TestReadFailuresKeepATokenRefusal(t *testing.T) {
+	p := newQualityPoller(QualityOptions{Interval: time.Minute}, nil)
+	st, now := &readState{}, time.Now()
+	refused := &whatsapp.Error{Code: 190, Class: whatsapp.Permanent, Message: "Invalid OAuth access token"}
+	if res := p.failed(st, now, refused); res.rejected == nil {
+		t.Fatal("a 190 must be reported as a refusal")
+	}
+	throttled := &whatsapp.Error{Code: 80007, Class: whatsapp.RetryLater, RetryAfter: 5 * time.Minute}
+	if res := p.failed(st, now, throttled); res.rejected == nil || !st.waitUntil.Equal(now.Add(5*time.Minute)) {
+		t.Errorf("after 80007: rejected %v, waitUntil %s", res.rejected, st.waitUntil)
+	}
+	network := &whatsapp.Error{Class: whatsapp.RetryLater, RetryAfter: 2 * time.Second}
+	st.waitUntil = time.Time{}
+	if res := p.failed(st, now, network); res.rejected == nil || !st.waitUntil.IsZero() {
+		t.Errorf("after a network error: rejected %v, waitUntil %s (a network error is not Meta asking to wait)", res.rejected, st.waitUntil)
+	}
+	bare401 := &whatsapp.Error{HTTPStatus: 401, Class: whatsapp.RetryLater}
+	if credentialsRejected(bare401) {
+		t.Error("a 401 without Graph's error code is not a token refusal")
 	}
 }

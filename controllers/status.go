@@ -81,11 +81,16 @@ func (w *statusWriter[T]) announce(obj T) {
 			continue
 		}
 		eventType := "Normal"
-		if now.Status != metav1.ConditionTrue {
+		if (now.Status == metav1.ConditionTrue) == abnormalTrue[typ] {
 			eventType = "Warning"
 		}
 		w.recorder.Eventf(obj, nil, eventType, now.Reason, typ, "%s=%s: %s", typ, now.Status, now.Message)
 	}
+}
+
+// abnormalTrue lists the condition types whose True status is the abnormal one.
+var abnormalTrue = map[string]bool{
+	sbv1.ReconcilingCondition: true, sbv1.StalledCondition: true, sbv1.ThrottledCondition: true,
 }
 
 // handledReconcileRequest returns the value of the reconcile-request annotation, which

@@ -135,7 +135,7 @@ type NumberStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled, CredentialsValid, SenderAvailable.
+	// Conditions: Ready, Reconciling, Stalled, CredentialsValid, SenderAvailable, Throttled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
