@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +31,7 @@ import (
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/controllers"
+	"github.com/switchboard-dev/switchboard/runtime/logging"
 )
 
 // managerFlags is the standard flag set of the operator.
@@ -116,27 +116,13 @@ func runManager(ctx context.Context, args []string, stdout io.Writer) error {
 	return startManager(ctx, cfg, f)
 }
 
-// newLogger builds the structured logger of a switchboard process.
+// newLogger builds the structured logger of a switchboard process, for controller-runtime.
 func newLogger(w io.Writer, level, encoding string) (logr.Logger, error) {
-	var lvl slog.Level
-	switch level {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "info":
-		lvl = slog.LevelInfo
-	case "error":
-		lvl = slog.LevelError
-	default:
-		return logr.Logger{}, fmt.Errorf("--log-level must be debug, info or error, got %q", level)
+	l, err := logging.New(w, level, encoding)
+	if err != nil {
+		return logr.Logger{}, err
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch encoding {
-	case "json":
-		return logr.FromSlogHandler(slog.NewJSONHandler(w, opts)), nil
-	case "console":
-		return logr.FromSlogHandler(slog.NewTextHandler(w, opts)), nil
-	}
-	return logr.Logger{}, fmt.Errorf("--log-encoding must be json or console, got %q", encoding)
+	return logging.Logr(l), nil
 }
 
 // newScheme holds the kinds the manager reads and writes.
