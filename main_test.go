@@ -23,6 +23,7 @@ func TestManagerFlagsValidate(t *testing.T) {
 		{func(f *managerFlags) { f.qps = 0 }, "--kube-api-qps"},
 		{func(f *managerFlags) { f.maxRetryDelay = 0 }, "--min-retry-delay"},
 		{func(f *managerFlags) { f.senderImage = "" }, "--sender-image"},
+		{func(f *managerFlags) { f.databaseSecret = "no-key" }, "--database-secret"},
 		{func(f *managerFlags) { f.senderImagePullPolicy = "Sometimes" }, "--sender-image-pull-policy"},
 	} {
 		f := base()

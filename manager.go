@@ -49,6 +49,7 @@ type managerFlags struct {
 	senderImage             string
 	senderImagePullPolicy   string
 	qualityPollInterval     time.Duration
+	databaseSecret          string
 	logLevel, logEncoding   string
 }
 
@@ -66,6 +67,7 @@ func (f *managerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "", "comma-separated namespaces to watch (default: all)")
 	fs.StringVar(&f.senderImage, "sender-image", "switchboard:latest", "image of the sender Deployments")
 	fs.StringVar(&f.senderImagePullPolicy, "sender-image-pull-policy", string(corev1.PullIfNotPresent), "image pull policy of the sender Deployments")
+	fs.StringVar(&f.databaseSecret, "database-secret", "switchboard-database/dsn", "NAME/KEY of the Secret, in each Number's namespace, holding the PostgreSQL DSN the senders use")
 	fs.DurationVar(&f.qualityPollInterval, "quality-poll-interval", 5*time.Minute, "how often each number's quality, throughput, messaging limit and status are read from the Graph API (plus up to 10% jitter; 0 disables)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
 	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
@@ -82,6 +84,8 @@ func (f *managerFlags) validate() error {
 		return fmt.Errorf("--min-retry-delay (%s) must be positive and at most --max-retry-delay (%s)", f.minRetryDelay, f.maxRetryDelay)
 	case f.qualityPollInterval < 0:
 		return fmt.Errorf("--quality-poll-interval must not be negative, got %s", f.qualityPollInterval)
+	case !validSecretRef(f.databaseSecret):
+		return fmt.Errorf("--database-secret must be NAME/KEY, got %q", f.databaseSecret)
 	case f.senderImage == "":
 		return errors.New("--sender-image must not be empty")
 	}
@@ -162,7 +166,7 @@ func startManager(ctx context.Context, cfg *rest.Config, f managerFlags) error {
 			MaxConcurrentReconciles: f.concurrency,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](f.minRetryDelay, f.maxRetryDelay),
 		},
-		Sender:  controllers.SenderOptions{Image: f.senderImage, ImagePullPolicy: corev1.PullPolicy(f.senderImagePullPolicy)},
+		Sender:  senderOptions(f),
 		Quality: controllers.QualityOptions{Interval: f.qualityPollInterval},
 	})
 	if err != nil {
@@ -207,3 +211,15 @@ func cacheOptions(watchNamespaces string) cache.Options {
 
 // newFlagSet is a throw-away flag set, to fill managerFlags with their defaults.
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("switchboard", flag.ContinueOnError) }
+
+func validSecretRef(s string) bool {
+	name, key, ok := strings.Cut(s, "/")
+	return ok && name != "" && key != "" && !strings.Contains(key, "/")
+}
+
+// senderOptions are the settings of every sender Deployment.
+func senderOptions(f managerFlags) controllers.SenderOptions {
+	name, key, _ := strings.Cut(f.databaseSecret, "/")
+	return controllers.SenderOptions{Image: f.senderImage, ImagePullPolicy: corev1.PullPolicy(f.senderImagePullPolicy),
+		DatabaseSecret: name, DatabaseSecretKey: key}
+}

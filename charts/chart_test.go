@@ -297,6 +297,7 @@ func TestDefaultsDeployment(t *testing.T) {
 		"min-retry-delay":           "1s",
 		"max-retry-delay":           "5m",
 		"quality-poll-interval":     "5m",
+		"database-secret":           "switchboard-database/dsn",
 		"sender-image":              wantImage,
 		"sender-image-pull-policy":  "IfNotPresent",
 		"log-level":                 "info",

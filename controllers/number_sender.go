@@ -38,7 +38,14 @@ type SenderOptions struct {
 	Image string
 	// ImagePullPolicy of the sender container.
 	ImagePullPolicy corev1.PullPolicy
+	// DatabaseSecret names the Secret, in each Number's namespace, whose key
+	// DatabaseSecretKey holds the PostgreSQL DSN of the outbox.
+	DatabaseSecret    string
+	DatabaseSecretKey string
 }
+
+// DatabaseURLEnv is the sender's environment variable holding the PostgreSQL DSN.
+const DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
 
 // senderName is the name of the Deployment, ServiceAccount, Role and RoleBinding of a
 // Number's sender.
@@ -153,7 +160,9 @@ func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerAp
 			corev1ac.EnvVar().WithName("POD_NAME").WithValueFrom(corev1ac.EnvVarSource().
 				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
 			corev1ac.EnvVar().WithName("POD_NAMESPACE").WithValueFrom(corev1ac.EnvVarSource().
-				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.namespace")))).
+				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.namespace"))),
+			corev1ac.EnvVar().WithName(DatabaseURLEnv).WithValueFrom(corev1ac.EnvVarSource().
+				WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(opts.DatabaseSecret).WithKey(opts.DatabaseSecretKey)))).
 		WithPorts(
 			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(senderMetricsPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("health").WithContainerPort(senderHealthPort).WithProtocol(corev1.ProtocolTCP)).

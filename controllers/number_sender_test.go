@@ -19,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 func TestGoldenSenderObjects(t *testing.T) {
 	num := newNumber("acme", "sales-es", withCredentials("acme-whatsapp"))
 	num.UID = "0b6f6a0e-3f7e-4d36-9c1e-2b0c8f0d2a11"
-	opts := SenderOptions{Image: "switchboard:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent}
+	opts := SenderOptions{Image: "switchboard:0.1.0", ImagePullPolicy: corev1.PullIfNotPresent,
+		DatabaseSecret: "switchboard-database", DatabaseSecretKey: "dsn"}
 	for name, obj := range map[string]any{
 		"sender-deployment.yaml":     senderDeployment(num, opts, senderReplicas(num, true)),
 		"sender-serviceaccount.yaml": senderServiceAccount(num),

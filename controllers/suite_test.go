@@ -91,7 +91,8 @@ func runSuite(m *testing.M) int {
 			SkipNameValidation:      ptrTo(true),
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](10*time.Millisecond, time.Second),
 		},
-		Sender:  SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent},
+		Sender: SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent,
+			DatabaseSecret: "switchboard-database", DatabaseSecretKey: "dsn"},
 		Quality: QualityOptions{Interval: testPollInterval, HTTPClient: loopbackOnlyClient()},
 	})
 	if err != nil {
