@@ -1,0 +1,85 @@
+// Package store is Switchboard's system of record in PostgreSQL: the outbox of
+// messages to send now, and (next) contacts, conversations and inbound messages.
+//
+// The API here is the contract between the sender, `switchboard send` and the inbox.
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Lane is the priority class of an outbound message.
+type Lane string
+
+const (
+	// LaneConversation holds replies inside the 24-hour customer-service window: high
+	// priority, limited only by throughput and the per-recipient pair rate.
+	LaneConversation Lane = "conversation"
+	// LaneCampaign holds business-initiated messages (templates): also limited by the
+	// campaign rate and the unique-recipients budget.
+	LaneCampaign Lane = "campaign"
+)
+
+// State is where an outbound message stands.
+type State string
+
+const (
+	// StateQueued: waiting in the outbox until NextAttemptAt.
+	StateQueued State = "queued"
+	// StateSending: claimed by a sender, which is calling Meta. A message found in this
+	// state by a new leader may have reached Meta: it is requeued as PossiblyDuplicate.
+	StateSending State = "sending"
+	// StateSent: Meta accepted it and returned WAMID.
+	StateSent State = "sent"
+	// StateFailed: failed for good; ErrorCode and ErrorMessage say why.
+	StateFailed State = "failed"
+)
+
+// NumberRef names a Number object (namespace/name), the unit of sending.
+type NumberRef struct {
+	Namespace string
+	Name      string
+}
+
+// String is namespace/name.
+func (n NumberRef) String() string { return n.Namespace + "/" + n.Name }
+
+// NewMessage is a message to enqueue.
+type NewMessage struct {
+	Number    NumberRef
+	Recipient string // WhatsApp id (digits) of the customer
+	Lane      Lane
+	// Payload is the Cloud API message object without messaging_product and to: for
+	// example {"type":"text","text":{"body":"hi"}}.
+	Payload json.RawMessage
+	// NotBefore delays the first attempt (zero: now).
+	NotBefore time.Time
+}
+
+// Message is an outbound message as stored.
+type Message struct {
+	ID                int64
+	Number            NumberRef
+	Recipient         string
+	Lane              Lane
+	Payload           json.RawMessage
+	State             State
+	Attempts          int
+	NextAttemptAt     time.Time
+	WAMID             string
+	ErrorCode         int
+	ErrorMessage      string
+	PossiblyDuplicate bool
+	CreatedAt         time.Time
+	// UpdatedAt is when the row last changed state (for a message in StateSending: when
+	// it was claimed).
+	UpdatedAt time.Time
+	SentAt    *time.Time
+}
+
+// Sent records Meta's acceptance of one claimed message (see NumberLock.MarkSentBatch).
+type Sent struct {
+	ID    int64
+	WAMID string
+}
