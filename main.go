@@ -4,6 +4,8 @@
 //	                      KeywordRule and RetentionPolicy
 //	switchboard dev       the embedded default: a local control plane with the CRDs,
 //	                      the manager and the samples, no cluster needed
+//	switchboard sender    one Number's sender: paces its outbox to Meta's limits
+//	switchboard send      enqueue a message (text or template) for a Number
 //	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
 // Run `switchboard <subcommand> -h` for its flags.
@@ -20,6 +22,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // time zones of RoutingPolicies and RetentionPolicies, even in a bare image
 
+	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
 
@@ -31,6 +34,8 @@ type subcommand struct {
 var subcommands = []subcommand{
 	{"manager", "run the operator (controllers for the switchboard.dev kinds)", runManager},
 	{"dev", "run a local control plane, the CRDs, the manager and the samples", runDev},
+	{"sender", "drain one Number's outbox under its limits (run by the sender Deployment)", sender.Main},
+	{"send", "enqueue a message for a Number; --wait follows it to sent or failed", sender.SendMain},
 	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
 }
 

@@ -49,6 +49,8 @@ type Pacer struct {
 	reserve  float64 // total tokens a campaign reservation must leave
 	pending  bool    // replies wait for tokens (SetConversationPending)
 	pairs    *Pairs
+	// burstFraction scales the total bucket's burst (0 means 1: a second's worth).
+	burstFraction float64
 }
 
 // NewPacer returns a pacer for limits l, its buckets full as of now, with Meta's
@@ -82,10 +84,29 @@ func (p *Pacer) Update(l Limits, now time.Time) {
 	l = clean(l)
 	tr, tb := totalRate(l)
 	cr, cb := campaignRate(l)
-	p.total.setRate(tr, tb, now)
+	p.total.setRate(tr, p.scaledBurst(tb), now)
 	p.campaign.setRate(cr, cb, now)
 	p.reserve = reserveFor(p.total.burst)
 	p.limits = l
+}
+
+// LimitTotalBurst lowers the total bucket's burst to a fraction of a second's worth (at
+// least one message). Meta's own bucket holds a full second; a sender that bursts only
+// part of it leaves Meta's bucket the rest as a margin for network jitter, which can
+// bunch requests on their way. The steady-state rate is unchanged.
+func (p *Pacer) LimitTotalBurst(fraction float64, now time.Time) {
+	p.mu.Lock()
+	p.burstFraction = fraction
+	l := p.limits
+	p.mu.Unlock()
+	p.Update(l, now)
+}
+
+func (p *Pacer) scaledBurst(burst float64) float64 {
+	if p.burstFraction <= 0 || p.burstFraction >= 1 {
+		return burst
+	}
+	return max(min(burst, 1), math.Floor(burst*p.burstFraction))
 }
 
 // Limits returns the limits in force.

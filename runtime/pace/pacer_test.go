@@ -359,3 +359,22 @@ func BenchmarkReserve(b *testing.B) {
 		})
 	})
 }
+
+func TestLimitTotalBurst(t *testing.T) {
+	now := time.Unix(0, 0)
+	p := pace.NewPacer(pace.Limits{MessagesPerSecond: 80, CampaignPerMinute: 4800}, now)
+	p.LimitTotalBurst(0.5, now)
+	n := 0
+	for i := 0; i < 100; i++ {
+		if ok, _ := p.Reserve(pace.LaneConversation, fmt.Sprint("r", i), now); ok {
+			n++
+		}
+	}
+	if n != 40 {
+		t.Errorf("burst of %d, want 40 (half of 80)", n)
+	}
+	later := now.Add(10 * time.Second) // the rate is unchanged: 80/s, capped at the burst
+	if got, _ := p.Tokens(later); got != 40 {
+		t.Errorf("tokens after 10s: %v, want 40", got)
+	}
+}

@@ -1,0 +1,52 @@
+package sender
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// recipientWindow is Meta's rolling window of the unique-recipients budget.
+const recipientWindow = 24 * time.Hour
+
+// budgetRetry is how long a campaign message waits when the budget is spent.
+const budgetRetry = 10 * time.Minute
+
+// budgetState caches the count of unique campaign recipients for one dispatch round.
+type budgetState struct {
+	count int
+	at    time.Time
+}
+
+// withinBudget tells whether a message may go under the unique-recipients budget: a
+// campaign to a recipient not reached in the last 24 h needs room in the budget, which
+// is counted in PostgreSQL so that a restart does not reset it. Meta returns no error
+// past the budget, so the sender must count. A message over budget goes back to the
+// outbox for later.
+func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Time) (bool, error) {
+	limit := s.limits.UniqueRecipientsPer24h
+	if m.Lane != store.LaneCampaign || limit < 0 {
+		return true, nil
+	}
+	since := now.Add(-recipientWindow)
+	known, err := s.cfg.Outbox.RecentCampaignRecipient(ctx, m.Recipient, since)
+	if err != nil || known {
+		return known, s.fenceErr(err)
+	}
+	if !s.budget.at.Equal(now) {
+		if s.budget.count, err = s.cfg.Outbox.CampaignRecipients(ctx, since); err != nil {
+			return false, s.fenceErr(err)
+		}
+		s.budget.at = now
+	}
+	if s.budget.count >= int(limit) {
+		s.requeue(ctx, m, now.Add(budgetRetry), 0,
+			fmt.Sprintf("unique-recipients budget of %d per 24h reached", limit))
+		s.cfg.Metrics.BudgetDeferred.Inc()
+		return false, nil
+	}
+	s.budget.count++ // counted now, recorded in PostgreSQL once Meta accepts it
+	return true, nil
+}

@@ -1,0 +1,54 @@
+package sender
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of one sender process (switchboard_sender_…). A sender serves one number, so
+// no series carries a number, a recipient or a message id.
+type Metrics struct {
+	Sent               *prometheus.CounterVec
+	Failed             *prometheus.CounterVec
+	ThrottledSeconds   prometheus.Counter
+	PossiblyDuplicated prometheus.Counter
+	BudgetDeferred     prometheus.Counter
+	QueueDepth         *prometheus.GaugeVec
+	LimitPerSecond     prometheus.Gauge
+	LimitCampaign      prometheus.Gauge
+	Leader             prometheus.Gauge
+	Fenced             prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sender_sent_total",
+			Help: "Messages Meta accepted, by lane."}, []string{"lane"}),
+		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sender_errors_total",
+			Help: "Errors from Meta (or the network, code 0), by error code."}, []string{"code"}),
+		ThrottledSeconds: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_throttled_seconds_total",
+			Help: "Time both lanes were paused because Meta throttled or paused the number."}),
+		PossiblyDuplicated: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_possibly_duplicated_total",
+			Help: "Messages a previous sender left in flight, requeued and marked possibly duplicated."}),
+		BudgetDeferred: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_budget_deferred_total",
+			Help: "Campaign messages deferred because the unique-recipients budget was spent."}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_sender_queue_depth",
+			Help: "Queued messages, by lane."}, []string{"lane"}),
+		LimitPerSecond: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_limit_messages_per_second",
+			Help: "The effective rate the sender applies."}),
+		LimitCampaign: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_limit_campaign_per_minute",
+			Help: "The effective campaign rate the sender applies."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_leader",
+			Help: "1 while this process holds the number's Lease."}),
+		Fenced: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_fenced",
+			Help: "1 while this process holds the number's PostgreSQL advisory lock."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Sent, m.Failed, m.ThrottledSeconds, m.PossiblyDuplicated, m.BudgetDeferred,
+			m.QueueDepth, m.LimitPerSecond, m.LimitCampaign, m.Leader, m.Fenced)
+	}
+	return m
+}
+
+func (m *Metrics) setLimits(l Limits) {
+	m.LimitPerSecond.Set(float64(l.MessagesPerSecond))
+	m.LimitCampaign.Set(float64(l.CampaignPerMinute))
+}

@@ -1,0 +1,270 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/switchboard-dev/switchboard/runtime/logging"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// DatabaseURLEnv is the environment variable holding the PostgreSQL DSN; the manager
+// fills it from a Secret in the sender Deployment.
+const DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+
+// flags of `switchboard sender`.
+type flags struct {
+	number                  string
+	metricsAddr, healthAddr string
+	leaderElect             bool
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
+	workers                 int
+	poll                    time.Duration
+	pauseFor                time.Duration
+	logLevel, logEncoding   string
+}
+
+func (f *flags) parse(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("switchboard sender", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&f.number, "number", "", "the Number this sender serves, as NAMESPACE/NAME (required)")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect one active sender among replicas with the Lease sender-NAME")
+	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "how long a lost leader keeps the Lease")
+	fs.DurationVar(&f.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader retries renewing before giving up")
+	fs.DurationVar(&f.retryPeriod, "retry-period", 2*time.Second, "interval of leader-election attempts")
+	fs.IntVar(&f.workers, "workers", 64, "concurrent calls to Meta")
+	fs.DurationVar(&f.poll, "poll-interval", time.Second, "fallback polling of the outbox when no notification arrives")
+	fs.DurationVar(&f.pauseFor, "pause-for", 15*time.Minute, "how long to pause the number when Meta says to stop and gives no delay")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := ParseNumberRef(f.number); err != nil {
+		return err
+	}
+	if f.workers < 1 {
+		return fmt.Errorf("--workers must be at least 1, got %d", f.workers)
+	}
+	return nil
+}
+
+// ParseNumberRef reads NAMESPACE/NAME.
+func ParseNumberRef(s string) (store.NumberRef, error) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return store.NumberRef{}, fmt.Errorf("--number must be NAMESPACE/NAME, got %q", s)
+	}
+	return store.NumberRef{Namespace: ns, Name: name}, nil
+}
+
+// Main runs `switchboard sender`: it elects one active sender per Number (a Lease),
+// takes the number's fence (a PostgreSQL advisory lock) and drains the outbox under
+// the limits in the Number's status, until SIGTERM.
+func Main(ctx context.Context, args []string, stdout io.Writer) error {
+	var f flags
+	if err := f.parse(args, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := logging.New(os.Stderr, f.logLevel, f.logEncoding)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logging.Logr(log))
+	dsn := os.Getenv(DatabaseURLEnv)
+	if dsn == "" {
+		return fmt.Errorf("%s is not set: the sender needs the PostgreSQL DSN", DatabaseURLEnv)
+	}
+	p, err := newProcess(ctx, f, dsn, log)
+	if err != nil {
+		return err
+	}
+	return p.run(ctx)
+}
+
+// process is one running `switchboard sender`.
+type process struct {
+	f       flags
+	ref     store.NumberRef
+	dsn     string
+	log     *slog.Logger
+	number  *numberSource
+	metrics *Metrics
+	reg     *prometheus.Registry
+	ready   atomic.Bool
+}
+
+func newProcess(ctx context.Context, f flags, dsn string, log *slog.Logger) (*process, error) {
+	ref, _ := ParseNumberRef(f.number)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("finding the Kubernetes API server: %w", err)
+	}
+	src, err := newNumberSource(cfg, ref, log)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	return &process{f: f, ref: ref, dsn: dsn, log: log.With("number", ref.String()), number: src,
+		metrics: NewMetrics(reg), reg: reg}, nil
+}
+
+func (p *process) run(ctx context.Context) error {
+	stop, err := p.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	go p.number.watch(ctx)
+	if !p.f.leaderElect {
+		p.ready.Store(true)
+		return p.lead(ctx)
+	}
+	return p.elect(ctx)
+}
+
+// elect runs for the Lease sender-NAME; only the leader sends. Losing the Lease ends
+// the process (its pod restarts as a standby).
+func (p *process) elect(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(p.number.cfg)
+	if err != nil {
+		return err
+	}
+	id := os.Getenv("POD_NAME")
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, p.ref.Namespace, "sender-"+p.ref.Name,
+		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
+	if err != nil {
+		return err
+	}
+	p.ready.Store(true) // a standby is ready: it waits to take over
+	var leadErr error
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, LeaseDuration: p.f.leaseDuration, RenewDeadline: p.f.renewDeadline,
+		RetryPeriod: p.f.retryPeriod, ReleaseOnCancel: true, Name: "sender-" + p.ref.Name,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				p.metrics.Leader.Set(1)
+				leadErr = p.lead(ctx)
+			},
+			OnStoppedLeading: func() { p.metrics.Leader.Set(0) },
+		},
+	})
+	if ctx.Err() == nil && leadErr == nil {
+		leadErr = errors.New("lost the sender Lease")
+	}
+	return leadErr
+}
+
+// lead takes the fence and sends until ctx ends.
+func (p *process) lead(ctx context.Context) error {
+	st, err := store.Open(ctx, p.dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lock, err := p.fence(ctx, st)
+	if err != nil || lock == nil {
+		return err
+	}
+	p.metrics.Fenced.Set(1)
+	defer func() {
+		p.metrics.Fenced.Set(0)
+		_ = lock.Release(context.WithoutCancel(ctx))
+	}()
+	wake, err := st.Listen(ctx, p.ref)
+	if err != nil {
+		return err
+	}
+	num, err := p.number.current(ctx)
+	if err != nil {
+		return err
+	}
+	api, err := p.number.client(ctx, num)
+	if err != nil {
+		return err
+	}
+	p.log.Info("sending", "limits", limitsOf(num, time.Now()))
+	return Run(ctx, Config{
+		PhoneNumberID: num.Spec.PhoneNumberID, API: api, Outbox: lock, Wake: wake, Poll: p.f.poll,
+		Limits: p.number.limits, Initial: limitsOf(num, time.Now()), Workers: p.f.workers,
+		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Metrics: p.metrics, Log: p.log,
+	})
+}
+
+// fence waits for the number's advisory lock: a previous sender may still hold it
+// for a moment after losing its Lease.
+func (p *process) fence(ctx context.Context, st *store.Store) (*store.NumberLock, error) {
+	for {
+		lock, err := st.LockNumber(ctx, p.ref)
+		if err == nil {
+			return lock, nil
+		}
+		if !errors.Is(err, store.ErrLocked) {
+			return nil, err
+		}
+		p.log.Info("another sender holds the number's fence; waiting")
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// serve starts the health and metrics endpoints.
+func (p *process) serve(ctx context.Context) (func(), error) {
+	health := http.NewServeMux()
+	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	health.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	servers := []*http.Server{{Addr: p.f.healthAddr, Handler: health, ReadHeaderTimeout: 5 * time.Second}}
+	if p.f.metricsAddr != "0" {
+		servers = append(servers, &http.Server{Addr: p.f.metricsAddr, ReadHeaderTimeout: 5 * time.Second,
+			Handler: promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})})
+	}
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", srv.Addr, err)
+		}
+		go func() { _ = srv.Serve(ln) }()
+	}
+	return func() {
+		for _, srv := range servers {
+			_ = srv.Shutdown(context.WithoutCancel(ctx))
+		}
+	}, nil
+}

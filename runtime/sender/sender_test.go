@@ -1,0 +1,108 @@
+package sender_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/runtime/sender"
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// TestPacingAtMetasLimit: 2,000 messages at 80 msg/s reach Meta with no 130429 and at
+// no less than 97% of the limit.
+func TestPacingAtMetasLimit(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	const n, limit = 2000, 80
+	r.enqueue(n, store.LaneConversation, recipients(400))
+	stop := r.start(sender.Limits{MessagesPerSecond: limit, CampaignPerMinute: limit * 60, UniqueRecipientsPer24h: -1}, nil)
+	defer stop()
+	r.waitSent(n, 3*time.Minute)
+
+	c := r.sim.Counters()
+	if len(c.Rejected) != 0 || c.Accepted != n {
+		t.Fatalf("simulator accepted %d, rejected %v; want %d accepted and no rejection", c.Accepted, c.Rejected, n)
+	}
+	got := r.tap.accepted()
+	span := got[len(got)-1].at.Sub(got[0].at).Seconds()
+	rate := float64(len(got)-1) / span
+	t.Logf("%d messages in %.2fs: %.1f msg/s (limit %d)", len(got), span, rate, limit)
+	if rate < 0.97*limit {
+		t.Errorf("achieved %.1f msg/s, below 97%% of the %d msg/s limit", rate, limit)
+	}
+}
+
+// TestLiveLimitChange: a lower campaign rate applies within seconds, with no restart,
+// while replies keep flowing at the full rate.
+func TestLiveLimitChange(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	r.enqueue(1000, store.LaneCampaign, recipients(500))
+	updates := make(chan sender.Limits, 1)
+	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 2400, UniqueRecipientsPer24h: -1}, updates)
+	defer stop()
+	r.waitSent(80, 30*time.Second)
+
+	// Quality drops: campaigns fall to 60/min (one a second); replies arrive meanwhile.
+	updates <- sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 60, UniqueRecipientsPer24h: -1}
+	changed := time.Now()
+	r.enqueue(200, store.LaneConversation, recipients(200))
+	time.Sleep(4 * time.Second)
+
+	var replies, campaignsAfter int
+	for _, a := range r.tap.accepted() {
+		switch {
+		case len(a.marker) > 12 && a.marker[:12] == "conversation":
+			replies++
+		case a.at.After(changed.Add(time.Second)):
+			campaignsAfter++
+		}
+	}
+	if replies != 200 {
+		t.Errorf("%d of 200 replies sent within 4s of the change; replies must not wait behind campaigns", replies)
+	}
+	// From one second after the change, 3 seconds at 1/s (plus the one-message burst).
+	if campaignsAfter > 4 {
+		t.Errorf("%d campaign messages in the 3s after the change; the new limit allows 4 at most", campaignsAfter)
+	}
+	if c := r.sim.Counters(); len(c.Rejected) != 0 {
+		t.Errorf("simulator rejected %v", c.Rejected)
+	}
+}
+
+// TestBusyRecipientDoesNotBlockOthers: a burst to one recipient gets no 131056 (the
+// pair rate is respected: 45 at once, then one per 6 s) and the other recipients'
+// messages all leave before that recipient's 46th.
+func TestBusyRecipientDoesNotBlockOthers(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	busy := "34611111111"
+	r.enqueue(100, store.LaneConversation, func(int) string { return busy })
+	r.enqueue(100, store.LaneCampaign, recipients(100))
+	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 4800, UniqueRecipientsPer24h: -1}, nil)
+	defer stop()
+	r.waitSent(145, 30*time.Second)
+	time.Sleep(time.Second)
+
+	c := r.sim.Counters()
+	if c.Rejected[131056] != 0 {
+		t.Fatalf("the simulator answered 131056 %d times", c.Rejected[131056])
+	}
+	var toBusy int
+	var lastOther time.Time
+	for _, a := range r.tap.accepted() {
+		if a.to == busy {
+			toBusy++
+		} else {
+			lastOther = a.at
+		}
+	}
+	if toBusy > 46 {
+		t.Errorf("%d messages reached the busy recipient within ~7s; the pair rate allows 45 then one per 6s", toBusy)
+	}
+	if lastOther.IsZero() {
+		t.Fatal("no message reached the other recipients")
+	}
+	counts, _, _ := r.st.Counts(t.Context(), number)
+	if counts[store.StateSent] < 145 {
+		t.Errorf("counts %v: the other recipients were held up", counts)
+	}
+}
