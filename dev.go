@@ -14,7 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
@@ -25,7 +27,9 @@ import (
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/config/crd"
+	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 )
 
 // devFlags configure `switchboard dev`.
@@ -115,8 +119,16 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
+	dsn, stopSenders, err := startDevSenders(ctx, cfg, c, f, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopSenders()
 	waitReconciled(ctx, c, objs, f.wait)
 	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, f.simListen)
+	fmt.Fprintf(stdout, "\nSend a message through a sample number's sender to the simulator:\n  %s=%q %s send --number acme/sales-es --to 34600000001 --template hello_world --wait 30s\n",
+		sender.DatabaseURLEnv, dsn, os.Args[0])
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop everything and clean up.")
 
 	select {
 	case <-ctx.Done():
@@ -220,7 +232,8 @@ func switchboardKind(u *unstructured.Unstructured) bool {
 	return u.GroupVersionKind().Group == sbv1.GroupVersion.Group
 }
 
-// waitReconciled waits until every switchboard object reports the current generation.
+// waitReconciled waits until every switchboard object reports the current generation,
+// and every Number is Ready (its sender runs).
 func waitReconciled(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -242,7 +255,11 @@ func observed(ctx context.Context, c client.Client, o *unstructured.Unstructured
 		return false
 	}
 	gen, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
-	return gen == o.GetGeneration()
+	if gen != o.GetGeneration() {
+		return false
+	}
+	ready, _, _ := readyOf(o)
+	return o.GetKind() != "Number" || ready == "True" // Numbers: wait for their senders too
 }
 
 // printSummary shows the switchboard objects with their Ready condition, like
@@ -261,12 +278,11 @@ func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*uns
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.GetNamespace(), o.GetKind(), o.GetName(), status, reason, msg)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w, "\nNo pod runs in dev mode yet, so the Numbers wait for their senders (SenderAvailable=False).")
+	fmt.Fprintln(w, "\nEach Number's sender Deployment runs as a local process (logs: bin/dev/senders/).")
 	fmt.Fprintln(w, "Try: kubectl describe number -n acme sales-es; kubectl get deploy -n acme")
 	fmt.Fprintln(w, "The Cloud API simulator the samples point at runs too; drop a number's quality and watch it arrive:")
 	fmt.Fprintf(w, "  curl -X PATCH %s/_sim/numbers/106540352242922 -d '{\"quality\":\"RED\"}'\n", simAddr)
 	fmt.Fprintln(w, "  kubectl get numbers -n acme -w")
-	fmt.Fprintln(w, "Press Ctrl-C to stop everything and clean up.")
 }
 
 func readyOf(o *unstructured.Unstructured) (status, reason, msg string) {
@@ -277,4 +293,50 @@ func readyOf(o *unstructured.Unstructured) (status, reason, msg string) {
 		}
 	}
 	return "Unknown", "", "not reconciled yet"
+}
+
+// startDevSenders starts PostgreSQL, gives every namespace with Numbers the database
+// Secret the sender Deployments refer to, and runs those Deployments as local
+// processes. The returned stop ends the senders, then PostgreSQL.
+func startDevSenders(ctx context.Context, cfg *rest.Config, c client.Client, f devFlags, out io.Writer) (string, func(), error) {
+	pg, err := pgtest.Start()
+	if err != nil {
+		return "", nil, fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	dsn := pg.DSN("postgres")
+	if err := ensureDatabaseSecrets(ctx, c, dsn); err != nil {
+		pg.Stop()
+		return "", nil, err
+	}
+	kubelet, err := newDevKubelet(cfg, c, f.stateDir, out)
+	if err != nil {
+		pg.Stop()
+		return "", nil, err
+	}
+	kctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); kubelet.run(kctx) }()
+	return dsn, func() { cancel(); <-done; pg.Stop() }, nil
+}
+
+// ensureDatabaseSecrets creates the Secret --database-secret names in every namespace
+// that has Numbers.
+func ensureDatabaseSecrets(ctx context.Context, c client.Client, dsn string) error {
+	var numbers sbv1.NumberList
+	if err := c.List(ctx, &numbers); err != nil {
+		return err
+	}
+	name, key, _ := strings.Cut(devManagerFlags(0).databaseSecret, "/")
+	done := map[string]bool{}
+	for _, n := range numbers.Items {
+		if done[n.Namespace] {
+			continue
+		}
+		done[n.Namespace] = true
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: name}, StringData: map[string]string{key: dsn}}
+		if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the database Secret in %s: %w", n.Namespace, err)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/sender"
 )
+
+// TestMain lets this test binary stand in for the switchboard binary: dev mode runs the
+// sender Deployments as processes of its own executable.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "sender" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // signalWriter collects output and closes ready once it has seen a marker.
 type signalWriter struct {
@@ -64,7 +76,8 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("dev mode did not get ready:\n%s", out)
 	}
 	text := out.String()
-	for _, want := range []string{"export KUBECONFIG=", "kubectl get switchboard -A", "sales-es", "DeploymentUnavailable", "RoutingPolicy    sales            True"} {
+	for _, want := range []string{"export KUBECONFIG=", "kubectl get switchboard -A", "RoutingPolicy    sales            True",
+		"Number           sales-es         True   Reconciled", "Number           support-en       True   Reconciled"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -89,6 +102,15 @@ func TestDevMode(t *testing.T) {
 		}
 	}
 	expectDevQuality(t, ctx, c, "GREEN")
+
+	// `switchboard send` reaches the simulator through the sample number's sender.
+	dsn := regexp.MustCompile(`postgres://[^"]+`).FindString(text)
+	t.Setenv(sender.DatabaseURLEnv, dsn)
+	var sendOut strings.Builder
+	err = sender.SendMain(ctx, []string{"--number", "acme/sales-es", "--to", "34600000001", "--template", "hello_world", "--wait", "30s"}, &sendOut)
+	if err != nil || !strings.Contains(sendOut.String(), "sent wamid.") {
+		t.Fatalf("switchboard send: %v\n%s", err, sendOut.String())
+	}
 
 	// A quality drop through the simulator's control API reaches the Number's status.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch,

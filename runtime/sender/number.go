@@ -32,6 +32,8 @@ type numberSource struct {
 
 	mu   sync.Mutex
 	last *sbv1.Number
+	// published are the limits last sent on the limits channel.
+	published *Limits
 }
 
 func newNumberSource(cfg *rest.Config, ref store.NumberRef, log *slog.Logger) (*numberSource, error) {
@@ -103,9 +105,13 @@ func (n *numberSource) watchOnce(ctx context.Context) error {
 	return nil
 }
 
-// publish replaces any unread limits with the newest.
+// publish replaces any unread limits with the newest, when they changed.
 func (n *numberSource) publish(num *sbv1.Number) {
 	l := limitsOf(num, time.Now())
+	if n.published != nil && *n.published == l {
+		return
+	}
+	n.published = &l
 	select {
 	case <-n.limits:
 	default:

@@ -183,6 +183,9 @@ func (s *sender) loop(ctx context.Context) error {
 }
 
 func (s *sender) setLimits(l Limits) {
+	if l == s.limits {
+		return
+	}
 	s.limits = l
 	s.pacer.Update(paceLimits(l), s.cfg.Now())
 	s.cfg.Metrics.setLimits(l)

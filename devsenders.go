@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/switchboard-dev/switchboard/controllers"
+)
+
+// devKubelet runs the sender Deployments the manager declares as local processes, with
+// exactly their command, arguments and environment (Secret and field references
+// resolved), under the sender's own ServiceAccount token. Only the bind addresses move
+// to free loopback ports, since all senders share one machine. It restarts a process
+// when its Deployment changes or it exits, and reports it in the Deployment's status, as
+// the Deployment controller and kubelet would.
+type devKubelet struct {
+	c      client.Client
+	cs     *kubernetes.Clientset
+	cfg    *rest.Config
+	dir    string
+	logDir string
+	out    io.Writer
+	procs  map[client.ObjectKey]*devProc
+}
+
+// devProc is one running sender.
+type devProc struct {
+	generation int64
+	cmd        *exec.Cmd
+	health     string
+	exited     chan struct{}
+	restarts   int
+}
+
+func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer) (*devKubelet, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	logDir := filepath.Join(dir, "senders")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, err
+	}
+	return &devKubelet{c: c, cs: cs, cfg: cfg, dir: dir, logDir: logDir, out: out, procs: map[client.ObjectKey]*devProc{}}, nil
+}
+
+// run syncs the sender Deployments every second until ctx ends, then stops them all.
+func (k *devKubelet) run(ctx context.Context) {
+	defer k.stopAll()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := k.sync(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(k.out, "switchboard dev: running senders:", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (k *devKubelet) sync(ctx context.Context) error {
+	var deps appsv1.DeploymentList
+	if err := k.c.List(ctx, &deps, client.HasLabels{controllers.NumberLabel}); err != nil {
+		return err
+	}
+	seen := map[client.ObjectKey]bool{}
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		key := client.ObjectKeyFromObject(d)
+		seen[key] = true
+		if err := k.syncOne(ctx, d); err != nil {
+			fmt.Fprintf(k.out, "switchboard dev: sender %s: %v\n", key, err)
+		}
+	}
+	for key := range k.procs {
+		if !seen[key] {
+			k.stop(key)
+		}
+	}
+	return nil
+}
+
+// syncOne makes the process match the Deployment and reports it.
+func (k *devKubelet) syncOne(ctx context.Context, d *appsv1.Deployment) error {
+	key := client.ObjectKeyFromObject(d)
+	want := d.Spec.Replicas != nil && *d.Spec.Replicas > 0
+	p := k.procs[key]
+	if p != nil && (!want || p.generation != d.Generation || p.hasExited()) {
+		restarts := p.restarts
+		if p.hasExited() && p.generation == d.Generation {
+			restarts++
+		}
+		k.stop(key)
+		p = nil
+		if want {
+			time.Sleep(min(time.Duration(restarts)*time.Second, 10*time.Second))
+		}
+		defer func() {
+			if q := k.procs[key]; q != nil {
+				q.restarts = restarts
+			}
+		}()
+	}
+	if want && p == nil {
+		var err error
+		if p, err = k.start(ctx, d); err != nil {
+			return err
+		}
+		k.procs[key] = p
+	}
+	return k.report(ctx, d, p)
+}
+
+// start runs the Deployment's container as a local process.
+func (k *devKubelet) start(ctx context.Context, d *appsv1.Deployment) (*devProc, error) {
+	pod := d.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		return nil, fmt.Errorf("want one container, got %d", len(pod.Containers))
+	}
+	ctr := pod.Containers[0]
+	podName := d.Name + "-dev"
+	env, err := k.resolveEnv(ctx, d.Namespace, podName, ctr.Env)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := k.serviceAccountKubeconfig(ctx, d.Namespace, pod.ServiceAccountName)
+	if err != nil {
+		return nil, err
+	}
+	args, health, err := localAddresses(ctr.Args)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if len(ctr.Command) != 1 || ctr.Command[0] != "switchboard" {
+		return nil, fmt.Errorf("command %q: dev mode runs only the switchboard binary", ctr.Command)
+	}
+	logFile, err := os.Create(filepath.Join(k.logDir, d.Namespace+"_"+d.Name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(env, "KUBECONFIG="+kubeconfig, "PATH="+os.Getenv("PATH"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	p := &devProc{generation: d.Generation, cmd: cmd, health: health, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
+	return p, nil
+}
+
+func (p *devProc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// resolveEnv turns the container's env into KEY=VALUE, resolving the references a
+// kubelet would.
+func (k *devKubelet) resolveEnv(ctx context.Context, ns, podName string, vars []corev1.EnvVar) ([]string, error) {
+	out := make([]string, 0, len(vars))
+	for _, v := range vars {
+		val := v.Value
+		switch src := v.ValueFrom; {
+		case src == nil:
+		case src.FieldRef != nil && src.FieldRef.FieldPath == "metadata.name":
+			val = podName
+		case src.FieldRef != nil && src.FieldRef.FieldPath == "metadata.namespace":
+			val = ns
+		case src.SecretKeyRef != nil:
+			var s corev1.Secret
+			if err := k.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: src.SecretKeyRef.Name}, &s); err != nil {
+				return nil, fmt.Errorf("env %s: %w", v.Name, err)
+			}
+			data, ok := s.Data[src.SecretKeyRef.Key]
+			if !ok {
+				return nil, fmt.Errorf("env %s: Secret %s has no key %q", v.Name, src.SecretKeyRef.Name, src.SecretKeyRef.Key)
+			}
+			val = string(data)
+		default:
+			return nil, fmt.Errorf("env %s: dev mode cannot resolve this reference", v.Name)
+		}
+		out = append(out, v.Name+"="+val)
+	}
+	return out, nil
+}
+
+// serviceAccountKubeconfig writes a kubeconfig holding a token of the sender's own
+// ServiceAccount, so that in dev mode too the sender can do only what its Role allows.
+func (k *devKubelet) serviceAccountKubeconfig(ctx context.Context, ns, sa string) (string, error) {
+	ttl := int64(24 * 3600)
+	tr, err := k.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &ttl}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token of ServiceAccount %s: %w", sa, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["dev"] = &clientcmdapi.Cluster{Server: k.cfg.Host, CertificateAuthorityData: k.cfg.CAData}
+	cfg.AuthInfos[sa] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "dev", AuthInfo: sa, Namespace: ns}
+	cfg.CurrentContext = "dev"
+	path := filepath.Join(k.dir, "kubeconfig-"+ns+"-"+sa)
+	return path, clientcmd.WriteToFile(*cfg, path)
+}
+
+// localAddresses moves the bind-address flags to free loopback ports and returns the
+// health endpoint.
+func localAddresses(args []string) ([]string, string, error) {
+	out := make([]string, len(args))
+	health := ""
+	for i, a := range args {
+		out[i] = a
+		for _, flag := range []string{"--metrics-bind-address=", "--health-probe-bind-address="} {
+			if !strings.HasPrefix(a, flag) {
+				continue
+			}
+			addr, err := freeLoopbackAddr()
+			if err != nil {
+				return nil, "", err
+			}
+			out[i] = flag + addr
+			if strings.HasPrefix(flag, "--health") {
+				health = "http://" + addr + "/readyz"
+			}
+		}
+	}
+	return out, health, nil
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// report writes the Deployment's status as its controller would.
+func (k *devKubelet) report(ctx context.Context, d *appsv1.Deployment, p *devProc) error {
+	var ready int32
+	avail := appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse,
+		Reason: "MinimumReplicasUnavailable", Message: "the dev-mode sender process is not ready"}
+	if p != nil && !p.hasExited() && healthy(p.health) {
+		ready = 1
+		avail = appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+			Reason: "MinimumReplicasAvailable", Message: "the dev-mode sender process is running and ready"}
+	}
+	want := int32(0)
+	if p != nil {
+		want = 1
+	}
+	st := d.Status
+	if st.ObservedGeneration == d.Generation && st.ReadyReplicas == ready && st.Replicas == want &&
+		len(st.Conditions) == 1 && st.Conditions[0].Status == avail.Status {
+		return nil
+	}
+	now := metav1.Now()
+	avail.LastUpdateTime, avail.LastTransitionTime = now, now
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: want, UpdatedReplicas: want,
+		ReadyReplicas: ready, AvailableReplicas: ready, UnavailableReplicas: want - ready,
+		Conditions: []appsv1.DeploymentCondition{avail}}
+	return k.c.Status().Update(ctx, d)
+}
+
+func healthy(url string) bool {
+	c := &http.Client{Timeout: time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// stop ends one sender.
+func (k *devKubelet) stop(key client.ObjectKey) {
+	if p := k.procs[key]; p != nil {
+		p.terminate()
+	}
+	delete(k.procs, key)
+}
+
+// stopAll ends every sender at once.
+func (k *devKubelet) stopAll() {
+	var wg sync.WaitGroup
+	for key, p := range k.procs {
+		wg.Go(p.terminate)
+		delete(k.procs, key)
+	}
+	wg.Wait()
+}
+
+// terminate sends SIGTERM (the sender finishes its in-flight calls), then SIGKILL
+// after 10 s, as a kubelet would with a 30 s grace period shortened for dev.
+func (p *devProc) terminate() {
+	if p.hasExited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
