@@ -43,3 +43,6 @@ func (k *KeywordRule) GetConditions() []metav1.Condition { return k.Status.Condi
 
 // GetConditions returns the conditions of the RetentionPolicy.
 func (r *RetentionPolicy) GetConditions() []metav1.Condition { return r.Status.Conditions }
+
+// GetPaused tells whether spec.sending.paused is set (false for a nil SendingSpec).
+func (s *SendingSpec) GetPaused() bool { return s != nil && s.Paused }

@@ -155,6 +155,11 @@ type NumberStatus struct {
 	// +optional
 	Sender *SenderStatus `json:"sender,omitempty"`
 
+	// Delivery is what the number's active sender reports. The sender writes it with
+	// its own field owner (switchboard-sender); the manager never changes it.
+	// +optional
+	Delivery *DeliveryStatus `json:"delivery,omitempty"`
+
 	// RoutingPolicy names the RoutingPolicy that selects this Number (the oldest, when
 	// several do). Empty when none does.
 	// +optional
@@ -201,6 +206,21 @@ type SendingStatus struct {
 	// Restricted, Paused or SpecCeiling.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+}
+
+// DeliveryStatus is reported by the number's active sender.
+type DeliveryStatus struct {
+	// ActiveSender is the pod (or process) that holds the number's Lease and fence and
+	// sends now.
+	// +optional
+	ActiveSender string `json:"activeSender,omitempty"`
+	// PausedUntil is when sending resumes after Meta told the number to stop (errors
+	// 131048, 368, 131031, 130497). In the past: not paused.
+	// +optional
+	PausedUntil *metav1.Time `json:"pausedUntil,omitempty"`
+	// PauseReason is Meta's answer that paused the number.
+	// +optional
+	PauseReason string `json:"pauseReason,omitempty"`
 }
 
 // SenderStatus describes the sender Deployment.

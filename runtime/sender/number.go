@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +31,9 @@ type numberSource struct {
 	ref    store.NumberRef
 	log    *slog.Logger
 	limits chan Limits
+
+	// identity is this process's name (the pod name), reported as the active sender.
+	identity string
 
 	mu   sync.Mutex
 	last *sbv1.Number
@@ -148,13 +153,37 @@ func (n *numberSource) client(ctx context.Context, num *sbv1.Number) (*whatsapp.
 	})
 }
 
-// reportPause records an event on the Number: Meta told it to stop sending.
+// FieldOwner is the server-side-apply field manager of what the sender writes.
+const FieldOwner = "switchboard-sender"
+
+// reportDelivery applies the sender's own status fields (status.delivery).
+func (n *numberSource) reportDelivery(ctx context.Context, d sbv1.DeliveryStatus) error {
+	patch, err := json.Marshal(map[string]any{
+		"apiVersion": sbv1.GroupVersion.String(), "kind": "Number",
+		"metadata": map[string]any{"name": n.ref.Name, "namespace": n.ref.Namespace},
+		"status":   map[string]any{"delivery": d},
+	})
+	if err != nil {
+		return err
+	}
+	num := &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Name: n.ref.Name, Namespace: n.ref.Namespace}}
+	return n.c.Status().Patch(ctx, num, client.RawPatch(types.ApplyPatchType, patch),
+		client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// reportPause says so on the Number: Meta told it to stop sending. An event, and
+// status.delivery.pausedUntil.
 func (n *numberSource) reportPause(reason string, until time.Time) {
 	n.mu.Lock()
 	num := n.last
 	n.mu.Unlock()
 	if num == nil {
 		return
+	}
+	err := n.reportDelivery(context.Background(), sbv1.DeliveryStatus{ActiveSender: n.identity,
+		PausedUntil: &metav1.Time{Time: until}, PauseReason: reason})
+	if err != nil {
+		n.log.Error("reporting the pause in the Number's status", "error", err)
 	}
 	now := metav1.NowMicro()
 	ev := &eventsv1.Event{

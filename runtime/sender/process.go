@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -128,6 +129,11 @@ func newProcess(ctx context.Context, f flags, dsn string, log *slog.Logger) (*pr
 	if err != nil {
 		return nil, err
 	}
+	src.identity = os.Getenv("POD_NAME")
+	if src.identity == "" {
+		host, _ := os.Hostname()
+		src.identity = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	reg := prometheus.NewRegistry()
 	return &process{f: f, ref: ref, dsn: dsn, log: log.With("number", ref.String()), number: src,
 		metrics: NewMetrics(reg), reg: reg}, nil
@@ -154,13 +160,8 @@ func (p *process) elect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	id := os.Getenv("POD_NAME")
-	if id == "" {
-		host, _ := os.Hostname()
-		id = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
 	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, p.ref.Namespace, "sender-"+p.ref.Name,
-		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
+		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: p.number.identity})
 	if err != nil {
 		return err
 	}
@@ -212,6 +213,9 @@ func (p *process) lead(ctx context.Context) error {
 		return err
 	}
 	p.log.Info("sending", "limits", limitsOf(num, time.Now()))
+	if err := p.number.reportDelivery(ctx, sbv1.DeliveryStatus{ActiveSender: p.number.identity}); err != nil {
+		p.log.Error("reporting the active sender in the Number's status", "error", err)
+	}
 	return Run(ctx, Config{
 		PhoneNumberID: num.Spec.PhoneNumberID, API: api, Outbox: lock, Wake: wake, Poll: p.f.poll,
 		Limits: p.number.limits, Initial: limitsOf(num, time.Now()), Workers: p.f.workers,

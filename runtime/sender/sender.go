@@ -35,6 +35,7 @@ type Outbox interface {
 	RecoverInFlight(ctx context.Context) (int, error)
 	CampaignRecipients(ctx context.Context, since time.Time) (int, error)
 	RecentCampaignRecipient(ctx context.Context, recipient string, since time.Time) (bool, error)
+	QueueDepth(ctx context.Context) (map[store.Lane]int, error)
 	Lost() <-chan struct{}
 }
 
@@ -160,6 +161,9 @@ func paceLimits(l Limits) pace.Limits {
 func (s *sender) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	gauges := time.NewTicker(queueDepthEvery)
+	defer gauges.Stop()
+	s.measureQueue(ctx)
 	for {
 		s.record(ctx, s.drainResults())
 		next, err := s.dispatch(ctx)
@@ -178,7 +182,22 @@ func (s *sender) loop(ctx context.Context) error {
 			s.record(ctx, append([]result{r}, s.drainResults()...))
 		case <-s.cfg.Wake:
 		case <-timer.C:
+		case <-gauges.C:
+			s.measureQueue(ctx)
 		}
+	}
+}
+
+// queueDepthEvery is how often the queue-depth gauges are refreshed.
+const queueDepthEvery = 5 * time.Second
+
+func (s *sender) measureQueue(ctx context.Context) {
+	depth, err := s.cfg.Outbox.QueueDepth(ctx)
+	if err != nil {
+		return
+	}
+	for _, lane := range []store.Lane{store.LaneConversation, store.LaneCampaign} {
+		s.cfg.Metrics.QueueDepth.WithLabelValues(string(lane)).Set(float64(depth[lane]))
 	}
 }
 

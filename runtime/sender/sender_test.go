@@ -1,6 +1,7 @@
 package sender_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -104,5 +105,51 @@ func TestBusyRecipientDoesNotBlockOthers(t *testing.T) {
 	counts, _, _ := r.st.Counts(t.Context(), number)
 	if counts[store.StateSent] < 145 {
 		t.Errorf("counts %v: the other recipients were held up", counts)
+	}
+}
+
+// TestPauseWhenMetaSaysStop: a 131048 pauses the number (both lanes), says so once,
+// and requeues the message for after the pause instead of failing it.
+func TestPauseWhenMetaSaysStop(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED", Restricted: true})
+	ids := r.enqueue(5, store.LaneCampaign, recipients(5))
+	lock, err := r.st.LockNumber(t.Context(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release(context.Background())
+	pauses := make(chan time.Time, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- sender.Run(ctx, sender.Config{PhoneNumberID: pnid, API: r.client(), Outbox: lock, Poll: 50 * time.Millisecond,
+			Initial:  sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 60, UniqueRecipientsPer24h: -1},
+			PauseFor: time.Hour, OnPause: func(_ string, until time.Time) { pauses <- until }})
+	}()
+	var until time.Time
+	select {
+	case until = <-pauses:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pause reported")
+	}
+	time.Sleep(time.Second) // nothing more may be sent while paused
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c := r.sim.Counters(); c.Rejected[131048] != 1 || c.Accepted != 0 {
+		t.Errorf("simulator: %d accepted, %v rejected; want exactly one 131048 then silence", c.Accepted, c.Rejected)
+	}
+	if time.Until(until) < 59*time.Minute {
+		t.Errorf("paused until %s, want about an hour", until)
+	}
+	for _, id := range ids {
+		m, err := r.st.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State != store.StateQueued {
+			t.Errorf("message %d is %s; a pause must requeue, not fail", id, m.State)
+		}
 	}
 }
