@@ -29,8 +29,12 @@ const (
 	childRateEnv = "SENDER_TEST_RATE"
 )
 
+func signalNotify() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+}
+
 func childMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := signalNotify()
 	defer stop()
 	st, err := store.Open(ctx, os.Getenv(childDSNEnv))
 	if err != nil {

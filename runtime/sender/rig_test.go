@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain())
 	}
+	if os.Getenv(mainEnv) != "" {
+		os.Exit(senderMain())
+	}
 	os.Exit(pgtest.Main(m, &pg))
 }
 
