@@ -14,10 +14,24 @@ const recipientWindow = 24 * time.Hour
 // budgetRetry is how long a campaign message waits when the budget is spent.
 const budgetRetry = 10 * time.Minute
 
-// budgetState caches the count of unique campaign recipients for one dispatch round.
+// budgetState caches the count of unique campaign recipients for one dispatch round,
+// and counts campaigns to new recipients still in flight (not yet in PostgreSQL).
 type budgetState struct {
-	count int
-	at    time.Time
+	count    int
+	at       time.Time
+	inFlight int
+	// granted is set by withinBudget for the message it just let through as a new recipient.
+	granted bool
+}
+
+// claim reports (once) whether the message just allowed took a new recipient's place.
+func (b *budgetState) claim(m store.Message) bool {
+	granted := b.granted && m.Lane == store.LaneCampaign
+	b.granted = false
+	if granted {
+		b.inFlight++
+	}
+	return granted
 }
 
 // withinBudget tells whether a message may go under the unique-recipients budget: a
@@ -27,6 +41,7 @@ type budgetState struct {
 // outbox for later.
 func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Time) (bool, error) {
 	limit := s.limits.UniqueRecipientsPer24h
+	s.budget.granted = false
 	if m.Lane != store.LaneCampaign || limit < 0 {
 		return true, nil
 	}
@@ -41,12 +56,12 @@ func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Tim
 		}
 		s.budget.at = now
 	}
-	if s.budget.count >= int(limit) {
+	if s.budget.count+s.budget.inFlight >= int(limit) {
 		s.requeue(ctx, m, now.Add(budgetRetry), 0,
 			fmt.Sprintf("unique-recipients budget of %d per 24h reached", limit))
 		s.cfg.Metrics.BudgetDeferred.Inc()
 		return false, nil
 	}
-	s.budget.count++ // counted now, recorded in PostgreSQL once Meta accepts it
+	s.budget.granted = true // counted in flight until Meta answers
 	return true, nil
 }

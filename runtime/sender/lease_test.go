@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,39 +87,9 @@ func startAPIServer(t *testing.T) (client.Client, string) {
 // and together they never exceed the limit.
 func TestLeaseHandover(t *testing.T) {
 	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
-	c, kubeconfig := startAPIServer(t)
-	ctx := t.Context()
-	mustCreate := func(o client.Object) {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: number.Namespace}})
-	mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: "creds"},
-		StringData: map[string]string{"accessToken": token, "appSecret": "a", "verifyToken": "v"}})
-	num := &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: number.Name},
-		Spec: sbv1.NumberSpec{PhoneNumberID: pnid, BusinessAccountID: "1", CredentialsRef: sbv1.LocalObjectReference{Name: "creds"}, APIBaseURL: r.url}}
-	mustCreate(num)
-	num.Status.Sending = &sbv1.SendingStatus{MessagesPerSecond: 80, CampaignPerMinute: 4800, UniqueRecipientsPer24h: -1, Reason: "Nominal"}
-	if err := c.Status().Update(ctx, num); err != nil {
-		t.Fatal(err)
-	}
+	c, kubeconfig := setupNumber(t, r)
 	ids := r.enqueue(400, store.LaneConversation, recipients(200))
-
-	run := func(pod string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "--number="+number.String(), "--leader-elect",
-			"--lease-duration=2s", "--renew-deadline=1500ms", "--retry-period=200ms",
-			"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--log-encoding=console")
-		cmd.Env = append(os.Environ(), mainEnv+"=1", "POD_NAME="+pod, "KUBECONFIG="+kubeconfig, sender.DatabaseURLEnv+"="+r.dsn)
-		log, _ := os.Create(filepath.Join(t.TempDir(), pod+".log"))
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logTail(t, log.Name()) })
-		return cmd
-	}
-	procs := map[string]*exec.Cmd{"sender-a": run("sender-a"), "sender-b": run("sender-b")}
+	procs := map[string]*exec.Cmd{"sender-a": r.runMain(kubeconfig, "sender-a", r.dsn), "sender-b": r.runMain(kubeconfig, "sender-b", r.dsn)}
 
 	holder := waitLeaseHolder(t, c, "")
 	r.waitSent(100, 30*time.Second)
@@ -137,6 +108,89 @@ func TestLeaseHandover(t *testing.T) {
 	if cs := r.sim.Counters(); cs.Rejected[130429] != 0 {
 		t.Errorf("the simulator saw more than the limit: %d × 130429", cs.Rejected[130429])
 	}
+}
+
+// TestSIGTERMWithLeaderElection: the leader drains before it exits — its in-flight
+// calls recorded and the fence released — so nothing is left "sending".
+func TestSIGTERMWithLeaderElection(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	c, kubeconfig := setupNumber(t, r)
+	r.enqueue(600, store.LaneConversation, recipients(300))
+	cmd := r.runMain(kubeconfig, "sender-a", r.dsn)
+	waitLeaseHolder(t, c, "")
+	r.waitSent(100, 30*time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the sender did not exit cleanly on SIGTERM: %v", err)
+	}
+	counts, _, err := r.st.Counts(t.Context(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[store.StateSending] != 0 {
+		t.Errorf("%d messages left in flight after SIGTERM", counts[store.StateSending])
+	}
+}
+
+// TestLeaderThatCannotSendGivesUp: a leader that cannot reach PostgreSQL does not keep
+// the Lease: it exits with the error, so a healthy replica can take over.
+func TestLeaderThatCannotSendGivesUp(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	_, kubeconfig := setupNumber(t, r)
+	cmd := r.runMain(kubeconfig, "sender-broken", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the sender exited 0 although it could not send")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("a leader that cannot reach PostgreSQL kept running")
+	}
+}
+
+// setupNumber starts an API server with the Number and its Secret, its status.sending
+// filled in as the manager would.
+func setupNumber(t *testing.T, r *rig) (client.Client, string) {
+	t.Helper()
+	c, kubeconfig := startAPIServer(t)
+	ctx := t.Context()
+	mustCreate := func(o client.Object) {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: number.Namespace}})
+	mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: "creds"},
+		StringData: map[string]string{"accessToken": token, "appSecret": "a", "verifyToken": "v"}})
+	num := &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: number.Name},
+		Spec: sbv1.NumberSpec{PhoneNumberID: pnid, BusinessAccountID: "1", CredentialsRef: sbv1.LocalObjectReference{Name: "creds"}, APIBaseURL: r.url}}
+	mustCreate(num)
+	num.Status.Sending = &sbv1.SendingStatus{MessagesPerSecond: 80, CampaignPerMinute: 4800, UniqueRecipientsPer24h: -1, Reason: "Nominal"}
+	if err := c.Status().Update(ctx, num); err != nil {
+		t.Fatal(err)
+	}
+	return c, kubeconfig
+}
+
+// runMain starts `switchboard sender` (this test binary in sender.Main mode) with
+// leader election and short Lease timings.
+func (r *rig) runMain(kubeconfig, pod, dsn string) *exec.Cmd {
+	r.t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "--number="+number.String(), "--leader-elect",
+		"--lease-duration=2s", "--renew-deadline=1500ms", "--retry-period=200ms",
+		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--log-encoding=console")
+	cmd.Env = append(os.Environ(), mainEnv+"=1", "POD_NAME="+pod, "KUBECONFIG="+kubeconfig, sender.DatabaseURLEnv+"="+dsn)
+	log, _ := os.Create(filepath.Join(r.t.TempDir(), pod+".log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logTail(r.t, log.Name()) })
+	return cmd
 }
 
 func waitLeaseHolder(t *testing.T, c client.Client, not string) string {

@@ -180,7 +180,9 @@ func (n *numberSource) reportPause(reason string, until time.Time) {
 	if num == nil {
 		return
 	}
-	err := n.reportDelivery(context.Background(), sbv1.DeliveryStatus{ActiveSender: n.identity,
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := n.reportDelivery(ctx, sbv1.DeliveryStatus{ActiveSender: n.identity,
 		PausedUntil: &metav1.Time{Time: until}, PauseReason: reason})
 	if err != nil {
 		n.log.Error("reporting the pause in the Number's status", "error", err)
@@ -198,7 +200,7 @@ func (n *numberSource) reportPause(reason string, until time.Time) {
 		Regarding: corev1.ObjectReference{APIVersion: sbv1.GroupVersion.String(), Kind: "Number",
 			Namespace: num.Namespace, Name: num.Name, UID: num.UID},
 	}
-	if err := n.c.Create(context.Background(), ev); err != nil {
+	if err := n.c.Create(ctx, ev); err != nil {
 		n.log.Error("recording the pause event", "error", err)
 	}
 }

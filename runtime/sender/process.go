@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
@@ -56,7 +57,7 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.DurationVar(&f.retryPeriod, "retry-period", 2*time.Second, "interval of leader-election attempts")
 	fs.IntVar(&f.workers, "workers", 64, "concurrent calls to Meta")
 	fs.DurationVar(&f.poll, "poll-interval", time.Second, "fallback polling of the outbox when no notification arrives")
-	fs.DurationVar(&f.pauseFor, "pause-for", 15*time.Minute, "how long to pause the number when Meta says to stop and gives no delay")
+	fs.DurationVar(&f.pauseFor, "pause-for", 15*time.Minute, "how long to pause the number when Meta says to stop (at least; longer if Meta asks)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
 	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +97,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	ctrl.SetLogger(logging.Logr(log))
+	klog.SetLogger(logging.Logr(log))
 	dsn := os.Getenv(DatabaseURLEnv)
 	if dsn == "" {
 		return fmt.Errorf("%s is not set: the sender needs the PostgreSQL DSN", DatabaseURLEnv)
@@ -166,18 +168,34 @@ func (p *process) elect(ctx context.Context) error {
 		return err
 	}
 	p.ready.Store(true) // a standby is ready: it waits to take over
+	// electCtx ends when the process is asked to stop, or when leading fails: a leader
+	// that cannot send must give the Lease up, not keep it.
+	electCtx, stopElecting := context.WithCancel(ctx)
+	defer stopElecting()
 	var leadErr error
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+	led := make(chan struct{})
+	var started atomic.Bool
+	leaderelection.RunOrDie(electCtx, leaderelection.LeaderElectionConfig{
 		Lock: lock, LeaseDuration: p.f.leaseDuration, RenewDeadline: p.f.renewDeadline,
 		RetryPeriod: p.f.retryPeriod, ReleaseOnCancel: true, Name: "sender-" + p.ref.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
+			OnStartedLeading: func(leaderCtx context.Context) {
+				started.Store(true)
+				defer close(led)
+				defer stopElecting()
 				p.metrics.Leader.Set(1)
-				leadErr = p.lead(ctx)
+				if leadErr = p.lead(leaderCtx); leadErr != nil {
+					p.log.Error("leading failed; giving the Lease up", "error", leadErr)
+				}
 			},
 			OnStoppedLeading: func() { p.metrics.Leader.Set(0) },
 		},
 	})
+	// RunOrDie does not wait for OnStartedLeading: wait for the drain (in-flight calls
+	// recorded, fence released) before exiting.
+	if started.Load() {
+		<-led
+	}
 	if ctx.Err() == nil && leadErr == nil {
 		leadErr = errors.New("lost the sender Lease")
 	}
@@ -186,7 +204,7 @@ func (p *process) elect(ctx context.Context) error {
 
 // lead takes the fence and sends until ctx ends.
 func (p *process) lead(ctx context.Context) error {
-	st, err := store.Open(ctx, p.dsn)
+	st, err := store.Open(ctx, p.dsn, store.WithLogger(logging.Logr(p.log)))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,9 @@ import (
 func (s *sender) record(ctx context.Context, results []result) {
 	var sent []store.Sent
 	for _, r := range results {
+		if r.newRecipient {
+			s.budget.inFlight--
+		}
 		if r.err == nil {
 			sent = append(sent, store.Sent{ID: r.msg.ID, WAMID: r.res.WAMID()})
 			s.cfg.Metrics.Sent.WithLabelValues(string(r.msg.Lane)).Inc()
@@ -45,14 +48,43 @@ func (s *sender) failed(ctx context.Context, r result) {
 		s.pacer.BackoffRecipient(r.msg.Recipient, until)
 		s.requeue(ctx, r.msg, until, code, msg)
 	case whatsapp.PauseNumber:
-		until := now.Add(max(whatsapp.RetryAfterOf(r.err), s.cfg.PauseFor))
-		s.throttle(until)
-		s.cfg.OnPause(fmt.Sprintf("Meta answered %d: %s", code, msg), until)
-		s.requeue(ctx, r.msg, until, code, msg)
+		s.pause(now.Add(max(whatsapp.RetryAfterOf(r.err), s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", code, msg))
+		s.requeue(ctx, r.msg, s.pausedUntil, code, msg)
+	case whatsapp.Permanent:
+		if !credentialsRefused(code) {
+			s.fail(ctx, r.msg, code, msg)
+			return
+		}
+		// Meta refused the token: the message is not at fault. Pause and keep it; the
+		// manager sees the refusal too and restarts the sender with new credentials.
+		s.pause(now.Add(credentialsPause), fmt.Sprintf("Meta refused the access token (code %d)", code))
+		s.requeue(ctx, r.msg, s.pausedUntil, code, msg)
 	case whatsapp.WindowClosed:
 		s.fail(ctx, r.msg, code, "template required: the 24-hour customer-service window is closed ("+msg+")")
 	default:
 		s.fail(ctx, r.msg, code, msg)
+	}
+}
+
+// credentialsPause is how long a number waits after Meta refused its token.
+const credentialsPause = time.Minute
+
+// credentialsRefused tells whether Meta refused the access token.
+func credentialsRefused(code int) bool {
+	switch code {
+	case 190, 102, 10, 200:
+		return true
+	}
+	return false
+}
+
+// pause stops both lanes and says so once per pause (an event and status fields on the
+// Number, reported in the background).
+func (s *sender) pause(until time.Time, reason string) {
+	wasPaused := s.cfg.Now().Before(s.pausedUntil)
+	s.throttle(until)
+	if !wasPaused {
+		go s.cfg.OnPause(reason, s.pausedUntil)
 	}
 }
 

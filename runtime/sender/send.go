@@ -55,8 +55,7 @@ func (f *sendFlags) message() (store.NewMessage, error) {
 	if f.lane != "" {
 		lane = store.Lane(f.lane)
 	}
-	m.To, m.MessagingProduct = "", ""
-	payload, err := json.Marshal(m)
+	payload, err := payloadOf(m)
 	return store.NewMessage{Number: ref, Recipient: f.to, Lane: lane, Payload: payload}, err
 }
 
@@ -116,4 +115,20 @@ func follow(ctx context.Context, st *store.Store, id int64, limit time.Duration,
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// payloadOf is the message as the outbox stores it: without messaging_product and to,
+// which the sender fills in.
+func payloadOf(m whatsapp.Message) (json.RawMessage, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	delete(obj, "messaging_product")
+	delete(obj, "to")
+	return json.Marshal(obj)
 }

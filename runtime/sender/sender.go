@@ -102,6 +102,8 @@ type result struct {
 	msg store.Message
 	res whatsapp.SendResult
 	err error
+	// newRecipient: a campaign to a recipient outside the budget's window.
+	newRecipient bool
 }
 
 type sender struct {
@@ -109,6 +111,8 @@ type sender struct {
 	pacer   *pace.Pacer
 	limits  Limits
 	results chan result
+	// backlog holds results taken off the channel while waiting for a worker slot.
+	backlog []result
 	slots   chan struct{}
 	flight  sync.WaitGroup
 	// held are claimed messages waiting a moment for tokens, by lane.
@@ -146,9 +150,13 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Metrics.PossiblyDuplicated.Add(float64(n))
 	}
 	err := s.loop(ctx)
-	s.flight.Wait()
-	close(s.results)
-	s.record(context.WithoutCancel(ctx), s.drainResults())
+	// Finish the calls in flight, collecting their results as they come.
+	go func() { s.flight.Wait(); close(s.results) }()
+	final := s.backlog
+	for r := range s.results {
+		final = append(final, r)
+	}
+	s.record(context.WithoutCancel(ctx), final)
 	s.releaseHeld(context.WithoutCancel(ctx))
 	return err
 }
@@ -179,7 +187,7 @@ func (s *sender) loop(ctx context.Context) error {
 		case l := <-s.cfg.Limits:
 			s.setLimits(l)
 		case r := <-s.results:
-			s.record(ctx, append([]result{r}, s.drainResults()...))
+			s.record(ctx, append(s.drainResults(), r))
 		case <-s.cfg.Wake:
 		case <-timer.C:
 		case <-gauges.C:
@@ -212,8 +220,10 @@ func (s *sender) setLimits(l Limits) {
 		"uniqueRecipientsPer24h", l.UniqueRecipientsPer24h)
 }
 
+// drainResults takes every result available now, the backlog first.
 func (s *sender) drainResults() []result {
-	var out []result
+	out := s.backlog
+	s.backlog = nil
 	for {
 		select {
 		case r, ok := <-s.results:
@@ -273,12 +283,12 @@ func (s *sender) dispatchLane(ctx context.Context, lane store.Lane, now time.Tim
 		ok, w := s.pacer.Reserve(pace.Lane(lane), m.Recipient, now)
 		switch {
 		case ok:
-			s.send(ctx, m)
+			s.send(ctx, m, s.budget.claim(m))
 		case w <= heldWait:
 			s.held[lane] = append(s.held[lane], m)
 			wait = min(wait, w)
 		default:
-			s.requeue(ctx, m, now.Add(w), 0, "")
+			s.requeue(ctx, m, now.Add(w), m.ErrorCode, m.ErrorMessage)
 		}
 	}
 	return wait, len(s.held[lane]) > 0, nil
@@ -308,9 +318,18 @@ func (s *sender) fenceErr(err error) error {
 	return err
 }
 
-// send calls Meta for one message in the background, bounded by Workers.
-func (s *sender) send(ctx context.Context, m store.Message) {
-	s.slots <- struct{}{}
+// send calls Meta for one message in the background, bounded by Workers. While it
+// waits for a free worker it takes results off the channel (the loop records them), so
+// a round larger than the worker pool never deadlocks.
+func (s *sender) send(ctx context.Context, m store.Message, newRecipient bool) {
+	for acquired := false; !acquired; {
+		select {
+		case s.slots <- struct{}{}:
+			acquired = true
+		case r := <-s.results:
+			s.backlog = append(s.backlog, r)
+		}
+	}
 	s.flight.Add(1)
 	go func() {
 		defer s.flight.Done()
@@ -322,7 +341,7 @@ func (s *sender) send(ctx context.Context, m store.Message) {
 		if err == nil {
 			res, err = s.cfg.API.Send(callCtx, s.cfg.PhoneNumberID, msg)
 		}
-		s.results <- result{msg: m, res: res, err: err}
+		s.results <- result{msg: m, res: res, err: err, newRecipient: newRecipient}
 	}()
 }
 
@@ -340,7 +359,7 @@ func toCloudAPI(m store.Message) (whatsapp.Message, error) {
 func (s *sender) releaseHeld(ctx context.Context) {
 	for lane, msgs := range s.held {
 		for _, m := range msgs {
-			s.requeue(ctx, m, s.cfg.Now(), 0, "")
+			s.requeue(ctx, m, s.cfg.Now(), m.ErrorCode, m.ErrorMessage)
 		}
 		delete(s.held, lane)
 	}

@@ -153,3 +153,38 @@ func TestPauseWhenMetaSaysStop(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundLargerThanWorkerPool: an idle 1000 msg/s sender whose pacer has filled up
+// gets a batch far larger than its worker pool; it must send it all (it once deadlocked
+// waiting for a worker while nobody took the workers' results).
+func TestRoundLargerThanWorkerPool(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "HIGH", Tier: "TIER_UNLIMITED"})
+	lock, err := r.st.LockNumber(t.Context(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release(context.Background())
+	wake, err := r.st.Listen(t.Context(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- sender.Run(ctx, sender.Config{PhoneNumberID: pnid, API: r.client(), Outbox: lock, Wake: wake,
+			Workers: 4, Poll: 50 * time.Millisecond,
+			Initial: sender.Limits{MessagesPerSecond: 1000, CampaignPerMinute: 60000, UniqueRecipientsPer24h: -1}})
+	}()
+	time.Sleep(time.Second) // idle: the pacer fills to its burst
+	r.enqueue(600, store.LaneConversation, recipients(600))
+	r.waitSent(600, 60*time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sender.Run did not return after its context ended")
+	}
+}
