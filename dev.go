@@ -278,7 +278,7 @@ func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*uns
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.GetNamespace(), o.GetKind(), o.GetName(), status, reason, msg)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w, "\nEach Number's sender Deployment runs as a local process (logs: bin/dev/senders/).")
+	fmt.Fprintf(w, "\nEach Number's sender Deployment runs as a local process (logs: %s).\n", filepath.Join(filepath.Dir(logPath), "senders"))
 	fmt.Fprintln(w, "Try: kubectl describe number -n acme sales-es; kubectl get deploy -n acme")
 	fmt.Fprintln(w, "The Cloud API simulator the samples point at runs too; drop a number's quality and watch it arrive:")
 	fmt.Fprintf(w, "  curl -X PATCH %s/_sim/numbers/106540352242922 -d '{\"quality\":\"RED\"}'\n", simAddr)

@@ -41,6 +41,8 @@ type devKubelet struct {
 	logDir string
 	out    io.Writer
 	procs  map[client.ObjectKey]*devProc
+	// tokens are the kubeconfig files holding ServiceAccount tokens, removed at the end.
+	tokens map[string]bool
 }
 
 // devProc is one running sender.
@@ -61,7 +63,8 @@ func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, err
 	}
-	return &devKubelet{c: c, cs: cs, cfg: cfg, dir: dir, logDir: logDir, out: out, procs: map[client.ObjectKey]*devProc{}}, nil
+	return &devKubelet{c: c, cs: cs, cfg: cfg, dir: dir, logDir: logDir, out: out,
+		procs: map[client.ObjectKey]*devProc{}, tokens: map[string]bool{}}, nil
 }
 
 // run syncs the sender Deployments every second until ctx ends, then stops them all.
@@ -232,6 +235,7 @@ func (k *devKubelet) serviceAccountKubeconfig(ctx context.Context, ns, sa string
 	cfg.Contexts["dev"] = &clientcmdapi.Context{Cluster: "dev", AuthInfo: sa, Namespace: ns}
 	cfg.CurrentContext = "dev"
 	path := filepath.Join(k.dir, "kubeconfig-"+ns+"-"+sa)
+	k.tokens[path] = true
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
@@ -321,6 +325,9 @@ func (k *devKubelet) stopAll() {
 		delete(k.procs, key)
 	}
 	wg.Wait()
+	for path := range k.tokens {
+		_ = os.Remove(path)
+	}
 }
 
 // terminate sends SIGTERM (the sender finishes its in-flight calls), then SIGKILL
