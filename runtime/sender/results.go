@@ -26,6 +26,8 @@ func (s *sender) record(ctx context.Context, results []result) {
 	if len(sent) == 0 {
 		return
 	}
+	ctx, cancel := recording(ctx)
+	defer cancel()
 	// If this write fails the messages stay "sending": the next holder of the fence
 	// requeues them as possibly duplicated, the one case the outbox cannot rule out.
 	if err := s.cfg.Outbox.MarkSentBatch(ctx, sent); err != nil {
@@ -97,6 +99,8 @@ func (s *sender) throttle(until time.Time) {
 }
 
 func (s *sender) fail(ctx context.Context, m store.Message, code int, why string) {
+	ctx, cancel := recording(ctx)
+	defer cancel()
 	if err := s.cfg.Outbox.Fail(ctx, m.ID, code, why); err != nil {
 		s.cfg.Log.Error("recording a failed message", "id", m.ID, "error", err)
 	}

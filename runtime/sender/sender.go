@@ -366,7 +366,19 @@ func (s *sender) releaseHeld(ctx context.Context) {
 }
 
 func (s *sender) requeue(ctx context.Context, m store.Message, at time.Time, code int, why string) {
+	ctx, cancel := recording(ctx)
+	defer cancel()
 	if err := s.cfg.Outbox.Retry(ctx, m.ID, at, code, why); err != nil {
 		s.cfg.Log.Error("requeueing a message", "id", m.ID, "error", err)
 	}
+}
+
+// recordTimeout bounds a write that records a message's outcome.
+const recordTimeout = 10 * time.Second
+
+// recording is the context of a write that records a message's outcome: it outlives a
+// shutdown request (an outcome left unrecorded would leave the row "sending"), but not
+// forever.
+func recording(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
