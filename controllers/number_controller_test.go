@@ -79,10 +79,14 @@ func TestNumberDeclaresSenderAndReportsTruthfully(t *testing.T) {
 
 	// No pod runs in envtest: the Number must say it waits for its sender.
 	expectCondition(t, num, sbv1.CredentialsValidCondition, metav1.ConditionTrue, sbv1.ReasonCredentialsFound)
-	sa := expectCondition(t, num, sbv1.SenderAvailableCondition, metav1.ConditionFalse, sbv1.ReasonDeploymentUnavailable)
-	if !strings.Contains(sa.Message, "0/1 sender replicas ready") {
-		t.Errorf("SenderAvailable message %q does not say no replica is ready", sa.Message)
-	}
+	expectCondition(t, num, sbv1.SenderAvailableCondition, metav1.ConditionFalse, sbv1.ReasonDeploymentUnavailable)
+	eventually(t, "SenderAvailable says no replica is ready", func() error {
+		c, err := condition(num, sbv1.SenderAvailableCondition)
+		if err == nil && !strings.Contains(c.Message, "0/1 sender replicas ready") {
+			err = fmt.Errorf("message %q", c.Message)
+		}
+		return err
+	})
 	expectCondition(t, num, sbv1.ReconcilingCondition, metav1.ConditionTrue, sbv1.ReasonDeploymentUnavailable)
 	expectKstatus(t, num, status.InProgressStatus)
 	if num.Status.ObservedGeneration != num.Generation || num.Status.Sender == nil || num.Status.Sender.Deployment != "sender-sales-es" {
