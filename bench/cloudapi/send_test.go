@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/bench/internal/rawhttp"
+
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
@@ -252,27 +254,7 @@ func (e *env) rawSender() sendFunc {
 	hc := &http.Client{Transport: tr}
 	auth := "Bearer " + accessToken
 	return func(ctx context.Context, i int) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-			e.urls[i%len(e.urls)], bytes.NewReader(e.bodies[i%len(e.bodies)]))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", auth)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		return nil
+		return rawhttp.Post(ctx, hc, e.urls[i%len(e.urls)], auth, e.bodies[i%len(e.bodies)])
 	}
 }
 

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/bench/internal/rawhttp"
 
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -216,7 +217,7 @@ func rawLoop(e *env, workers int, bodies [][]byte) error {
 				if i >= len(bodies) {
 					return
 				}
-				err := post(hc, urls[i%len(urls)], auth, bodies[i])
+				err := rawhttp.Post(context.Background(), hc, urls[i%len(urls)], auth, bodies[i])
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; failed.Store(true) })
 					return
@@ -226,27 +227,4 @@ func rawLoop(e *env, workers int, bodies [][]byte) error {
 	}
 	wg.Wait()
 	return firstErr
-}
-
-func post(hc *http.Client, url, auth string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", auth)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
 }
