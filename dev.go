@@ -104,7 +104,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err := writeKubeconfig(env, kubeconfig); err != nil {
 		return err
 	}
-	defer os.Remove(kubeconfig)
+	defer func() { _ = os.Remove(kubeconfig) }()
 
 	mgrCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()

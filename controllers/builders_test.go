@@ -29,7 +29,6 @@ func newNumber(ns, name string, opts ...numberOpt) *sbv1.Number {
 }
 
 func withLabels(l map[string]string) numberOpt { return func(n *sbv1.Number) { n.Labels = l } }
-func withSuspend() numberOpt                   { return func(n *sbv1.Number) { n.Spec.Suspend = true } }
 func withCredentials(name string) numberOpt {
 	return func(n *sbv1.Number) { n.Spec.CredentialsRef.Name = name }
 }

@@ -149,7 +149,7 @@ func (e *env) fill(first, n int, name func(i int) string) {
 	if err != nil {
 		e.b.Fatalf("connect: %v", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	for lo := 0; lo < n; lo += 1000 {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			for i := lo; i < min(lo+1000, n); i++ {

@@ -96,7 +96,7 @@ func TestLeaseHandover(t *testing.T) {
 	if got := activeSender(t, c); got != holder {
 		t.Errorf("status.delivery.activeSender = %q, want the Lease holder %q", got, holder)
 	}
-	procs[holder].Process.Kill()
+	_ = procs[holder].Process.Kill()
 	_ = procs[holder].Wait()
 
 	next := waitLeaseHolder(t, c, holder)

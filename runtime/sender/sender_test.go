@@ -17,7 +17,11 @@ func TestPacingAtMetasLimit(t *testing.T) {
 	const n, limit = 2000, 80
 	r.enqueue(n, store.LaneConversation, recipients(400))
 	stop := r.start(sender.Limits{MessagesPerSecond: limit, CampaignPerMinute: limit * 60, UniqueRecipientsPer24h: -1}, nil)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("sender.Run: %v", err)
+		}
+	}()
 	r.waitSent(n, 3*time.Minute)
 
 	c := r.sim.Counters()
@@ -40,7 +44,11 @@ func TestLiveLimitChange(t *testing.T) {
 	r.enqueue(1000, store.LaneCampaign, recipients(500))
 	updates := make(chan sender.Limits, 1)
 	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 2400, UniqueRecipientsPer24h: -1}, updates)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("sender.Run: %v", err)
+		}
+	}()
 	r.waitSent(80, 30*time.Second)
 
 	// Quality drops: campaigns fall to 60/min (one a second); replies arrive meanwhile.
@@ -79,7 +87,11 @@ func TestBusyRecipientDoesNotBlockOthers(t *testing.T) {
 	r.enqueue(100, store.LaneConversation, func(int) string { return busy })
 	r.enqueue(100, store.LaneCampaign, recipients(100))
 	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 4800, UniqueRecipientsPer24h: -1}, nil)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("sender.Run: %v", err)
+		}
+	}()
 	r.waitSent(145, 30*time.Second)
 	time.Sleep(time.Second)
 
@@ -117,7 +129,7 @@ func TestPauseWhenMetaSaysStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release(context.Background())
+	defer func() { _ = lock.Release(context.Background()) }()
 	pauses := make(chan time.Time, 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -163,7 +175,7 @@ func TestRoundLargerThanWorkerPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release(context.Background())
+	defer func() { _ = lock.Release(context.Background()) }()
 	wake, err := r.st.Listen(t.Context(), number)
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func (s *Server) ctlListNumbers(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	out := make([]Number, 0, len(s.numbers))
 	for _, st := range s.numbers {
-		out = append(out, st.Number.redacted())
+		out = append(out, st.redacted())
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -64,7 +64,7 @@ func TestHighThroughputLevel(t *testing.T) {
 		}
 	}
 	_, err := e.send(template(recipient(1000)))
-	wantClass(t, err, 130429, whatsapp.RetryLater)
+	_ = wantClass(t, err, 130429, whatsapp.RetryLater)
 }
 
 // TestInboundUsesThroughput: Meta's cap covers inbound and outbound.
@@ -75,7 +75,7 @@ func TestInboundUsesThroughput(t *testing.T) {
 		e.inject(recipient(i))
 	}
 	_, err := e.send(whatsapp.TextMessage(recipient(0), "hi"))
-	wantClass(t, err, 130429, whatsapp.RetryLater)
+	_ = wantClass(t, err, 130429, whatsapp.RetryLater)
 }
 
 func TestPairRate(t *testing.T) {
@@ -98,13 +98,13 @@ func TestPairRate(t *testing.T) {
 		t.Fatalf("one message per 6 s: %v", err)
 	}
 	_, err = e.send(template(user))
-	wantClass(t, err, 131056, whatsapp.RetryRecipientLater)
+	_ = wantClass(t, err, 131056, whatsapp.RetryRecipientLater)
 }
 
 func TestServiceWindow(t *testing.T) {
 	e := newEnv(t, simulator.Config{}, simulator.Number{})
 	_, err := e.send(whatsapp.TextMessage(user, "free text, no inbound yet"))
-	wantClass(t, err, 131047, whatsapp.WindowClosed)
+	_ = wantClass(t, err, 131047, whatsapp.WindowClosed)
 	if _, err := e.send(template(user)); err != nil {
 		t.Fatalf("templates are always allowed: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestServiceWindow(t *testing.T) {
 	}
 	e.advance(time.Minute)
 	_, err = e.send(whatsapp.TextMessage(user, "too late"))
-	wantClass(t, err, 131047, whatsapp.WindowClosed)
+	_ = wantClass(t, err, 131047, whatsapp.WindowClosed)
 	if c := e.sim.Counters(); c.Rejected[131047] != 2 || c.Numbers[pnid].Rejected[131047] != 2 {
 		t.Fatalf("counters %+v", c)
 	}
@@ -137,7 +137,7 @@ func TestRestriction(t *testing.T) {
 	}
 	e.advance(10 * time.Second)
 	_, err = e.send(template(recipient(2)))
-	wantClass(t, err, 131048, whatsapp.PauseNumber)
+	_ = wantClass(t, err, 131048, whatsapp.PauseNumber)
 	if _, err := e.send(whatsapp.TextMessage(user, "replies inside the window still go")); err != nil {
 		t.Fatalf("customer-initiated reply: %v", err)
 	}

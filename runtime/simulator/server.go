@@ -128,7 +128,7 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	s, err := New(cfg)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return err
 	}
 	defer s.Close()

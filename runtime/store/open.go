@@ -93,7 +93,7 @@ var migrationLockKey = hashKey("switchboard/migrations")
 // explicit unlock fails.
 func (s *Store) migrate(ctx context.Context) error {
 	db := stdlib.OpenDB(*s.connCfg.Copy())
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
