@@ -63,4 +63,4 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$OUT/etcd.tmp" go.etcd.io/
 mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
 mv "$OUT/etcd.tmp" "$OUT/etcd"
 "$OUT/kube-apiserver" --version
-"$OUT/etcd" --version | head -1
+"$OUT/etcd" --version | sed -n 1p
