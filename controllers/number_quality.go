@@ -147,7 +147,7 @@ func (p *qualityPoller) failed(st *readState, now time.Time, err error) readResu
 		st.waitUntil = now.Add(wait)
 	}
 	st.next = now.Add(delay)
-	if fromMeta && credentialsRejected(werr) {
+	if fromMeta && werr.TokenRefused() {
 		st.rejected = werr
 	}
 	return readResult{after: delay, rejected: st.rejected, err: err}
@@ -162,15 +162,6 @@ func backoff(interval time.Duration, failures int) time.Duration {
 	return min(delay, maxReadBackoff)
 }
 
-// credentialsRejected tells whether Meta refused the token (invalid, expired, or lacking
-// the permission to read the number): Graph's own error codes, not a bare HTTP 401.
-func credentialsRejected(e *whatsapp.Error) bool {
-	switch e.Code {
-	case 190, 102, 10, 200:
-		return true
-	}
-	return false
-}
 
 // record writes the fields into status.quality and announces a quality transition.
 func (p *qualityPoller) record(num *sbv1.Number, pn whatsapp.PhoneNumber, now time.Time) {

@@ -239,7 +239,7 @@ func TestReadFailuresKeepATokenRefusal(t *testing.T) {
 		t.Errorf("after a network error: rejected %v, waitUntil %s (a network error is not Meta asking to wait)", res.rejected, st.waitUntil)
 	}
 	bare401 := &whatsapp.Error{HTTPStatus: 401, Class: whatsapp.RetryLater}
-	if credentialsRejected(bare401) {
+	if bare401.TokenRefused() {
 		t.Error("a 401 without Graph's error code is not a token refusal")
 	}
 }

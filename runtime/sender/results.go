@@ -53,7 +53,7 @@ func (s *sender) failed(ctx context.Context, r result) {
 		s.pause(now.Add(max(whatsapp.RetryAfterOf(r.err), s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", code, msg))
 		s.requeue(ctx, r.msg, s.pausedUntil, code, msg)
 	case whatsapp.Permanent:
-		if !credentialsRefused(code) {
+		if e, _ := whatsapp.AsError(r.err); !e.TokenRefused() {
 			s.fail(ctx, r.msg, code, msg)
 			return
 		}
@@ -70,15 +70,6 @@ func (s *sender) failed(ctx context.Context, r result) {
 
 // credentialsPause is how long a number waits after Meta refused its token.
 const credentialsPause = time.Minute
-
-// credentialsRefused tells whether Meta refused the access token.
-func credentialsRefused(code int) bool {
-	switch code {
-	case 190, 102, 10, 200:
-		return true
-	}
-	return false
-}
 
 // pause stops both lanes and says so once per pause (an event and status fields on the
 // Number, reported in the background).

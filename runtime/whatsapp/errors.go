@@ -202,3 +202,18 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// TokenRefused tells whether Meta refused the access token itself (invalid, expired or
+// revoked, or without permission on the object): Graph's codes 190, 102, 10 and 200,
+// not a bare HTTP 401. The request is not at fault; the credentials are. A nil *Error
+// (an error that did not come from Meta) is no refusal.
+func (e *Error) TokenRefused() bool {
+	if e == nil {
+		return false
+	}
+	switch e.Code {
+	case 190, 102, 10, 200:
+		return true
+	}
+	return false
+}

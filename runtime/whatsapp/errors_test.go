@@ -288,3 +288,15 @@ func logLine(v any) string {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("client", "opts", v)
 	return buf.String()
 }
+
+func TestTokenRefused(t *testing.T) {
+	for code, want := range map[int]bool{190: true, 102: true, 10: true, 200: true, 100: false, 131048: false, 0: false} {
+		if got := (&whatsapp.Error{Code: code, HTTPStatus: 401}).TokenRefused(); got != want {
+			t.Errorf("code %d: TokenRefused %v, want %v", code, got, want)
+		}
+	}
+	var none *whatsapp.Error
+	if none.TokenRefused() {
+		t.Error("a nil *Error is no refusal")
+	}
+}
