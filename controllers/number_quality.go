@@ -162,7 +162,6 @@ func backoff(interval time.Duration, failures int) time.Duration {
 	return min(delay, maxReadBackoff)
 }
 
-
 // record writes the fields into status.quality and announces a quality transition.
 func (p *qualityPoller) record(num *sbv1.Number, pn whatsapp.PhoneNumber, now time.Time) {
 	was := num.Status.Quality
