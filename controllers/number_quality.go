@@ -216,17 +216,9 @@ func laterOf(a, b time.Time) time.Time {
 // applyLimits computes the effective sending limits from the spec and what Meta reports,
 // into status.sending and the Throttled condition.
 func applyLimits(num *sbv1.Number, now time.Time) limits.Limits {
-	obs := limits.Observed{}
-	if q := num.Status.Quality; q != nil {
-		obs = limits.Observed{Rating: q.Rating, Throughput: q.Throughput, MessagingLimit: q.MessagingLimit, Status: q.Status}
-	}
-	lim := limits.Effective(num.Spec, obs, num.CreationTimestamp.Time, now)
-	num.Status.Sending = &sbv1.SendingStatus{
-		MessagesPerSecond:      lim.MessagesPerSecond,
-		CampaignPerMinute:      lim.CampaignPerMinute,
-		UniqueRecipientsPer24h: lim.UniqueRecipientsPer24h,
-		Reason:                 lim.Reason,
-	}
+	lim := limits.ForNumber(num, now)
+	sending := lim.SendingStatus()
+	num.Status.Sending = &sending
 	status := metav1.ConditionFalse
 	if lim.Throttled() {
 		status = metav1.ConditionTrue

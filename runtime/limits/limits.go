@@ -95,6 +95,17 @@ const Unlimited int32 = whatsapp.Unlimited
 // number's TIER_250.
 const DefaultUniqueRecipientsPer24h int32 = 250
 
+// ForNumber is Effective for a Number: its spec, what status.quality last observed
+// (nothing yet counts as unknown) and its age. The manager writes it to
+// status.sending; a sender uses it until the manager has.
+func ForNumber(num *sbv1.Number, now time.Time) Limits {
+	var obs Observed
+	if q := num.Status.Quality; q != nil {
+		obs = Observed{Rating: q.Rating, Throughput: q.Throughput, MessagingLimit: q.MessagingLimit, Status: q.Status}
+	}
+	return Effective(num.Spec, obs, num.CreationTimestamp.Time, now)
+}
+
 // Effective returns the limits the sender applies now. createdAt is when the
 // Number was created (the start of its warm-up); now is the current time.
 func Effective(spec sbv1.NumberSpec, obs Observed, createdAt, now time.Time) Limits {

@@ -348,3 +348,18 @@ func FuzzEffective(f *testing.F) {
 		}
 	})
 }
+
+func TestForNumber(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	num := &sbv1.Number{}
+	num.CreationTimestamp.Time = created
+	now := created.Add(100 * 24 * time.Hour) // warm-up over
+	if got := limits.ForNumber(num, now); got.UniqueRecipientsPer24h != limits.DefaultUniqueRecipientsPer24h || got.Reason != limits.ReasonNominal {
+		t.Errorf("no quality read yet: %+v", got)
+	}
+	num.Status.Quality = &sbv1.QualityStatus{Rating: "RED", Throughput: "HIGH", MessagingLimit: "TIER_10K", Status: "CONNECTED"}
+	want := limits.Effective(num.Spec, limits.Observed{Rating: "RED", Throughput: "HIGH", MessagingLimit: "TIER_10K", Status: "CONNECTED"}, created, now)
+	if got := limits.ForNumber(num, now); got != want {
+		t.Errorf("ForNumber %+v, want Effective's %+v", got, want)
+	}
+}

@@ -131,11 +131,7 @@ func limitsOf(num *sbv1.Number, now time.Time) Limits {
 		return Limits{MessagesPerSecond: s.MessagesPerSecond, CampaignPerMinute: s.CampaignPerMinute,
 			UniqueRecipientsPer24h: s.UniqueRecipientsPer24h}
 	}
-	obs := limits.Observed{}
-	if q := num.Status.Quality; q != nil {
-		obs = limits.Observed{Rating: q.Rating, Throughput: q.Throughput, MessagingLimit: q.MessagingLimit, Status: q.Status}
-	}
-	l := limits.Effective(num.Spec, obs, num.CreationTimestamp.Time, now)
+	l := limits.ForNumber(num, now)
 	return Limits{MessagesPerSecond: l.MessagesPerSecond, CampaignPerMinute: l.CampaignPerMinute,
 		UniqueRecipientsPer24h: l.UniqueRecipientsPer24h}
 }
