@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,10 +21,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/yaml"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/config/crd"
+	"github.com/switchboard-dev/switchboard/config/samples"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
@@ -188,40 +186,13 @@ func applySamples(ctx context.Context, c client.Client, dir string) ([]*unstruct
 	if dir == "" {
 		return nil, nil
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	objs, err := samples.Read(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--samples: %w", err)
 	}
-	slices.Sort(files)
-	var objs []*unstructured.Unstructured
-	for _, file := range files {
-		docs, err := readObjects(file)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range docs {
-			if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-				return nil, fmt.Errorf("%s: %s %s: %w", file, u.GetKind(), u.GetName(), err)
-			}
-			objs = append(objs, u)
-		}
-	}
-	return objs, nil
-}
-
-func readObjects(file string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var objs []*unstructured.Unstructured
-	for _, doc := range bytes.Split(data, []byte("\n---")) {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
+	for _, u := range objs {
+		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("sample %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
 	return objs, nil
