@@ -37,8 +37,9 @@ type Limits struct {
 // number's Pairs (Meta's per-recipient pair rate, shared by both lanes). See the
 // package documentation for why these bursts and how replies come first.
 //
-// A new Pacer starts with full buckets: a sender that takes over a number can send a
-// second's worth at once (the previous holder's lease has lapsed long before).
+// A new Pacer starts with full buckets. A sender that takes over a number from another
+// one calls Empty: the previous sender may have used Meta's allowance in the last
+// second, and Meta's bucket is the one that counts.
 //
 // Safe for concurrent use; Reserve is atomic across all the buckets involved.
 type Pacer struct {
@@ -242,4 +243,15 @@ func reserveFor(burst float64) float64 {
 		return 0
 	}
 	return min(max(1, math.Ceil(ConversationReserveFraction*burst)), burst-1)
+}
+
+// Empty spends every token of the total and campaign buckets as of now: sending then
+// ramps up at the rates instead of bursting. The pair rate is untouched.
+func (p *Pacer) Empty(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range []*bucket{&p.total, &p.campaign} {
+		b.advance(now)
+		b.take(b.tokens)
+	}
 }

@@ -378,3 +378,16 @@ func TestLimitTotalBurst(t *testing.T) {
 		t.Errorf("tokens after 10s: %v, want 40", got)
 	}
 }
+
+func TestEmpty(t *testing.T) {
+	now := time.Unix(0, 0)
+	p := pace.NewPacer(pace.Limits{MessagesPerSecond: 80, CampaignPerMinute: 600}, now)
+	p.Empty(now)
+	if ok, wait := p.Reserve(pace.LaneConversation, "a", now); ok || wait != 12500*time.Microsecond {
+		t.Errorf("right after Empty: ok %v, wait %s; want a refusal for one token's time (12.5ms)", ok, wait)
+	}
+	later := now.Add(time.Second) // refills at the rate, no reset of the rates themselves
+	if total, campaign := p.Tokens(later); total != 80 || campaign != 10 {
+		t.Errorf("one second later: tokens %v / %v, want 80 / 10", total, campaign)
+	}
+}

@@ -127,13 +127,12 @@ type sender struct {
 // records their results. It returns ErrFenceLost if the fence breaks.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
-	// The pacer starts empty (closed, then opened): a previous sender of this number
-	// may have used Meta's allowance in the last second, and Meta's bucket is the one
-	// that counts. Reopened lanes ramp up instead of bursting. Bursts use half of
-	// Meta's second, leaving the rest for network jitter.
-	pacer := pace.NewPacer(pace.Limits{}, cfg.Now())
+	// The pacer starts empty: a previous sender of this number may have used Meta's
+	// allowance in the last second. Bursts use half of Meta's second, leaving the rest
+	// for network jitter.
+	pacer := pace.NewPacer(paceLimits(cfg.Initial), cfg.Now())
 	pacer.LimitTotalBurst(burstFraction, cfg.Now())
-	pacer.Update(paceLimits(cfg.Initial), cfg.Now())
+	pacer.Empty(cfg.Now())
 	s := &sender{
 		cfg:     cfg,
 		limits:  cfg.Initial,
