@@ -43,6 +43,9 @@ type devKubelet struct {
 	procs  map[client.ObjectKey]*devProc
 	// tokens are the kubeconfig files holding ServiceAccount tokens, removed at the end.
 	tokens map[string]bool
+	// crashes counts a Deployment's consecutive crashes; notBefore delays its restart.
+	crashes   map[client.ObjectKey]int
+	notBefore map[client.ObjectKey]time.Time
 }
 
 // devProc is one running sender.
@@ -51,7 +54,6 @@ type devProc struct {
 	cmd        *exec.Cmd
 	health     string
 	exited     chan struct{}
-	restarts   int
 }
 
 func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer) (*devKubelet, error) {
@@ -64,7 +66,8 @@ func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer)
 		return nil, err
 	}
 	return &devKubelet{c: c, cs: cs, cfg: cfg, dir: dir, logDir: logDir, out: out,
-		procs: map[client.ObjectKey]*devProc{}, tokens: map[string]bool{}}, nil
+		procs: map[client.ObjectKey]*devProc{}, tokens: map[string]bool{},
+		crashes: map[client.ObjectKey]int{}, notBefore: map[client.ObjectKey]time.Time{}}, nil
 }
 
 // run syncs the sender Deployments every second until ctx ends, then stops them all.
@@ -112,22 +115,17 @@ func (k *devKubelet) syncOne(ctx context.Context, d *appsv1.Deployment) error {
 	want := d.Spec.Replicas != nil && *d.Spec.Replicas > 0
 	p := k.procs[key]
 	if p != nil && (!want || p.generation != d.Generation || p.hasExited()) {
-		restarts := p.restarts
 		if p.hasExited() && p.generation == d.Generation {
-			restarts++
+			// It crashed: back off 1 s, 2 s, … up to 10 s, without holding up the others.
+			k.crashes[key]++
+			k.notBefore[key] = time.Now().Add(min(time.Duration(k.crashes[key])*time.Second, 10*time.Second))
+		} else {
+			delete(k.crashes, key) // a new generation starts afresh
 		}
 		k.stop(key)
 		p = nil
-		if want {
-			time.Sleep(min(time.Duration(restarts)*time.Second, 10*time.Second))
-		}
-		defer func() {
-			if q := k.procs[key]; q != nil {
-				q.restarts = restarts
-			}
-		}()
 	}
-	if want && p == nil {
+	if want && p == nil && !time.Now().Before(k.notBefore[key]) {
 		var err error
 		if p, err = k.start(ctx, d); err != nil {
 			return err
@@ -279,6 +277,7 @@ func (k *devKubelet) report(ctx context.Context, d *appsv1.Deployment, p *devPro
 		Reason: "MinimumReplicasUnavailable", Message: "the dev-mode sender process is not ready"}
 	if p != nil && !p.hasExited() && healthy(p.health) {
 		ready = 1
+		delete(k.crashes, client.ObjectKeyFromObject(d)) // running and ready again
 		avail = appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
 			Reason: "MinimumReplicasAvailable", Message: "the dev-mode sender process is running and ready"}
 	}
