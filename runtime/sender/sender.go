@@ -173,8 +173,15 @@ func (s *sender) loop(ctx context.Context) error {
 	s.measureQueue(ctx)
 	for {
 		s.record(ctx, s.drainResults())
+		if ctx.Err() != nil {
+			return nil
+		}
 		next, err := s.dispatch(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Shutdown raced the claim: the claim failed because ctx ended.
+				return nil
+			}
 			return err
 		}
 		timer.Reset(min(next, s.cfg.Poll))
