@@ -65,3 +65,19 @@ func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Tim
 	s.budget.granted = true // counted in flight until Meta answers
 	return true, nil
 }
+
+// pruneEvery is how often the sender deletes campaign_recipients rows that have left
+// the budget's window, so that the table holds about one day of recipients per number.
+const pruneEvery = time.Hour
+
+// pruneBudget deletes the number's campaign_recipients rows older than the window. A
+// failure is logged and tried again at the next tick: stale rows only cost space.
+func (s *sender) pruneBudget(ctx context.Context) {
+	n, err := s.cfg.Outbox.PruneCampaignRecipients(ctx, s.cfg.Now().Add(-recipientWindow))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.cfg.Log.Error("pruning campaign recipients outside the 24h window", "error", err)
+	case n > 0:
+		s.cfg.Log.Info("pruned campaign recipients outside the 24h window", "rows", n)
+	}
+}

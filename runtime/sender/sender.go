@@ -34,6 +34,7 @@ type Outbox interface {
 	Fail(ctx context.Context, id int64, code int, msg string) error
 	RecoverInFlight(ctx context.Context) (int, error)
 	CampaignRecipients(ctx context.Context, since time.Time) (int, error)
+	PruneCampaignRecipients(ctx context.Context, before time.Time) (int, error)
 	RecentCampaignRecipient(ctx context.Context, recipient string, since time.Time) (bool, error)
 	QueueDepth(ctx context.Context) (map[store.Lane]int, error)
 	Lost() <-chan struct{}
@@ -170,7 +171,10 @@ func (s *sender) loop(ctx context.Context) error {
 	defer timer.Stop()
 	gauges := time.NewTicker(queueDepthEvery)
 	defer gauges.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	s.measureQueue(ctx)
+	s.pruneBudget(ctx)
 	for {
 		s.record(ctx, s.drainResults())
 		if ctx.Err() != nil {
@@ -198,6 +202,8 @@ func (s *sender) loop(ctx context.Context) error {
 		case <-timer.C:
 		case <-gauges.C:
 			s.measureQueue(ctx)
+		case <-prune.C:
+			s.pruneBudget(ctx)
 		}
 	}
 }

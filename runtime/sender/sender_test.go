@@ -2,8 +2,11 @@ package sender_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
@@ -198,5 +201,45 @@ func TestRoundLargerThanWorkerPool(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("sender.Run did not return after its context ended")
+	}
+}
+
+// TestSenderPrunesTheRecipientBudget: rows of campaign_recipients that have left the
+// 24-hour window are deleted by the running sender, so the table does not grow forever;
+// rows still inside the window stay (they count in the budget).
+func TestSenderPrunesTheRecipientBudget(t *testing.T) {
+	r := newRig(t, simulator.Number{})
+	conn, err := pgx.Connect(t.Context(), r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(t.Context(), `
+		INSERT INTO campaign_recipients (namespace, number, recipient, last_sent_at) VALUES
+			($1, $2, '34600000001', now() - interval '25 hours'),
+			($1, $2, '34600000002', now() - interval '23 hours'),
+			('other', 'number', '34600000003', now() - interval '25 hours')`,
+		number.Namespace, number.Name); err != nil {
+		t.Fatal(err)
+	}
+	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 60, UniqueRecipientsPer24h: 1000}, nil)
+	defer func() { _ = stop() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := conn.Query(t.Context(), `SELECT recipient FROM campaign_recipients ORDER BY recipient`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(left, []string{"34600000002", "34600000003"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign_recipients holds %v; want the row inside the window and the other number's row", left)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
