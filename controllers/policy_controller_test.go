@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -61,6 +62,18 @@ func TestPolicyFollowsNumberLabels(t *testing.T) {
 	kw.Spec.NumberSelector = metav1.LabelSelector{MatchLabels: map[string]string{"market": "es"}}
 	mustCreate(t, kw)
 	expectMatched(t, kw)
+	// Zero is stored, not left out: the printer column shows 0, not an empty cell.
+	eventually(t, "status.matchedNumbers stored as 0", func() error {
+		raw := &unstructured.Unstructured{}
+		raw.SetGroupVersionKind(sbv1.GroupVersion.WithKind("KeywordRule"))
+		if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(kw), raw); err != nil {
+			return err
+		}
+		if n, found, err := unstructured.NestedInt64(raw.Object, "status", "matchedNumbers"); !found || err != nil || n != 0 {
+			return fmt.Errorf("stored status.matchedNumbers = %d (found %t, %v)", n, found, err)
+		}
+		return nil
+	})
 
 	num := newNumber(ns, "n1", withLabels(map[string]string{"market": "es"}))
 	mustCreate(t, num)

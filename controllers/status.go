@@ -52,8 +52,7 @@ func (w *statusWriter[T]) finish(ctx context.Context, obj T, res ctrl.Result, er
 	if equality.Semantic.DeepEqual(w.status(w.before), w.status(obj)) {
 		return res, err
 	}
-	patch := client.MergeFromWithOptions(w.before, client.MergeFromWithOptimisticLock{})
-	switch perr := w.client.Status().Patch(ctx, obj, patch); {
+	switch perr := w.write(ctx, obj); {
 	case apierrors.IsNotFound(perr):
 		return res, err
 	case apierrors.IsConflict(perr):
@@ -63,6 +62,17 @@ func (w *statusWriter[T]) finish(ctx context.Context, obj T, res ctrl.Result, er
 	}
 	w.announce(obj)
 	return res, err
+}
+
+// write sends the status. The first write (no condition yet) replaces the whole status,
+// so that zero values such as matchedNumbers: 0 are stored rather than left out of a
+// diff that cannot tell them from absent fields; later writes are merge patches of
+// what changed. Both carry the resourceVersion that was read.
+func (w *statusWriter[T]) write(ctx context.Context, obj T) error {
+	if len(w.before.GetConditions()) == 0 {
+		return w.client.Status().Update(ctx, obj)
+	}
+	return w.client.Status().Patch(ctx, obj, client.MergeFromWithOptions(w.before, client.MergeFromWithOptimisticLock{}))
 }
 
 // announce emits one event per watched condition whose status or reason changed:
