@@ -25,6 +25,7 @@ type Number struct {
 	AccessToken        string `json:"accessToken,omitempty"`       // bearer token for this number; default Config.AccessToken
 	AppSecret          string `json:"appSecret,omitempty"`         // signs this number's webhooks
 	WebhookURL         string `json:"webhookURL,omitempty"`        // where webhooks go; none if empty
+	VerifyToken        string `json:"verifyToken,omitempty"`       // sent in the webhook verification request
 	// GraphReadsPerHour caps GET requests on the number's node, as Meta's WABA rate limit
 	// does (error 80007 past it); 0 means no cap.
 	GraphReadsPerHour int `json:"graphReadsPerHour,omitempty"`
@@ -77,6 +78,9 @@ func (n Number) redacted() Number {
 	}
 	if n.AppSecret != "" {
 		n.AppSecret = "<set>"
+	}
+	if n.VerifyToken != "" {
+		n.VerifyToken = "<set>"
 	}
 	return n
 }

@@ -3,8 +3,11 @@ package whatsapp
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -33,6 +36,39 @@ func VerifySignature(appSecret string, body []byte, header string) bool {
 	mac := hmac.New(sha256.New, []byte(appSecret))
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// The verification request Meta sends when a callback URL is configured:
+//
+//	GET <callback>?hub.mode=subscribe&hub.challenge=<challenge>&hub.verify_token=<token>
+//
+// The endpoint proves it knows the verify token by answering 200 with the challenge as
+// the body; anything else and Meta refuses the callback URL.
+const (
+	HubMode        = "hub.mode"
+	HubChallenge   = "hub.challenge"
+	HubVerifyToken = "hub.verify_token"
+	HubSubscribe   = "subscribe"
+)
+
+// VerificationQuery is the query of Meta's verification request.
+func VerificationQuery(verifyToken, challenge string) url.Values {
+	return url.Values{HubMode: {HubSubscribe}, HubChallenge: {challenge}, HubVerifyToken: {verifyToken}}
+}
+
+// ErrVerification is returned by AnswerVerification for a request that is not Meta's
+// verification for this endpoint; the endpoint should answer 403.
+var ErrVerification = errors.New("whatsapp: not a webhook verification request for this verify token")
+
+// AnswerVerification checks a verification request's query against the endpoint's verify
+// token (in constant time) and returns the challenge to echo.
+func AnswerVerification(q url.Values, verifyToken string) (string, error) {
+	got := q.Get(HubVerifyToken)
+	if q.Get(HubMode) != HubSubscribe || verifyToken == "" || q.Get(HubChallenge) == "" ||
+		subtle.ConstantTimeCompare([]byte(got), []byte(verifyToken)) != 1 {
+		return "", ErrVerification
+	}
+	return q.Get(HubChallenge), nil
 }
 
 // Webhook fields Switchboard handles (change.field).
