@@ -49,6 +49,7 @@ func parseFlags(args []string, out io.Writer) (Config, string, error) {
 	attempts := fs.Int("webhook-attempts", 0, "webhook delivery attempts (default 5)")
 	baseDelay := fs.Duration("webhook-base-delay", 0, "first webhook retry delay, doubled per retry (default 1s)")
 	dup := fs.Float64("duplicate-probability", 0, "chance a delivered webhook is sent again (0…1)")
+	batch := fs.Duration("webhook-batch-window", 0, "gather a URL's webhook updates over this long into one POST (default 0: one update per POST)")
 	verbose := fs.Bool("v", false, "log scheduled-event failures to stdout")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, "", err
@@ -72,6 +73,7 @@ func parseFlags(args []string, out io.Writer) (Config, string, error) {
 	cfg.ThrottleHTTPStatus = orInt(*throttle, cfg.ThrottleHTTPStatus)
 	cfg.Webhooks.MaxAttempts = orInt(*attempts, cfg.Webhooks.MaxAttempts)
 	cfg.Webhooks.BaseDelay = orDur(*baseDelay, cfg.Webhooks.BaseDelay)
+	cfg.Webhooks.BatchWindow = orDur(*batch, cfg.Webhooks.BatchWindow)
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
 	}

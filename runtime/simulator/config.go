@@ -33,7 +33,10 @@ type WebhookConfig struct {
 	Workers              int           // concurrent deliveries; default 4
 	QueueLimit           int           // pending webhooks kept; default 100,000 (more are dropped and counted)
 	DuplicateProbability float64       // chance a delivered webhook is delivered again (0…1)
-	HTTPClient           *http.Client  // default: a client with Timeout
+	// BatchWindow, when positive, gathers the updates for one URL over that long into one
+	// webhook (one entry each, at most 1,000), as Meta may; 0 sends each update alone.
+	BatchWindow time.Duration
+	HTTPClient  *http.Client // default: a client with Timeout
 }
 
 // StatusConfig sets when status webhooks follow an accepted message. A
@@ -106,6 +109,9 @@ func (l LimitConfig) withDefaults() LimitConfig {
 func (c Config) validate() error {
 	if c.ThrottleHTTPStatus != http.StatusBadRequest && c.ThrottleHTTPStatus != http.StatusTooManyRequests {
 		return fmt.Errorf("simulator: ThrottleHTTPStatus must be 400 or 429, not %d", c.ThrottleHTTPStatus)
+	}
+	if c.Webhooks.BatchWindow < 0 {
+		return fmt.Errorf("simulator: webhook BatchWindow %s is negative", c.Webhooks.BatchWindow)
 	}
 	if p := c.Webhooks.DuplicateProbability; p < 0 || p > 1 {
 		return fmt.Errorf("simulator: DuplicateProbability %v outside 0…1", p)

@@ -160,8 +160,8 @@ func TestScenarioFile(t *testing.T) {
 	clock := simulator.NewFakeClock(t0)
 	cfg := simulator.Config{Clock: clock}
 	sc.Apply(&cfg)
-	if cfg.Seed != 7 || cfg.ThrottleHTTPStatus != 429 || cfg.Webhooks.BaseDelay != 10*time.Millisecond ||
-		len(cfg.Numbers) != 1 || len(cfg.Events) != 3 || cfg.Statuses.ReadAfter != 2*time.Second {
+	if cfg.Seed != 7 || cfg.ThrottleHTTPStatus != 429 || cfg.Webhooks.BaseDelay != 10*time.Millisecond || cfg.Webhooks.BatchWindow != 250*time.Millisecond ||
+		len(cfg.Numbers) != 1 || cfg.Numbers[0].VerifyToken != "dev-verify-token" || len(cfg.Events) != 3 || cfg.Statuses.ReadAfter != 2*time.Second {
 		t.Fatalf("scenario not applied: %+v", cfg)
 	}
 	cfg.Numbers[0].WebhookURL = "" // no receiver in this test

@@ -16,6 +16,7 @@ type Counters struct {
 // WebhookCounters counts webhook deliveries.
 type WebhookCounters struct {
 	Enqueued   int64 `json:"enqueued"`   // webhooks created (duplicates included)
+	Updates    int64 `json:"updates"`    // updates those webhooks carry: more than enqueued when batched
 	Delivered  int64 `json:"delivered"`  // answered 200
 	Retried    int64 `json:"retried"`    // attempts that failed and were rescheduled
 	Failed     int64 `json:"failed"`     // gave up after the last attempt

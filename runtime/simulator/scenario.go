@@ -13,7 +13,7 @@ import (
 //	seed: 42
 //	accessToken: dev-token
 //	throttleHTTPStatus: 400
-//	webhooks: {maxAttempts: 5, baseDelay: 1s, duplicateProbability: 0.01}
+//	webhooks: {maxAttempts: 5, baseDelay: 1s, duplicateProbability: 0.01, batchWindow: 200ms}
 //	statuses: {sentAfter: 100ms, deliveredAfter: 1s, readAfter: 3s}
 //	numbers:
 //	- {id: "106540352242922", displayPhoneNumber: "+1 555-078-3881", tier: TIER_2K,
@@ -41,6 +41,7 @@ type ScenarioWebhooks struct {
 	Timeout              Duration `json:"timeout,omitempty"`
 	Workers              int      `json:"workers,omitempty"`
 	DuplicateProbability float64  `json:"duplicateProbability,omitempty"`
+	BatchWindow          Duration `json:"batchWindow,omitempty"`
 }
 
 // ScenarioStatuses mirrors StatusConfig for files.
@@ -84,6 +85,7 @@ func (sc Scenario) Apply(cfg *Config) {
 	w.MaxDelay = orDur(sc.Webhooks.MaxDelay.D(), w.MaxDelay)
 	w.Timeout = orDur(sc.Webhooks.Timeout.D(), w.Timeout)
 	w.Workers = orInt(sc.Webhooks.Workers, w.Workers)
+	w.BatchWindow = orDur(sc.Webhooks.BatchWindow.D(), w.BatchWindow)
 	if sc.Webhooks.DuplicateProbability != 0 {
 		w.DuplicateProbability = sc.Webhooks.DuplicateProbability
 	}

@@ -24,7 +24,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	numbers map[string]*numberState
-	seq     uint64 // message and trace sequence
+	batches map[batchKey]*batch // webhook updates waiting for their batch window
+	seq     uint64              // message and trace sequence
 	totals  Counters
 
 	ctx    context.Context // ends at Close
@@ -42,6 +43,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, clock: cfg.Clock, rnd: source{uint64(cfg.Seed)},
 		numbers: map[string]*numberState{},
+		batches: map[batchKey]*batch{},
 		totals:  Counters{Rejected: map[int]int64{}},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -21,6 +21,7 @@ type delivery struct {
 	body      []byte
 	attempt   int
 	duplicate bool
+	updates   int // changes carried (one per entry)
 }
 
 // webhookQueue holds deliveries waiting for a worker.
@@ -103,17 +104,65 @@ func (s *Server) enqueueChange(st *numberState, field string, value any) {
 	if field != whatsapp.FieldMessages {
 		entry.Time = s.clock.Now().Unix() // account-level webhooks carry the trigger time
 	}
-	body, _ := json.Marshal(whatsapp.WebhookPayload{Object: whatsapp.WebhookObject, Entry: []whatsapp.WebhookEntry{entry}})
 	if st.WebhookURL == "" {
 		s.totals.Webhooks.Dropped++
 		return
 	}
+	window := s.cfg.Webhooks.BatchWindow
+	if window <= 0 {
+		s.queueWebhook(st.WebhookURL, st.AppSecret, []whatsapp.WebhookEntry{entry})
+		return
+	}
+	// Batching: updates for one URL and secret within the window share a POST, one entry
+	// each, up to Meta's maximum.
+	k := batchKey{url: st.WebhookURL, secret: st.AppSecret}
+	b := s.batches[k]
+	if b == nil {
+		b = &batch{}
+		s.batches[k] = b
+		s.sched.at(s.clock.Now().Add(window), func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.flushBatch(k, b)
+		})
+	}
+	b.entries = append(b.entries, entry)
+	if len(b.entries) >= maxBatch {
+		s.flushBatch(k, b)
+	}
+}
+
+// maxBatch is the most updates Meta puts in one webhook.
+const maxBatch = 1000
+
+// batchKey groups the updates that may share a webhook: same URL, same signing secret.
+type batchKey struct{ url, secret string }
+
+// batch is the updates waiting for their batch window to end.
+type batch struct{ entries []whatsapp.WebhookEntry }
+
+// flushBatch queues b's updates as one webhook (s.mu held). b stays reachable from its
+// timer after a flush at maxBatch; a second flush finds it empty.
+func (s *Server) flushBatch(k batchKey, b *batch) {
+	if s.batches[k] == b {
+		delete(s.batches, k)
+	}
+	if len(b.entries) > 0 {
+		s.queueWebhook(k.url, k.secret, b.entries)
+		b.entries = nil
+	}
+}
+
+// queueWebhook queues one webhook carrying entries (s.mu held).
+func (s *Server) queueWebhook(url, secret string, entries []whatsapp.WebhookEntry) {
+	body, _ := json.Marshal(whatsapp.WebhookPayload{Object: whatsapp.WebhookObject, Entry: entries})
 	s.seq++
-	s.enqueueLocked(delivery{id: s.seq, url: st.WebhookURL, secret: st.AppSecret, body: body})
+	s.enqueueLocked(delivery{id: s.seq, url: url, secret: secret, body: body, updates: len(entries)})
 }
 
 func (s *Server) enqueueLocked(d delivery) {
 	s.totals.Webhooks.Enqueued++
+	s.totals.Webhooks.Updates += int64(d.updates)
 	if !s.hooks.push(d) {
 		s.totals.Webhooks.Dropped++
 	}

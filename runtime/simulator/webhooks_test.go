@@ -2,6 +2,8 @@ package simulator_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -227,5 +229,82 @@ func TestQualityAndAccountWebhooks(t *testing.T) {
 	}
 	if p.Throughput.Level != "HIGH" || p.MessagingLimit != "TIER_UNLIMITED" || p.Status != "FLAGGED" || p.QualityRating != "GREEN" {
 		t.Fatalf("GET after changes: %+v", p)
+	}
+}
+
+// TestBatchedWebhooks: with a batch window, a URL's updates share one signed POST, one
+// entry each, up to Meta's 1,000; receivers must read every entry and change.
+func TestBatchedWebhooks(t *testing.T) {
+	e := newEnv(t, simulator.Config{Webhooks: simulator.WebhookConfig{BatchWindow: 500 * time.Millisecond}}, simulator.Number{})
+	e.inject(user)
+	e.inject("34600000002")
+	if _, err := e.send(whatsapp.TextMessage(user, "hola")); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	if bodies, _ := e.sink.received(); len(bodies) != 0 {
+		t.Fatalf("%d webhooks before the batch window ended", len(bodies))
+	}
+	e.advance(500 * time.Millisecond) // the window ends: inbound × 2 and "sent" (100 ms)
+	bodies, sigs := e.sink.received()
+	if len(bodies) != 1 {
+		t.Fatalf("want one batched webhook, got %d", len(bodies))
+	}
+	if !whatsapp.VerifySignature(appSecret, bodies[0], sigs[0]) {
+		t.Fatal("the batched webhook's signature does not verify")
+	}
+	if err := loadSpec(t).Validate("WebhookPayload", bodies[0]); err != nil {
+		t.Fatalf("the batched webhook fails the spec: %v\n%s", err, bodies[0])
+	}
+	var p whatsapp.WebhookPayload
+	if err := json.Unmarshal(bodies[0], &p); err != nil {
+		t.Fatal(err)
+	}
+	var inbound, statuses int
+	for _, entry := range p.Entry {
+		for _, ch := range entry.Changes {
+			var v whatsapp.MessagesValue
+			if err := ch.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			inbound += len(v.Messages)
+			statuses += len(v.Statuses)
+		}
+	}
+	if len(p.Entry) != 3 || inbound != 2 || statuses != 1 {
+		t.Errorf("batch of %d entries with %d inbound and %d statuses; want 3: 2 inbound, 1 sent", len(p.Entry), inbound, statuses)
+	}
+
+	// More than 1,000 updates in one window: the first 1,000 go at once, the rest when
+	// the window ends.
+	e.sink.reset()
+	for i := range 1200 {
+		if _, err := e.sim.Inject(pnid, simulator.Inbound{From: fmt.Sprintf("3460%07d", i), Text: "hola"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.idle()
+	sizes := func() []int {
+		bodies, _ := e.sink.received()
+		var out []int
+		for _, b := range bodies {
+			var p whatsapp.WebhookPayload
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, len(p.Entry))
+		}
+		return out
+	}
+	if got := sizes(); !slices.Equal(got, []int{1000}) {
+		t.Errorf("before the window ends: batches of %v entries, want [1000]", got)
+	}
+	e.advance(time.Second)
+	// The window ends at 1 s, with the first message's "delivered" status (due at 1 s).
+	if got := sizes(); !slices.Equal(got, []int{1000, 201}) {
+		t.Errorf("after the window: batches of %v entries, want [1000 201]: 1000, then 200 and a status", got)
+	}
+	if c := e.sim.Counters().Webhooks; c.Updates <= c.Enqueued {
+		t.Errorf("counters: %d updates in %d webhooks; batching should put several in one", c.Updates, c.Enqueued)
 	}
 }
