@@ -112,6 +112,32 @@ func TestNumberQualityFollowsMeta(t *testing.T) {
 	})
 }
 
+// TestCoexistenceNumber: a HIGH number reports 1000 msg/s until its spec says it is
+// shared with the Business app, and then Meta's 20 msg/s.
+func TestCoexistenceNumber(t *testing.T) {
+	ns := newNamespace(t)
+	num := simNumber(t, ns, "coex", "900000009", func(n *simulator.Number) { n.Throughput, n.Coexistence = "HIGH", true })
+	expectSending := func(mps int32) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("%d msg/s", mps), func() error {
+			if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(num), num); err != nil {
+				return err
+			}
+			if s := num.Status.Sending; s == nil || s.MessagesPerSecond != mps {
+				return fmt.Errorf("sending %+v", s)
+			}
+			return nil
+		})
+	}
+	expectSending(1000)
+	patch := client.MergeFrom(num.DeepCopy())
+	num.Spec.Sending = &sbv1.SendingSpec{Coexistence: true}
+	if err := k8sClient.Patch(testCtx, num, patch); err != nil {
+		t.Fatal(err)
+	}
+	expectSending(20)
+}
+
 // seriesExists tells whether vec holds a series for the Number ns/name.
 func seriesExists(vec *prometheus.GaugeVec, ns, name string) bool {
 	ch := make(chan prometheus.Metric, 1024)

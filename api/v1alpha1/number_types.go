@@ -93,6 +93,13 @@ type SendingSpec struct {
 	// Warmup sets how fast a new number's business-initiated (campaign) rate rises.
 	// +optional
 	Warmup *WarmupSpec `json:"warmup,omitempty"`
+
+	// Coexistence marks a number that is also used in the WhatsApp Business app (Meta's
+	// "coexistence" onboarding). Meta holds such numbers to 20 messages/s, inbound
+	// included, whatever their throughput level, and the Graph API does not say which
+	// numbers they are: set it so that the limits apply that cap.
+	// +optional
+	Coexistence bool `json:"coexistence,omitempty"`
 }
 
 // WarmupSpec is a linear ramp of the campaign rate for a new number.

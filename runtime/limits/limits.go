@@ -103,6 +103,7 @@ func ForNumber(num *sbv1.Number, now time.Time) Limits {
 	if q := num.Status.Quality; q != nil {
 		obs = Observed{Rating: q.Rating, Throughput: q.Throughput, MessagingLimit: q.MessagingLimit, Status: q.Status}
 	}
+	obs.Coexistence = num.Spec.Sending != nil && num.Spec.Sending.Coexistence
 	return Effective(num.Spec, obs, num.CreationTimestamp.Time, now)
 }
 

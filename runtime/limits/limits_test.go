@@ -362,4 +362,11 @@ func TestForNumber(t *testing.T) {
 	if got := limits.ForNumber(num, now); got != want {
 		t.Errorf("ForNumber %+v, want Effective's %+v", got, want)
 	}
+	// The spec says the number is shared with the Business app: Meta's 20 msg/s applies,
+	// even to a HIGH number, and it is the number's nominal rate.
+	num.Status.Quality.Rating = "GREEN"
+	num.Spec.Sending = &sbv1.SendingSpec{Coexistence: true}
+	if got := limits.ForNumber(num, now); got.MessagesPerSecond != 20 || got.Reason != limits.ReasonNominal {
+		t.Errorf("coexistence: %+v, want 20 msg/s, Nominal", got)
+	}
 }
