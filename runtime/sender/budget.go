@@ -14,11 +14,13 @@ const recipientWindow = 24 * time.Hour
 // budgetRetry is how long a campaign message waits when the budget is spent.
 const budgetRetry = 10 * time.Minute
 
-// budgetState caches the count of unique campaign recipients for one dispatch round,
-// and counts campaigns to new recipients still in flight (not yet in PostgreSQL).
+// budgetState caches, for one dispatch round, the count of unique campaign recipients
+// and which of the round's recipients are already among them, and counts campaigns to
+// new recipients still in flight (not yet in PostgreSQL).
 type budgetState struct {
 	count    int
 	at       time.Time
+	known    map[string]bool
 	inFlight int
 	// granted is set by withinBudget for the message it just let through as a new recipient.
 	granted bool
@@ -34,6 +36,22 @@ func (b *budgetState) claim(m store.Message) bool {
 	return granted
 }
 
+// loadKnownRecipients looks up, in one query, which recipients of a campaign batch
+// already count in the budget's window. Other batches need no lookup.
+func (s *sender) loadKnownRecipients(ctx context.Context, batch []store.Message, now time.Time) error {
+	s.budget.known = nil
+	if s.limits.UniqueRecipientsPer24h < 0 || len(batch) == 0 || batch[0].Lane != store.LaneCampaign {
+		return nil
+	}
+	recipients := make([]string, len(batch))
+	for i, m := range batch {
+		recipients[i] = m.Recipient
+	}
+	known, err := s.cfg.Outbox.RecentCampaignRecipients(ctx, recipients, now.Add(-recipientWindow))
+	s.budget.known = known
+	return s.fenceErr(err)
+}
+
 // withinBudget tells whether a message may go under the unique-recipients budget: a
 // campaign to a recipient not reached in the last 24 h needs room in the budget, which
 // is counted in PostgreSQL so that a restart does not reset it. Meta returns no error
@@ -45,13 +63,12 @@ func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Tim
 	if m.Lane != store.LaneCampaign || limit < 0 {
 		return true, nil
 	}
-	since := now.Add(-recipientWindow)
-	known, err := s.cfg.Outbox.RecentCampaignRecipient(ctx, m.Recipient, since)
-	if err != nil || known {
-		return known, s.fenceErr(err)
+	if s.budget.known[m.Recipient] {
+		return true, nil
 	}
 	if !s.budget.at.Equal(now) {
-		if s.budget.count, err = s.cfg.Outbox.CampaignRecipients(ctx, since); err != nil {
+		var err error
+		if s.budget.count, err = s.cfg.Outbox.CampaignRecipients(ctx, now.Add(-recipientWindow)); err != nil {
 			return false, s.fenceErr(err)
 		}
 		s.budget.at = now

@@ -35,7 +35,7 @@ type Outbox interface {
 	RecoverInFlight(ctx context.Context) (int, error)
 	CampaignRecipients(ctx context.Context, since time.Time) (int, error)
 	PruneCampaignRecipients(ctx context.Context, before time.Time) (int, error)
-	RecentCampaignRecipient(ctx context.Context, recipient string, since time.Time) (bool, error)
+	RecentCampaignRecipients(ctx context.Context, recipients []string, since time.Time) (map[string]bool, error)
 	QueueDepth(ctx context.Context) (map[store.Lane]int, error)
 	Lost() <-chan struct{}
 }
@@ -282,6 +282,10 @@ func (s *sender) dispatchLane(ctx context.Context, lane store.Lane, now time.Tim
 	}
 	if lane == store.LaneConversation {
 		s.pacer.SetConversationPending(len(batch) > 0)
+	}
+	if err := s.loadKnownRecipients(ctx, batch, now); err != nil {
+		s.held[lane] = append(s.held[lane], batch...)
+		return 0, false, err
 	}
 	wait := s.cfg.Poll
 	for i, m := range batch {

@@ -233,17 +233,23 @@ func (l *NumberLock) CampaignRecipients(ctx context.Context, since time.Time) (i
 	return n, err
 }
 
-// RecentCampaignRecipient says whether recipient got a campaign message since: if so,
-// another one does not use more of the unique-recipients budget.
-func (l *NumberLock) RecentCampaignRecipient(ctx context.Context, recipient string, since time.Time) (bool, error) {
-	var ok bool
-	err := l.do("check campaign recipient", func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM campaign_recipients
-			               WHERE namespace = $1 AND number = $2 AND recipient = $3 AND last_sent_at >= $4)`,
-			l.ref.Namespace, l.ref.Name, recipient, since).Scan(&ok)
+// RecentCampaignRecipients returns those of recipients that got a campaign message
+// since: another one to them does not use more of the unique-recipients budget. One
+// query answers a whole claimed batch.
+func (l *NumberLock) RecentCampaignRecipients(ctx context.Context, recipients []string, since time.Time) (map[string]bool, error) {
+	known := map[string]bool{}
+	err := l.do("check campaign recipients", func(conn *pgx.Conn) error {
+		rows, _ := conn.Query(ctx, `
+			SELECT recipient FROM campaign_recipients
+			WHERE namespace = $1 AND number = $2 AND recipient = ANY($3) AND last_sent_at >= $4`,
+			l.ref.Namespace, l.ref.Name, recipients, since)
+		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, r := range found {
+			known[r] = true
+		}
+		return err
 	})
-	return ok, err
+	return known, err
 }
 
 // PruneCampaignRecipients deletes the number's campaign_recipients rows older than
