@@ -3,6 +3,7 @@ package sender_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +242,44 @@ func TestSenderPrunesTheRecipientBudget(t *testing.T) {
 			t.Fatalf("campaign_recipients holds %v; want the row inside the window and the other number's row", left)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUniqueRecipientsBudget: a campaign to a recipient already reached in the last 24 h
+// (counted in PostgreSQL) costs nothing; new recipients fill the budget, and the rest
+// wait in the outbox with the reason recorded.
+func TestUniqueRecipientsBudget(t *testing.T) {
+	r := newRig(t, simulator.Number{Tier: "TIER_UNLIMITED"})
+	conn, err := pgx.Connect(t.Context(), r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(t.Context(), `
+		INSERT INTO campaign_recipients (namespace, number, recipient, last_sent_at)
+		VALUES ($1, $2, '34600000001', now() - interval '1 hour')`, number.Namespace, number.Name); err != nil {
+		t.Fatal(err)
+	}
+	to := []string{"34600000001", "34600000001", "34600000002", "34600000003", "34600000004", "34600000005"}
+	ids := r.enqueue(len(to), store.LaneCampaign, func(i int) string { return to[i] })
+	// A budget of 2: the known recipient holds one place (its two messages cost nothing
+	// more), one new recipient fits.
+	stop := r.start(sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 6000, UniqueRecipientsPer24h: 2}, nil)
+	r.waitSent(3, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		m, err := r.st.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSent := i < 3
+		if got := m.State == store.StateSent; got != wantSent {
+			t.Errorf("message %d to %s is %s; want sent %t", i, to[i], m.State, wantSent)
+		}
+		if !wantSent && !strings.Contains(m.ErrorMessage, "unique-recipients budget of 2 per 24h reached") {
+			t.Errorf("message %d to %s waits without the budget as reason: %q", i, to[i], m.ErrorMessage)
+		}
 	}
 }
