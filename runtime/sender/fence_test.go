@@ -185,6 +185,26 @@ func TestTwoSendersOneNumber(t *testing.T) {
 	}
 }
 
+// terminate sends SIGTERM to a sender process, expects a clean exit with nothing left in
+// flight, and returns how many messages are marked possibly duplicated.
+func (r *rig) terminate(cmd *exec.Cmd) int {
+	r.t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		r.t.Fatalf("the sender did not exit cleanly on SIGTERM: %v", err)
+	}
+	counts, dups, err := r.st.Counts(r.t.Context(), number)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if counts[store.StateSending] != 0 {
+		r.t.Errorf("%d messages left in flight after SIGTERM", counts[store.StateSending])
+	}
+	return dups
+}
+
 // TestSIGTERMStopsCleanly: on SIGTERM a sender stops claiming, finishes its in-flight
 // calls, records them and releases the fence: nothing is left in flight, so its
 // successor marks nothing as possibly duplicated.
@@ -194,19 +214,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	first := r.spawn(200)
 	<-first.fenced
 	r.waitSent(150, 30*time.Second)
-	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.cmd.Wait(); err != nil {
-		t.Fatalf("the sender did not exit cleanly on SIGTERM: %v", err)
-	}
-	counts, dups, err := r.st.Counts(t.Context(), number)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts[store.StateSending] != 0 {
-		t.Errorf("%d messages left in flight after SIGTERM", counts[store.StateSending])
-	}
+	dups := r.terminate(first.cmd)
 	second := r.spawn(200)
 	<-second.fenced
 	r.waitSent(len(ids), 60*time.Second)

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -119,19 +118,7 @@ func TestSIGTERMWithLeaderElection(t *testing.T) {
 	cmd := r.runMain(kubeconfig, "sender-a", r.dsn)
 	waitLeaseHolder(t, c, "")
 	r.waitSent(100, 30*time.Second)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the sender did not exit cleanly on SIGTERM: %v", err)
-	}
-	counts, _, err := r.st.Counts(t.Context(), number)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts[store.StateSending] != 0 {
-		t.Errorf("%d messages left in flight after SIGTERM", counts[store.StateSending])
-	}
+	r.terminate(cmd)
 }
 
 // TestLeaderThatCannotSendGivesUp: a leader that cannot reach PostgreSQL does not keep
