@@ -282,28 +282,24 @@ func TestNumberReportsItsRoutingPolicy(t *testing.T) {
 	num := newNumber(ns, "n6", withCredentials("shared"), withLabels(map[string]string{"team": "support"}))
 	mustCreate(t, newSecret(ns, "shared", fullCredentials()), num)
 	mustCreate(t, newRoutingPolicy(ns, "support", map[string]string{"team": "support"}))
-	eventually(t, "status.routingPolicy", func() error {
-		if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(num), num); err != nil {
-			return err
-		}
-		if num.Status.RoutingPolicy != "support" {
-			return fmt.Errorf("routingPolicy %q", num.Status.RoutingPolicy)
-		}
-		return nil
-	})
+	expectRoutingPolicy := func(want string) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("status.routingPolicy %q", want), func() error {
+			if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(num), num); err != nil {
+				return err
+			}
+			if num.Status.RoutingPolicy != want {
+				return fmt.Errorf("routingPolicy %q", num.Status.RoutingPolicy)
+			}
+			return nil
+		})
+	}
+	expectRoutingPolicy("support")
 	// Relabelled out of the policy's selector: no policy routes it any more.
 	patch := client.MergeFrom(num.DeepCopy())
 	num.Labels = map[string]string{"team": "other"}
 	if err := k8sClient.Patch(testCtx, num, patch); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "status.routingPolicy cleared", func() error {
-		if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(num), num); err != nil {
-			return err
-		}
-		if num.Status.RoutingPolicy != "" {
-			return fmt.Errorf("routingPolicy %q", num.Status.RoutingPolicy)
-		}
-		return nil
-	})
+	expectRoutingPolicy("")
 }

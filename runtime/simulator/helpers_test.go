@@ -195,23 +195,21 @@ func (tp *tap) last(t *testing.T) exchange {
 // postRaw sends a raw JSON body to the messages endpoint.
 func (e *env) postRaw(path, tok, body string) (int, []byte) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewBufferString(body))
-	req.Header.Set("Content-Type", "application/json")
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return e.request(http.MethodPost, path, tok, body)
 }
 
 func (e *env) get(path, tok string) (int, []byte) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	return e.request(http.MethodGet, path, tok, "")
+}
+
+// request calls the simulator's Graph API with an optional bearer token and JSON body.
+func (e *env) request(method, path, tok, body string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewBufferString(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
