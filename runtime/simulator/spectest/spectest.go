@@ -144,12 +144,6 @@ func (s *Spec) componentSchemas() map[string]any {
 	return schemas
 }
 
-// HasSchema reports whether components/schemas/<name> exists.
-func (s *Spec) HasSchema(name string) bool {
-	_, ok := s.componentSchemas()[name]
-	return ok
-}
-
 // RequestExamples returns the named request-body examples of an operation,
 // e.g. ("/{Version}/{Phone-Number-ID}/messages", "post"), as JSON.
 func (s *Spec) RequestExamples(path, method string) (map[string]json.RawMessage, error) {
