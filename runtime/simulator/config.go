@@ -19,6 +19,7 @@ type Config struct {
 	Webhooks           WebhookConfig
 	Statuses           StatusConfig
 	Limits             LimitConfig
+	Recipients         RecipientConfig // how recipients resolve to wa_ids
 	MaxInjected        int          // bound on messages one traffic event may inject; default 100,000
 	TemplateCategory   string       // pricing category of templates; default "marketing"
 	Logger             *slog.Logger // default: discard
@@ -119,7 +120,7 @@ func (c Config) validate() error {
 	if p := c.Statuses.UnreadProbability; p < 0 || p > 1 {
 		return fmt.Errorf("simulator: UnreadProbability %v outside 0…1", p)
 	}
-	return nil
+	return c.Recipients.validate()
 }
 
 func orInt(v, def int) int {

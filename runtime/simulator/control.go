@@ -17,6 +17,7 @@ import (
 //	PUT   /_sim/numbers/{id}      ← Number: register or replace
 //	PATCH /_sim/numbers/{id}      ← partial Number: update the given fields
 //	POST  /_sim/numbers/{id}/verify-webhook → Verification: Meta's hub.challenge request
+//	GET   /_sim/numbers/{id}/messages?limit=N → {"messages":[SentMessage…]}: accepted sends as received
 //	POST  /_sim/events            ← Event or [Event…]: now, or after "after"
 //	GET   /_sim/counters          → Counters
 //
@@ -30,6 +31,7 @@ func (s *Server) controlRoutes() {
 	s.mux.HandleFunc("PUT /_sim/numbers/{id}", s.ctlPutNumber)
 	s.mux.HandleFunc("PATCH /_sim/numbers/{id}", s.ctlPatchNumber)
 	s.mux.HandleFunc("POST /_sim/numbers/{id}/verify-webhook", s.ctlVerifyWebhook)
+	s.mux.HandleFunc("GET /_sim/numbers/{id}/messages", s.ctlSent)
 	s.mux.HandleFunc("POST /_sim/events", s.ctlEvents)
 	s.mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Counters())

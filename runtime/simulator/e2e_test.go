@@ -97,7 +97,7 @@ func TestValidationErrors(t *testing.T) {
 		"missing messaging_product": `{"to":"16505551234","type":"text","text":{"body":"x"}}`,
 		"wrong messaging_product":   `{"messaging_product":"sms","to":"16505551234","type":"text","text":{"body":"x"}}`,
 		"missing to":                `{"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}`,
-		"missing type":              `{"messaging_product":"whatsapp","to":"16505551234","text":{"body":"x"}}`,
+		"missing type, no text":     `{"messaging_product":"whatsapp","to":"16505551234","image":{"id":"1"}}`,
 		"unknown type":              `{"messaging_product":"whatsapp","to":"16505551234","type":"fax","fax":{}}`,
 		"missing type object":       `{"messaging_product":"whatsapp","to":"16505551234","type":"text"}`,
 		"empty text body":           `{"messaging_product":"whatsapp","to":"16505551234","type":"text","text":{"body":""}}`,

@@ -87,15 +87,18 @@ func TestInboundWebhooksMatchMetaExamples(t *testing.T) {
 
 // knownBadRequestExamples are spec examples the simulator rejects, and why.
 var knownBadRequestExamples = map[string]string{
-	// These omit `type`; the spec's schema requires it (older Meta pages
-	// default it to "text"), and the issue asks for code 100 when missing.
-	"Send Text Message with Preview URL": "no type",
-	"Send Reply to List Message":         "no type",
+	// It omits `type`, which Meta then takes to be "text" (the messages
+	// reference: "If omitted, defaults to text"); the body has no text
+	// object, so Meta answers 100 "The parameter text is required". The
+	// other example without `type`, "Send Text Message with Preview URL", is
+	// a text message and is accepted.
+	"Send Reply to List Message": "no type, not a text message",
 }
 
 // TestSpecRequestExamplesAccepted posts every sendMessage example from
 // Meta's description to the simulator (placeholders replaced, the user's
-// window opened) and expects 200 except for the documented exceptions.
+// window opened) and expects 200 except for the documented exceptions, and
+// each accepted body kept byte for byte.
 func TestSpecRequestExamplesAccepted(t *testing.T) {
 	examples, err := loadSpec(t).RequestExamples("/{Version}/{Phone-Number-ID}/messages", "post")
 	if err != nil {
@@ -118,6 +121,9 @@ func TestSpecRequestExamplesAccepted(t *testing.T) {
 		case status == 200 && !strings.Contains(body, `"status"`):
 			if err := loadSpec(t).Validate("MessageResponsePayload", resp); err != nil {
 				t.Errorf("%s: response fails the spec: %v", name, err)
+			}
+			if sent, _ := e.sim.Sent(pnid, 1); len(sent) != 1 || string(sent[0].Body) != body {
+				t.Errorf("%s: not kept as received: %+v", name, sent)
 			}
 		}
 	}

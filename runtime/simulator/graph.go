@@ -90,6 +90,18 @@ func errRequired(param string) *graphError {
 		Message: fmt.Sprintf("(#100) The parameter %s is required.", param)}
 }
 
+// errTemplateParamText is Meta's answer to a template text parameter with a
+// new-line or tab character or more than four consecutive spaces.
+func errTemplateParamText() *graphError {
+	return &graphError{HTTP: 400, Code: 132018, Type: "OAuthException",
+		Message: "(#132018) There was an issue with the parameters in your template.",
+		Details: "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"}
+}
+
+// errInvalidRecipient is Meta's answer to a `to` it cannot read as an
+// international number, such as one written with the 00 prefix.
+func errInvalidRecipient() *graphError { return errParam("Parameter Invalid") }
+
 func (s *Server) errThroughput() *graphError {
 	return &graphError{HTTP: s.cfg.ThrottleHTTPStatus, Code: 130429, Subcode: 2494055, Type: "OAuthException",
 		Message: "(#130429) Rate limit hit", Details: "Cloud API message throughput has been reached."}

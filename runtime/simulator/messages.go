@@ -2,7 +2,7 @@ package simulator
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -39,7 +39,7 @@ func (s *Server) messages(r *http.Request) (any, *numberState, *graphError) {
 	if gerr != nil {
 		return nil, nil, gerr
 	}
-	body, _, gerr := readBody(r)
+	body, raw, gerr := readBody(r)
 	if gerr != nil {
 		return nil, st, gerr
 	}
@@ -51,6 +51,7 @@ func (s *Server) messages(r *http.Request) (any, *numberState, *graphError) {
 	if gerr != nil {
 		return nil, st, gerr
 	}
+	msg.Body = raw
 	res, gerr := s.accept(st, msg, r.PathValue("version"))
 	return res, st, gerr
 }
@@ -72,7 +73,10 @@ func (s *Server) accept(st *numberState, msg outbound, version string) (any, *gr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	waID := normalizeRecipient(msg.To)
+	if !s.readable(st, msg.Digits) {
+		return nil, errInvalidRecipient()
+	}
+	waID := s.cfg.Recipients.resolve(msg.Digits)
 	businessInitiated, gerr := s.admit(st, msg, waID, now)
 	if gerr != nil {
 		return nil, gerr
@@ -80,9 +84,10 @@ func (s *Server) accept(st *numberState, msg outbound, version string) (any, *gr
 	s.seq++
 	m := sentMessage{number: st.ID, wamid: s.rnd.wamid(waID, "out", s.seq), waID: waID,
 		template: msg.Type == whatsapp.TypeTemplate, accepted: now, version: version,
-		failCode: asyncFailure(waID, msg)}
+		failCode: s.asyncFailure(waID, msg)}
 	s.countAccepted(st, waID, businessInitiated, now)
 	st.lastSentTo[waID] = m.wamid
+	st.sent.add(SentMessage{WAMID: m.wamid, WAID: waID, Body: msg.Body})
 	s.scheduleStatuses(m)
 	return map[string]any{
 		"messaging_product": "whatsapp",
@@ -130,28 +135,19 @@ func (s *Server) countAccepted(st *numberState, waID string, businessInitiated b
 	}
 }
 
-// normalizeRecipient strips the characters Meta accepts in `to` (+ - ( )
-// and spaces). Meta would also prepend the business number's country code
-// when "+" is missing; the simulator does not.
-func normalizeRecipient(to string) string {
-	return strings.Map(func(r rune) rune {
-		if strings.ContainsRune("+-() ", r) {
-			return -1
-		}
-		return r
-	}, to)
-}
-
-func validRecipient(waID string) bool {
-	return len(waID) >= 7 && len(waID) <= 15 && digitsOnly(waID) == waID
+// readable reports whether Meta reads digits as a recipient: a possible
+// international number, or a wa_id Meta handed out (see recipients.go).
+func (s *Server) readable(st *numberState, digits string) bool {
+	_, wroteIn := st.inbound[digits]
+	return wroteIn || possibleNumber(digits) || s.cfg.Recipients.knownWAID(digits)
 }
 
 // asyncFailure returns the code a message fails with after acceptance:
-// 131026 for a recipient that cannot be a WhatsApp user, 131053 for media
-// whose link is not an http(s) URL.
-func asyncFailure(waID string, msg outbound) int {
+// 131026 for a recipient that is no WhatsApp user, 131053 for media whose
+// link is not an http(s) URL.
+func (s *Server) asyncFailure(waID string, msg outbound) int {
 	switch {
-	case !validRecipient(waID):
+	case slices.Contains(s.cfg.Recipients.NotOnWhatsApp, waID):
 		return 131026
 	case msg.MediaLink != "" && !isHTTPLink(msg.MediaLink):
 		return 131053

@@ -95,6 +95,7 @@ type numberState struct {
 	lastSentTo  map[string]string    // wa_id → last wamid sent (for reply contexts)
 	restrictGen uint64               // bumps on every restriction change
 	graphReads  *bucket              // nil: GET requests are not limited
+	sent        sentLog              // accepted messages as received
 	counters    NumberCounters
 }
 

@@ -29,6 +29,7 @@ type Scenario struct {
 	Webhooks           ScenarioWebhooks `json:"webhooks,omitzero"`
 	Statuses           ScenarioStatuses `json:"statuses,omitzero"`
 	MaxInjected        int              `json:"maxInjected,omitempty"`
+	Recipients         RecipientConfig  `json:"recipients,omitzero"`
 	Numbers            []Number         `json:"numbers,omitempty"`
 	Events             []Event          `json:"events,omitempty"`
 }
@@ -79,6 +80,7 @@ func (sc Scenario) Apply(cfg *Config) {
 	cfg.AccessToken = orStr(sc.AccessToken, cfg.AccessToken)
 	cfg.ThrottleHTTPStatus = orInt(sc.ThrottleHTTPStatus, cfg.ThrottleHTTPStatus)
 	cfg.MaxInjected = orInt(sc.MaxInjected, cfg.MaxInjected)
+	sc.Recipients.applyTo(&cfg.Recipients)
 	w := &cfg.Webhooks
 	w.MaxAttempts = orInt(sc.Webhooks.MaxAttempts, w.MaxAttempts)
 	w.BaseDelay = orDur(sc.Webhooks.BaseDelay.D(), w.BaseDelay)

@@ -3,7 +3,6 @@ package simulator
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -12,27 +11,35 @@ import (
 // outbound is a validated send request.
 type outbound struct {
 	To        string // as sent
+	Digits    string // To without Meta's separators (+ - ( ) and spaces)
 	Type      string
 	MediaLink string // for media messages by link (checked asynchronously)
+	Body      []byte // the request body as received
 }
 
 // messageCheckers validates the type object of each message type Meta accepts.
-var messageCheckers = map[string]func(obj any) *graphError{
+var messageCheckers = map[string]func(param) *graphError{
 	"text": checkText, "template": checkTemplate, "interactive": checkInteractive,
-	"image": checkMedia("image"), "document": checkMedia("document"), "audio": checkMedia("audio"),
-	"video": checkMedia("video"), "sticker": checkMedia("sticker"),
+	"image": checkMedia, "document": checkMedia, "audio": checkMedia,
+	"video": checkMedia, "sticker": checkMedia,
 	"reaction": checkReaction, "location": checkLocation, "contacts": checkContacts,
 }
 
+// defaultType is the message type Meta assumes when a send has no `type`
+// ("If omitted, defaults to text", the messages reference).
+const defaultType = "text"
+
 // validateMessage checks a send body the way the Cloud API does
-// synchronously; everything it returns is code 100 (HTTP 400).
+// synchronously: code 100 (HTTP 400) for the envelope and the type object,
+// 132018 for template parameter text Meta refuses.
 func validateMessage(body map[string]any) (outbound, *graphError) {
 	if gerr := checkProduct(body); gerr != nil {
 		return outbound{}, gerr
 	}
 	to, _ := body["to"].(string)
-	if strings.TrimSpace(to) == "" {
-		return outbound{}, errRequired("to")
+	digits, gerr := recipientDigits(to)
+	if gerr != nil {
+		return outbound{}, gerr
 	}
 	if rt, ok := body["recipient_type"]; ok && rt != "individual" && rt != "group" {
 		return outbound{}, errParam(`Param recipient_type must be "individual" or "group".`)
@@ -41,17 +48,12 @@ func validateMessage(body map[string]any) (outbound, *graphError) {
 	if gerr != nil {
 		return outbound{}, gerr
 	}
-	obj, ok := body[typ]
-	if !ok || obj == nil {
-		return outbound{}, errRequired(typ)
-	}
-	if gerr := messageCheckers[typ](obj); gerr != nil {
+	obj := param{v: body[typ], path: typ}
+	if gerr := firstError(obj.required, func() *graphError { return messageCheckers[typ](obj) },
+		func() *graphError { return checkContext(body["context"]) }); gerr != nil {
 		return outbound{}, gerr
 	}
-	if gerr := checkContext(body["context"]); gerr != nil {
-		return outbound{}, gerr
-	}
-	return outbound{To: to, Type: typ, MediaLink: str(dig(obj, "link"))}, nil
+	return outbound{To: to, Digits: digits, Type: typ, MediaLink: obj.at("link").str()}, nil
 }
 
 func checkProduct(body map[string]any) *graphError {
@@ -66,9 +68,10 @@ func checkProduct(body map[string]any) *graphError {
 }
 
 func messageType(body map[string]any) (string, *graphError) {
-	typ, ok := body["type"].(string)
-	if !ok || typ == "" {
-		return "", errRequired("type")
+	raw, present := body["type"]
+	typ, _ := raw.(string)
+	if !present {
+		return defaultType, nil
 	}
 	if _, known := messageCheckers[typ]; !known {
 		names := make([]string, 0, len(messageCheckers))
@@ -85,160 +88,7 @@ func checkContext(ctx any) *graphError {
 	if ctx == nil {
 		return nil
 	}
-	if str(dig(ctx, "message_id")) == "" {
-		return errParam("Param context['message_id'] is required.")
-	}
-	return nil
-}
-
-func checkText(obj any) *graphError {
-	body := str(dig(obj, "body"))
-	if body == "" {
-		return errParam("Param text['body'] is required.")
-	}
-	if utf8.RuneCountInString(body) > 4096 {
-		return errParam("Param text['body'] must be at most 4096 characters long.")
-	}
-	return nil
-}
-
-func checkMedia(kind string) func(any) *graphError {
-	return func(obj any) *graphError {
-		id, link := str(dig(obj, "id")), str(dig(obj, "link"))
-		if (id == "") == (link == "") {
-			return errParam(fmt.Sprintf("Param %s must have exactly one of 'id' or 'link'.", kind))
-		}
-		return nil
-	}
-}
-
-func checkTemplate(obj any) *graphError {
-	if str(dig(obj, "name")) == "" {
-		return errParam("Param template['name'] is required.")
-	}
-	if str(dig(obj, "language", "code")) == "" {
-		return errParam("Param template['language']['code'] is required.")
-	}
-	comps, ok := dig(obj, "components").([]any)
-	if dig(obj, "components") != nil && !ok {
-		return errParam("Param template['components'] must be an array.")
-	}
-	for i, c := range comps {
-		if str(dig(c, "type")) == "" {
-			return errParam(fmt.Sprintf("Param template['components'][%d]['type'] is required.", i))
-		}
-		params, _ := dig(c, "parameters").([]any)
-		for j, p := range params {
-			if str(dig(p, "type")) == "" {
-				return errParam(fmt.Sprintf("Param template['components'][%d]['parameters'][%d]['type'] is required.", i, j))
-			}
-		}
-	}
-	return nil
-}
-
-var interactiveTypes = []string{"button", "list", "cta_url", "flow", "product", "product_list",
-	"catalog_message", "location_request_message", "address_message", "call_permission_request",
-	"order_details", "order_status", "voice_call"}
-
-func checkInteractive(obj any) *graphError {
-	typ := str(dig(obj, "type"))
-	if typ == "" {
-		return errParam("Param interactive['type'] is required.")
-	}
-	if !slices.Contains(interactiveTypes, typ) {
-		return errParam(fmt.Sprintf("Param interactive['type'] %q is not a valid interactive type.", typ))
-	}
-	if _, ok := dig(obj, "action").(map[string]any); !ok {
-		return errParam("Param interactive['action'] is required.")
-	}
-	switch typ {
-	case "button":
-		return checkButtons(obj)
-	case "list":
-		return checkList(obj)
-	}
-	return nil
-}
-
-func checkButtons(obj any) *graphError {
-	if str(dig(obj, "body", "text")) == "" {
-		return errParam("Param interactive['body']['text'] is required.")
-	}
-	buttons, _ := dig(obj, "action", "buttons").([]any)
-	if len(buttons) < 1 || len(buttons) > 3 {
-		return errParam("Param interactive['action']['buttons'] must have 1 to 3 buttons.")
-	}
-	seen := map[string]bool{}
-	for i, b := range buttons {
-		id, title := str(dig(b, "reply", "id")), str(dig(b, "reply", "title"))
-		if str(dig(b, "type")) != "reply" || id == "" || title == "" {
-			return errParam(fmt.Sprintf("Param interactive['action']['buttons'][%d] needs type reply, reply.id and reply.title.", i))
-		}
-		if utf8.RuneCountInString(title) > 20 || seen["id:"+id] || seen["title:"+title] {
-			return errParam("Button titles must be unique and at most 20 characters; button IDs must be unique.")
-		}
-		seen["id:"+id], seen["title:"+title] = true, true
-	}
-	return nil
-}
-
-func checkList(obj any) *graphError {
-	if str(dig(obj, "body", "text")) == "" {
-		return errParam("Param interactive['body']['text'] is required.")
-	}
-	label := str(dig(obj, "action", "button"))
-	if label == "" || utf8.RuneCountInString(label) > 20 {
-		return errParam("Param interactive['action']['button'] is required (at most 20 characters).")
-	}
-	sections, _ := dig(obj, "action", "sections").([]any)
-	if len(sections) < 1 || len(sections) > 10 {
-		return errParam("Param interactive['action']['sections'] must have 1 to 10 sections.")
-	}
-	rows := 0
-	for _, sec := range sections {
-		rs, _ := dig(sec, "rows").([]any)
-		for _, r := range rs {
-			if str(dig(r, "id")) == "" || str(dig(r, "title")) == "" || utf8.RuneCountInString(str(dig(r, "title"))) > 24 {
-				return errParam("Each list row needs an id and a title of at most 24 characters.")
-			}
-		}
-		rows += len(rs)
-	}
-	if rows < 1 || rows > 10 {
-		return errParam("A list message must have 1 to 10 rows in total.")
-	}
-	return nil
-}
-
-func checkReaction(obj any) *graphError {
-	if str(dig(obj, "message_id")) == "" {
-		return errParam("Param reaction['message_id'] is required.")
-	}
-	if _, ok := dig(obj, "emoji").(string); !ok {
-		return errParam("Param reaction['emoji'] is required (empty removes the reaction).")
-	}
-	return nil
-}
-
-func checkLocation(obj any) *graphError {
-	if dig(obj, "latitude") == nil || dig(obj, "longitude") == nil {
-		return errParam("Params location['latitude'] and location['longitude'] are required.")
-	}
-	return nil
-}
-
-func checkContacts(obj any) *graphError {
-	list, ok := obj.([]any)
-	if !ok || len(list) == 0 {
-		return errParam("Param contacts must be a non-empty array.")
-	}
-	for i, c := range list {
-		if str(dig(c, "name", "formatted_name")) == "" {
-			return errParam(fmt.Sprintf("Param contacts[%d]['name']['formatted_name'] is required.", i))
-		}
-	}
-	return nil
+	return param{v: ctx, path: "context"}.at("message_id").required()
 }
 
 // validateReadReceipt checks a mark-as-read body.
@@ -251,6 +101,95 @@ func validateReadReceipt(body map[string]any) *graphError {
 	}
 	if str(body["message_id"]) == "" {
 		return errRequired("message_id")
+	}
+	return nil
+}
+
+// param is one value of a request body and its path in Meta's notation,
+// such as interactive['action']['parameters']['url'] or contacts[0].
+type param struct {
+	v    any
+	path string
+}
+
+// at is the object member key (nil when absent or not an object).
+func (p param) at(key string) param {
+	return param{v: dig(p.v, key), path: p.path + "['" + key + "']"}
+}
+
+// items returns the array's elements; a value that is not an array has none.
+func (p param) items() []param {
+	list, _ := p.v.([]any)
+	out := make([]param, len(list))
+	for i, v := range list {
+		out[i] = param{v: v, path: fmt.Sprintf("%s[%d]", p.path, i)}
+	}
+	return out
+}
+
+func (p param) str() string   { return str(p.v) }
+func (p param) present() bool { return p.v != nil }
+
+// required refuses a missing value or an empty string, as Meta does:
+// "(#100) The parameter <path> is required."
+func (p param) required() *graphError {
+	if p.v == nil || p.v == "" {
+		return errRequired(p.path)
+	}
+	return nil
+}
+
+// text requires a non-empty string of at most max characters.
+func (p param) text(max int) *graphError {
+	if gerr := p.required(); gerr != nil {
+		return gerr
+	}
+	return p.optText(max)
+}
+
+// optText accepts an absent value, or a string of at most max characters.
+func (p param) optText(max int) *graphError {
+	s, ok := p.v.(string)
+	switch {
+	case !p.present():
+		return nil
+	case !ok:
+		return errParam(fmt.Sprintf("Param %s must be a string.", p.path))
+	case utf8.RuneCountInString(s) > max:
+		return errParam(fmt.Sprintf("Param %s must be at most %d characters long.", p.path, max))
+	}
+	return nil
+}
+
+// count requires an array of min to max elements.
+func (p param) count(min, max int) ([]param, *graphError) {
+	if !p.present() {
+		return nil, errRequired(p.path)
+	}
+	items := p.items()
+	if _, isList := p.v.([]any); !isList || len(items) < min || len(items) > max {
+		return nil, errParam(fmt.Sprintf("Param %s must be an array of %d to %d elements.", p.path, min, max))
+	}
+	return items, nil
+}
+
+// equals requires the string value want.
+func (p param) equals(want string) *graphError {
+	if gerr := p.required(); gerr != nil {
+		return gerr
+	}
+	if p.v != want {
+		return errParam(fmt.Sprintf("Param %s must be %q.", p.path, want))
+	}
+	return nil
+}
+
+// firstError runs checks in order and returns the first failure.
+func firstError(checks ...func() *graphError) *graphError {
+	for _, c := range checks {
+		if gerr := c(); gerr != nil {
+			return gerr
+		}
 	}
 	return nil
 }

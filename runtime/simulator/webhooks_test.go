@@ -102,8 +102,9 @@ func TestTemplateStatusIsBillable(t *testing.T) {
 }
 
 func TestFailedStatus(t *testing.T) {
-	e := newEnv(t, simulator.Config{}, simulator.Number{})
-	if _, err := e.send(template("12")); err != nil { // too short to be a WhatsApp user
+	const nonUser = "34699999999"
+	e := newEnv(t, simulator.Config{Recipients: simulator.RecipientConfig{NotOnWhatsApp: []string{nonUser}}}, simulator.Number{})
+	if _, err := e.send(template("+" + nonUser)); err != nil { // a possible number, but no WhatsApp user
 		t.Fatal(err)
 	}
 	e.advance(time.Second)
