@@ -20,9 +20,9 @@ type Config struct {
 	Statuses           StatusConfig
 	Limits             LimitConfig
 	Recipients         RecipientConfig // how recipients resolve to wa_ids
-	MaxInjected        int          // bound on messages one traffic event may inject; default 100,000
-	TemplateCategory   string       // pricing category of templates; default "marketing"
-	Logger             *slog.Logger // default: discard
+	MaxInjected        int             // bound on messages one traffic event may inject; default 100,000
+	TemplateCategory   string          // pricing category of templates; default "marketing"
+	Logger             *slog.Logger    // default: discard
 }
 
 // WebhookConfig tunes webhook delivery.
