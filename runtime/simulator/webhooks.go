@@ -3,7 +3,6 @@ package simulator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -155,7 +154,7 @@ func (s *Server) flushBatch(k batchKey, b *batch) {
 
 // queueWebhook queues one webhook carrying entries (s.mu held).
 func (s *Server) queueWebhook(url, secret string, entries []whatsapp.WebhookEntry) {
-	body, _ := json.Marshal(whatsapp.WebhookPayload{Object: whatsapp.WebhookObject, Entry: entries})
+	body, _ := metaJSON(whatsapp.WebhookPayload{Object: whatsapp.WebhookObject, Entry: entries})
 	s.seq++
 	s.enqueueLocked(delivery{id: s.seq, url: url, secret: secret, body: body, updates: len(entries)})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,4 +309,49 @@ func TestBatchedWebhooks(t *testing.T) {
 	if c := e.sim.Counters().Webhooks; c.Updates <= c.Enqueued {
 		t.Errorf("counters: %d updates in %d webhooks; batching should put several in one", c.Updates, c.Enqueued)
 	}
+}
+
+// TestSignedAsMetaSigns: a customer's non-ASCII message arrives escaped as
+// Meta escapes it, signed over those bytes: a receiver that hashes the raw
+// body verifies, one that hashes Go's re-encoding of the decoded body does not.
+func TestSignedAsMetaSigns(t *testing.T) {
+	e := newEnv(t, simulator.Config{}, simulator.Number{})
+	const text = "¿Cuánto cuesta? 😀 <b>50%</b> @ana"
+	if _, err := e.sim.Inject(pnid, simulator.Inbound{From: user, Name: "José", Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	bodies, sigs := e.sink.received()
+	if len(bodies) != 1 {
+		t.Fatalf("want one webhook, got %d", len(bodies))
+	}
+	raw := bodies[0]
+	for _, want := range []string{`\u00bfCu\u00e1nto`, `\ud83d\ude00`, `\u003Cb>`, `\u003C\/b>`, `50\u0025`, `\u0040ana`, `Jos\u00e9`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("body lacks %s: %s", want, raw)
+		}
+	}
+	if !whatsapp.VerifySignature(appSecret, raw, sigs[0]) {
+		t.Fatal("a receiver hashing the raw bytes rejects the signature")
+	}
+	var decoded any
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	reencoded, _ := json.Marshal(decoded)
+	if whatsapp.VerifySignature(appSecret, reencoded, sigs[0]) {
+		t.Fatal("a receiver hashing re-encoded JSON verifies: the body is not escaped as Meta's")
+	}
+	var v whatsapp.MessagesValue
+	if err := decodeFirstChange(raw, &v); err != nil || v.Messages[0].Text.Body != text || v.Contacts[0].Profile.Name != "José" {
+		t.Fatalf("decoded %+v (%v)", v, err)
+	}
+}
+
+func decodeFirstChange(raw []byte, v any) error {
+	var p whatsapp.WebhookPayload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return err
+	}
+	return p.Entry[0].Changes[0].Decode(v)
 }
