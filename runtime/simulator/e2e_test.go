@@ -200,6 +200,10 @@ func TestGetPhoneNumberFields(t *testing.T) {
 	if len(got) != 4 || got["verified_name"] != "Lucky Shrub" {
 		t.Fatalf("default fields: %s", body)
 	}
+	_, body = e.get("/v23.0/"+pnid+"?fields=country_code,country_dial_code", token)
+	if string(body) != `{"country_code":"US","country_dial_code":"1","id":"`+pnid+`"}`+"\n" {
+		t.Fatalf("country fields of %s: %s", display, body)
+	}
 	status, body = e.get("/v23.0/"+pnid+"?fields=nonsense", token)
 	if status != 400 || errorCode(t, body) != 100 {
 		t.Fatalf("unknown field: %d %s", status, body)

@@ -254,6 +254,12 @@ func phoneField(n Number, f string) (any, bool) {
 		return "LIVE", true
 	case "is_official_business_account":
 		return false, true
+	case "country_code":
+		region, _ := n.country()
+		return region, true
+	case "country_dial_code":
+		_, dial := n.country()
+		return dial, true
 	}
 	return nil, false
 }

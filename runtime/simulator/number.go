@@ -2,9 +2,11 @@ package simulator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
@@ -64,6 +66,24 @@ func (n Number) validate() error {
 // conversations: RESTRICTED, or any status with a restriction in force.
 func (n Number) blocksBusinessInitiated() bool {
 	return n.Restricted || n.Status == "RESTRICTED"
+}
+
+// country returns the ISO 3166-1 alpha-2 code and the calling code of the
+// number's displayPhoneNumber, as Meta's phone-number fields country_code and
+// country_dial_code give them (e.g. "US" and "1"). A calling code shared by
+// several countries gives the one libphonenumber reads the number as, or its
+// main country when the number is not valid (such as Meta's 555 examples).
+func (n Number) country() (region, dial string) {
+	pn, err := phonenumbers.Parse("+"+digitsOnly(n.DisplayPhoneNumber), "")
+	if err != nil {
+		return "", ""
+	}
+	cc := int(pn.GetCountryCode())
+	region = phonenumbers.GetRegionCodeForNumber(pn)
+	if region == "" || region == phonenumbers.UNKNOWN_REGION {
+		region = phonenumbers.GetRegionCodeForCountryCode(cc)
+	}
+	return region, strconv.Itoa(cc)
 }
 
 // mps is Meta's throughput cap for the number.
