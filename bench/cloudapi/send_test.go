@@ -216,7 +216,7 @@ func startEnv(b *testing.B, total int) *env {
 		e.urls = append(e.urls, e.baseURL+"/"+whatsapp.DefaultAPIVersion+"/"+id+"/messages")
 	}
 	for i := range r {
-		to := fmt.Sprintf("34600%07d", i)
+		to := fmt.Sprintf("346%08d", i)
 		e.recipients = append(e.recipients, to)
 		e.bodies = append(e.bodies, encode(b, whatsapp.TemplateMessage(to, templateName, templateLang)))
 	}

@@ -49,7 +49,7 @@ func senderPacer(l pace.Limits, now time.Time) *pace.Pacer {
 // most, below Meta's pair rate (1 per 6 s), which is therefore never the limit.
 func recipients(rate float64) func(i int) string {
 	n := max(1, int(rate*10))
-	return func(i int) string { return fmt.Sprintf("3460%08d", i%n) }
+	return func(i int) string { return fmt.Sprintf("346%08d", i%n) }
 }
 
 // BenchmarkAccuracy measures each limit against a simulated clock: the fastest

@@ -53,7 +53,7 @@ var number = store.NumberRef{Namespace: "bench", Name: "sender"}
 // recipient is the i-th recipient of a run: every message of a run goes to its own
 // recipient, so neither the pacer's nor the simulator's pair rate (1 per 6 s, burst
 // 45) ever applies, and a template never meets a closed 24 h window.
-func recipient(i int) string { return fmt.Sprintf("3460%08d", i) }
+func recipient(i int) string { return fmt.Sprintf("346%08d", i) }
 
 // env is one benchmark's database, simulator and loopback HTTP server.
 type env struct {

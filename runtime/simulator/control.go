@@ -19,6 +19,8 @@ import (
 //	POST  /_sim/numbers/{id}/verify-webhook → Verification: Meta's hub.challenge request
 //	GET   /_sim/numbers/{id}/messages?limit=N → {"messages":[SentMessage…]}: accepted sends as received
 //	POST  /_sim/events            ← Event or [Event…]: now, or after "after"
+//	POST  /_sim/load              ← Load → LoadStatus: inbound load for benchmarks
+//	GET   /_sim/load/{id}         → LoadStatus; DELETE stops the load
 //	GET   /_sim/counters          → Counters
 //
 // Errors answer {"error": "..."} with 400 or 404.
@@ -33,6 +35,9 @@ func (s *Server) controlRoutes() {
 	s.mux.HandleFunc("POST /_sim/numbers/{id}/verify-webhook", s.ctlVerifyWebhook)
 	s.mux.HandleFunc("GET /_sim/numbers/{id}/messages", s.ctlSent)
 	s.mux.HandleFunc("POST /_sim/events", s.ctlEvents)
+	s.mux.HandleFunc("POST /_sim/load", s.ctlStartLoad)
+	s.mux.HandleFunc("GET /_sim/load/{id}", s.ctlLoad)
+	s.mux.HandleFunc("DELETE /_sim/load/{id}", s.ctlLoad)
 	s.mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Counters())
 	})

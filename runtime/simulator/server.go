@@ -25,6 +25,7 @@ type Server struct {
 	mu      sync.Mutex
 	numbers map[string]*numberState
 	batches map[batchKey]*batch // webhook updates waiting for their batch window
+	loads   map[uint64]*LoadRun // inbound loads, by id
 	seq     uint64              // message and trace sequence
 	totals  Counters
 
@@ -44,6 +45,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, clock: cfg.Clock, rnd: source{uint64(cfg.Seed)},
 		numbers: map[string]*numberState{},
 		batches: map[batchKey]*batch{},
+		loads:   map[uint64]*LoadRun{},
 		totals:  Counters{Rejected: map[int]int64{}},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
