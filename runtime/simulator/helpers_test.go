@@ -53,7 +53,7 @@ func newEnv(t *testing.T, cfg simulator.Config, number simulator.Number) *env {
 		number = simulator.Number{ID: pnid, DisplayPhoneNumber: display, AccessToken: token, AppSecret: appSecret}
 	}
 	if number.WebhookURL == "" {
-		number.WebhookURL = hooks.URL + "/webhooks/acme/sales"
+		number.WebhookURL = hooks.URL + "/webhooks/whatsapp"
 	}
 	cfg.Numbers = append([]simulator.Number{number}, cfg.Numbers...)
 	sim, err := simulator.New(cfg)

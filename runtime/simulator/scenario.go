@@ -17,7 +17,7 @@ import (
 //	statuses: {sentAfter: 100ms, deliveredAfter: 1s, readAfter: 3s}
 //	numbers:
 //	- {id: "106540352242922", displayPhoneNumber: "+1 555-078-3881", tier: TIER_2K,
-//	   appSecret: dev-secret, webhookURL: "http://127.0.0.1:8080/webhooks/acme/sales"}
+//	   appSecret: dev-secret, webhookURL: "http://127.0.0.1:18080/webhooks/whatsapp"}
 //	events:
 //	- {after: 10s, number: "106540352242922", traffic: {rate: 5, users: 50, duration: 1m}}
 //	- {after: 2m, number: "106540352242922", quality: {rating: RED}}

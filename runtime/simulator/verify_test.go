@@ -38,13 +38,13 @@ func TestVerifyWebhook(t *testing.T) {
 	defer noEcho.Close()
 
 	e := newEnv(t, simulator.Config{}, simulator.Number{ID: pnid, DisplayPhoneNumber: display,
-		AccessToken: token, AppSecret: appSecret, VerifyToken: verifyToken, WebhookURL: good.URL + "/webhooks/acme?team=sales"})
+		AccessToken: token, AppSecret: appSecret, VerifyToken: verifyToken, WebhookURL: good.URL + "/webhooks/whatsapp?team=sales"})
 	base := e.srv.URL + "/_sim/numbers/" + pnid
 	var v simulator.Verification
 	if code := call(t, "POST", base+"/verify-webhook", "", &v); code != 200 || !v.Verified || v.Reason != "" {
 		t.Fatalf("good endpoint: %d %+v", code, v)
 	}
-	if len(seen) != 1 || seen[0] != "GET /webhooks/acme mode=subscribe" {
+	if len(seen) != 1 || seen[0] != "GET /webhooks/whatsapp mode=subscribe" {
 		t.Errorf("requests seen %q", seen)
 	}
 
