@@ -85,16 +85,6 @@ func TestInboundWebhooksMatchMetaExamples(t *testing.T) {
 	}
 }
 
-// knownBadRequestExamples are spec examples the simulator rejects, and why.
-var knownBadRequestExamples = map[string]string{
-	// It omits `type`, which Meta then takes to be "text" (the messages
-	// reference: "If omitted, defaults to text"); the body has no text
-	// object, so Meta answers 100 "The parameter text is required". The
-	// other example without `type`, "Send Text Message with Preview URL", is
-	// a text message and is accepted.
-	"Send Reply to List Message": "no type, not a text message",
-}
-
 // TestSpecRequestExamplesAccepted posts every sendMessage example from
 // Meta's description to the simulator (placeholders replaced, the user's
 // window opened) and expects 200 except for the documented exceptions, and
@@ -112,7 +102,7 @@ func TestSpecRequestExamplesAccepted(t *testing.T) {
 		e.advance(time.Second) // stay under the throughput cap
 		e.inject(to)
 		status, resp := e.postRaw("/v23.0/"+pnid+"/messages", token, body)
-		reason, bad := knownBadRequestExamples[name]
+		reason, bad := spectest.RefusedSendExamples[name]
 		switch {
 		case bad && (status != 400 || errorCode(t, resp) != 100):
 			t.Errorf("%s (%s): want 100, got %d %s", name, reason, status, resp)

@@ -11,7 +11,7 @@ import (
 
 // Inbound is a message a simulated WhatsApp user sends to a business number.
 type Inbound struct {
-	From        string `json:"from"`                  // the user's number (digits)
+	From        string `json:"from"`                  // the user's number (digits), resolved to a wa_id as recipients are
 	Name        string `json:"name,omitempty"`        // profile name; default "User <from>"
 	Type        string `json:"type,omitempty"`        // text (default), image, button_reply, list_reply, button
 	Text        string `json:"text,omitempty"`        // text body, image caption, or quick-reply button text
@@ -35,7 +35,7 @@ func (s *Server) Inject(numberID string, in Inbound) (string, error) {
 }
 
 func (s *Server) injectLocked(st *numberState, in Inbound, now time.Time) (string, error) {
-	from := digitsOnly(in.From)
+	from := s.cfg.Recipients.resolve(digitsOnly(in.From))
 	if from == "" {
 		return "", fmt.Errorf("simulator: inbound message needs a from number")
 	}

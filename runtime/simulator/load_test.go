@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,35 @@ func TestLoadRefused(t *testing.T) {
 	}
 	if c := e.sim.Counters(); c.Inbound != 0 {
 		t.Fatalf("refused loads injected %d messages", c.Inbound)
+	}
+}
+
+// TestLoadOnTheWallClock: with the real clock the scheduler paces a load to
+// its end by itself (the test waits for the outcome, not for a time).
+func TestLoadOnTheWallClock(t *testing.T) {
+	hooks := newSink(appSecret)
+	srv := httptest.NewServer(hooks)
+	defer srv.Close()
+	sim, err := simulator.New(simulator.Config{Numbers: []simulator.Number{{ID: pnid, DisplayPhoneNumber: display,
+		AppSecret: appSecret, WebhookURL: srv.URL + "/webhooks/whatsapp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	run, err := sim.StartLoad(simulator.Load{Customers: 5, Rate: 2000, Count: 200, Keywords: []string{"precio"}, KeywordShare: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run.Wait(ctx); err != nil {
+		t.Fatalf("load did not finish: %v (%+v)", err, run.Status())
+	}
+	if err := sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bodies, _ := hooks.received()
+	if st := run.Status(); st.Sent != 200 || st.WithKeyword != 100 || len(bodies) != 200 {
+		t.Fatalf("status %+v, %d webhooks", st, len(bodies))
 	}
 }

@@ -106,3 +106,21 @@ func TestRecipientConfigRefused(t *testing.T) {
 		t.Fatalf("scenario recipients not applied: %+v", cfg.Recipients)
 	}
 }
+
+// TestInboundFromResolves: a user writing in carries the wa_id Meta resolves,
+// and a reply to the number as the business knows it lands in that window.
+func TestInboundFromResolves(t *testing.T) {
+	e := newEnv(t, simulator.Config{Recipients: simulator.RecipientConfig{Rules: []string{simulator.RuleMexico521}}}, simulator.Number{})
+	if _, err := e.sim.Inject(pnid, simulator.Inbound{From: "525512345678", Text: "hola"}); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	bodies, _ := e.sink.received()
+	vals := decodeValues(t, bodies)
+	if len(vals) != 1 || vals[0].Messages[0].From != "5215512345678" || vals[0].Contacts[0].WAID != "5215512345678" {
+		t.Fatalf("inbound webhook %s, want from 5215512345678", bodies)
+	}
+	if _, err := e.send(whatsapp.TextMessage("+52 55 1234 5678", "reply")); err != nil {
+		t.Fatalf("reply inside the window: %v", err)
+	}
+}

@@ -144,6 +144,17 @@ func (s *Spec) componentSchemas() map[string]any {
 	return schemas
 }
 
+// RefusedSendExamples are the sendMessage request examples of Meta's
+// description that Meta itself refuses, and why; every other one is a valid
+// request (the simulator's TestSpecRequestExamplesAccepted checks both).
+var RefusedSendExamples = map[string]string{
+	// It omits `type`, which Meta then takes to be "text" (the messages
+	// reference: "If omitted, defaults to text"); the body has no text object,
+	// so Meta answers 100 "The parameter text is required". The other example
+	// without `type`, "Send Text Message with Preview URL", is a text message.
+	"Send Reply to List Message": "no type, so a text message, without text",
+}
+
 // RequestExamples returns the named request-body examples of an operation,
 // e.g. ("/{Version}/{Phone-Number-ID}/messages", "post"), as JSON.
 func (s *Spec) RequestExamples(path, method string) (map[string]json.RawMessage, error) {
