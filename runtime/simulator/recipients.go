@@ -33,16 +33,28 @@ func recipientDigits(to string) (string, *graphError) {
 	if strings.TrimSpace(to) == "" {
 		return "", errRequired("to")
 	}
-	digits := strings.Map(func(r rune) rune {
+	digits := normalizeRecipient(to)
+	if digits == "" || digitsOnly(digits) != digits || strings.HasPrefix(digits, "00") {
+		return "", errInvalidRecipient()
+	}
+	return digits, nil
+}
+
+// normalizeRecipient removes the separators Meta accepts around the digits
+// of `to` ("+", spaces, dashes and parentheses).
+func normalizeRecipient(to string) string {
+	return strings.Map(func(r rune) rune {
 		if strings.ContainsRune(recipientSeparators, r) {
 			return -1
 		}
 		return r
 	}, to)
-	if digits == "" || digitsOnly(digits) != digits || strings.HasPrefix(digits, "00") {
-		return "", errInvalidRecipient()
-	}
-	return digits, nil
+}
+
+// validRecipient reports whether waID has a wa_id's shape: 7 to 15 digits
+// (E.164 numbers have at most 15).
+func validRecipient(waID string) bool {
+	return len(waID) >= 7 && len(waID) <= 15 && digitsOnly(waID) == waID
 }
 
 // possibleNumber reports whether digits, read as "+" and digits, is a
@@ -97,8 +109,13 @@ type RecipientConfig struct {
 
 func (rc RecipientConfig) validate() error {
 	for in, out := range rc.WAIDs {
-		if in == "" || digitsOnly(in) != in || out == "" || digitsOnly(out) != out {
-			return fmt.Errorf("simulator: recipients.waIds: %q → %q: both must be digits", in, out)
+		if !validRecipient(in) || !validRecipient(out) {
+			return fmt.Errorf("simulator: recipients.waIds: %q → %q: both must be digits, 7 to 15 of them", in, out)
+		}
+	}
+	for _, waID := range rc.NotOnWhatsApp {
+		if !validRecipient(waID) {
+			return fmt.Errorf("simulator: recipients.notOnWhatsApp: %q must be digits, 7 to 15 of them", waID)
 		}
 	}
 	for _, r := range rc.Rules {

@@ -89,7 +89,8 @@ func TestRecipientConfigRefused(t *testing.T) {
 	for want, rc := range map[string]simulator.RecipientConfig{
 		"unknown rule":       {Rules: []string{"FR"}},
 		"exclude each other": {Rules: []string{simulator.RuleBrazilAdd9, simulator.RuleBrazilDrop9}},
-		"must be digits":     {WAIDs: map[string]string{"+34611": "34611"}},
+		"must be digits":     {WAIDs: map[string]string{"+34611111111": "34611111111"}},
+		"7 to 15 of them":    {NotOnWhatsApp: []string{"3461"}},
 	} {
 		_, err := simulator.New(simulator.Config{Recipients: rc})
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "recipients.") {
