@@ -137,3 +137,62 @@ func TestSpecResponseExamplesValidate(t *testing.T) {
 		t.Error("validator accepted a malformed response")
 	}
 }
+
+// TestInboundMessagesKeptWhole injects the message of each of Meta's webhook
+// examples whole (Inbound.Message) and expects it delivered with every field
+// as Meta wrote it, only from, id and timestamp being the simulator's.
+func TestInboundMessagesKeptWhole(t *testing.T) {
+	examples, err := loadSpec(t).RequestExamples("/whatsapp/webhooks", "post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, simulator.Config{}, simulator.Number{})
+	tried := 0
+	for _, name := range spectest.Names(examples) {
+		var p struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct{ Messages []json.RawMessage } `json:"value"`
+				} `json:"changes"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(examples[name], &p); err != nil || len(p.Entry[0].Changes[0].Value.Messages) == 0 {
+			continue // statuses and group events carry no message
+		}
+		tried++
+		t.Run(name, func(t *testing.T) { e.wantKeptWhole(p.Entry[0].Changes[0].Value.Messages[0]) })
+	}
+	if tried < 10 {
+		t.Fatalf("only %d of Meta's webhook examples carry a message", tried)
+	}
+}
+
+func (e *env) wantKeptWhole(message json.RawMessage) {
+	e.t.Helper()
+	e.sink.reset()
+	id, err := e.sim.Inject(pnid, simulator.Inbound{From: user, Message: message})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.idle()
+	bodies, _ := e.sink.received()
+	if len(bodies) != 1 {
+		e.t.Fatalf("want one webhook, got %d", len(bodies))
+	}
+	var got struct {
+		Entry []struct {
+			Changes []struct {
+				Value struct{ Messages []map[string]any } `json:"value"`
+			} `json:"changes"`
+		} `json:"entry"`
+	}
+	_ = json.Unmarshal(bodies[0], &got)
+	var want map[string]any
+	_ = json.Unmarshal(message, &want)
+	want["from"], want["id"] = user, id
+	msg := got.Entry[0].Changes[0].Value.Messages[0]
+	want["timestamp"] = msg["timestamp"]
+	if !reflect.DeepEqual(msg, want) {
+		e.t.Fatalf("message changed on the way\n got: %v\nwant: %v", msg, want)
+	}
+}

@@ -1,7 +1,9 @@
 package simulator
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -19,6 +21,10 @@ type Inbound struct {
 	Title       string `json:"title,omitempty"`       // tapped button/row title
 	Description string `json:"description,omitempty"` // tapped row description
 	Context     string `json:"context,omitempty"`     // wamid replied to; default: the last message sent to the user
+	// Message, instead of Type and the fields after it, is a whole message object as Meta
+	// sends it (type, its type object, context, referral, errors…), such as one of Meta's
+	// webhook examples; every field is kept and only from, id and timestamp are set.
+	Message json.RawMessage `json:"message,omitempty"`
 }
 
 // Inject delivers one inbound message now: it opens (or renews) the user's
@@ -40,8 +46,9 @@ func (s *Server) injectLocked(st *numberState, in Inbound, now time.Time) (strin
 		return "", fmt.Errorf("simulator: inbound message needs a from number")
 	}
 	s.seq++
-	msg := whatsapp.InboundMessage{From: from, ID: s.rnd.wamid(from, "in", s.seq), Timestamp: unix(now)}
-	if err := s.fillInbound(&msg, st, in); err != nil {
+	id := s.rnd.wamid(from, "in", s.seq)
+	msg, err := s.inboundMessage(st, in, from, id, now)
+	if err != nil {
 		return "", err
 	}
 	st.throughput.drain(now)
@@ -49,11 +56,48 @@ func (s *Server) injectLocked(st *numberState, in Inbound, now time.Time) (strin
 	st.counters.Inbound++
 	s.totals.Inbound++
 	name := orStr(in.Name, "User "+from)
-	s.enqueueMessages(st, whatsapp.MessagesValue{
+	s.enqueueChange(st, whatsapp.FieldMessages, inboundValue{MessagingProduct: "whatsapp", Metadata: metadataOf(st),
 		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.Profile{Name: name}, WAID: from}},
-		Messages: []whatsapp.InboundMessage{msg},
-	})
-	return msg.ID, nil
+		Messages: []any{msg}})
+	return id, nil
+}
+
+// inboundValue is the value of a "messages" change carrying one inbound
+// message, built by the simulator or given whole (Inbound.Message).
+type inboundValue struct {
+	MessagingProduct string                    `json:"messaging_product"`
+	Metadata         whatsapp.Metadata         `json:"metadata"`
+	Contacts         []whatsapp.WebhookContact `json:"contacts"`
+	Messages         []any                     `json:"messages"`
+}
+
+// inboundMessage builds the message object: in.Message as given, or one
+// shaped like Meta's examples from in's fields.
+func (s *Server) inboundMessage(st *numberState, in Inbound, from, id string, now time.Time) (any, error) {
+	if len(in.Message) > 0 {
+		if in.Type != "" {
+			return nil, fmt.Errorf("simulator: inbound message: give type or message, not both")
+		}
+		return wholeInbound(in.Message, from, id, now)
+	}
+	msg := whatsapp.InboundMessage{From: from, ID: id, Timestamp: unix(now)}
+	return msg, s.fillInbound(&msg, st, in)
+}
+
+// wholeInbound is a message object given whole, every field kept (numbers
+// exactly as written); only from, id and timestamp are the simulator's.
+func wholeInbound(raw json.RawMessage, from, id string, now time.Time) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("simulator: inbound message must be a JSON object (%v)", err)
+	}
+	if t, _ := m["type"].(string); t == "" {
+		return nil, fmt.Errorf("simulator: inbound message needs a type")
+	}
+	m["from"], m["id"], m["timestamp"] = from, id, unix(now)
+	return m, nil
 }
 
 // fillInbound sets the type-specific part of msg, shaped like Meta's

@@ -87,8 +87,13 @@ func (q *webhookQueue) idle() bool {
 // enqueueMessages sends a "messages" change for st (s.mu held).
 func (s *Server) enqueueMessages(st *numberState, v whatsapp.MessagesValue) {
 	v.MessagingProduct = "whatsapp"
-	v.Metadata = whatsapp.Metadata{DisplayPhoneNumber: digitsOnly(st.DisplayPhoneNumber), PhoneNumberID: st.ID}
+	v.Metadata = metadataOf(st)
 	s.enqueueChange(st, whatsapp.FieldMessages, v)
+}
+
+// metadataOf names the business number in a "messages" change.
+func metadataOf(st *numberState) whatsapp.Metadata {
+	return whatsapp.Metadata{DisplayPhoneNumber: digitsOnly(st.DisplayPhoneNumber), PhoneNumberID: st.ID}
 }
 
 // enqueueChange wraps value in Meta's envelope and queues it for st's
