@@ -161,13 +161,20 @@ func (p param) optText(max int) *graphError {
 	return nil
 }
 
-// count requires an array of min to max elements.
+// unbounded is count's max for arrays without a documented limit.
+const unbounded = -1
+
+// count requires an array of min to max elements (at least min when max is unbounded).
 func (p param) count(min, max int) ([]param, *graphError) {
 	if !p.present() {
 		return nil, errRequired(p.path)
 	}
 	items := p.items()
-	if _, isList := p.v.([]any); !isList || len(items) < min || len(items) > max {
+	_, isList := p.v.([]any)
+	switch {
+	case max == unbounded && (!isList || len(items) < min):
+		return nil, errParam(fmt.Sprintf("Param %s must be an array of at least %d element(s).", p.path, min))
+	case max != unbounded && (!isList || len(items) < min || len(items) > max):
 		return nil, errParam(fmt.Sprintf("Param %s must be an array of %d to %d elements.", p.path, min, max))
 	}
 	return items, nil

@@ -36,7 +36,7 @@ var typeRules = []rule{
 	{"latitude out of range", send("location", `{"latitude":91,"longitude":2}`), 100, "location['latitude'] must be a number between -90 and 90"},
 	{"latitude not a number", send("location", `{"latitude":"north","longitude":2}`), 100, "location['latitude'] must be a number"},
 	{"contacts without its array", `{"messaging_product":"whatsapp","to":"16505551234","type":"contacts"}`, 100, "The parameter contacts is required."},
-	{"contacts empty", send("contacts", `[]`), 100, "contacts must be an array of 1"},
+	{"contacts empty", send("contacts", `[]`), 100, "contacts must be an array of at least 1 element(s)"},
 	{"contact without formatted_name", send("contacts", `[{"name":{"first_name":"Ana"}}]`), 100, "The parameter contacts[0]['name']['formatted_name'] is required."},
 	{"contact name with formatted_name only", send("contacts", `[{"name":{"formatted_name":"Ana"}}]`), 100, "contacts[0]['name'] needs one of first_name"},
 	{"contact email without address", send("contacts", `[{"name":{"formatted_name":"Ana","first_name":"Ana"},"emails":[{"type":"WORK"}]}]`), 100, "contacts[0]['emails'][0]['email'] is required"},

@@ -27,16 +27,14 @@ func isBool(p param) *graphError {
 	return nil
 }
 
-// checkMedia: an uploaded media id or a link, never both; a caption of at
-// most 1,024 characters and a document filename of at most 240.
+// checkMedia: an uploaded media id or a link, never both, and a caption of
+// at most 1,024 characters.
 func checkMedia(p param) *graphError {
 	id, link := p.at("id").str(), p.at("link").str()
 	if (id == "") == (link == "") {
 		return errParam(fmt.Sprintf("Param %s must have exactly one of 'id' or 'link'.", p.path))
 	}
-	return firstError(
-		func() *graphError { return p.at("caption").optText(1024) },
-		func() *graphError { return p.at("filename").optText(240) })
+	return p.at("caption").optText(1024)
 }
 
 func checkReaction(p param) *graphError {
@@ -55,9 +53,7 @@ func checkReaction(p param) *graphError {
 func checkLocation(p param) *graphError {
 	return firstError(
 		func() *graphError { return coordinate(p.at("latitude"), 90) },
-		func() *graphError { return coordinate(p.at("longitude"), 180) },
-		func() *graphError { return p.at("name").optText(1000) },
-		func() *graphError { return p.at("address").optText(1000) })
+		func() *graphError { return coordinate(p.at("longitude"), 180) })
 }
 
 func coordinate(p param, limit float64) *graphError {
@@ -85,7 +81,7 @@ func coordinate(p param, limit float64) *graphError {
 // parameters needs to be included along with the formatted_name parameter"),
 // and an address in each email entry.
 func checkContacts(p param) *graphError {
-	cards, gerr := p.count(1, math.MaxInt)
+	cards, gerr := p.count(1, unbounded)
 	if gerr != nil {
 		return gerr
 	}
