@@ -3,8 +3,8 @@ package simulator
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
