@@ -57,17 +57,16 @@ func (l Load) total(maxInjected int) (int, error) {
 	case slices.ContainsFunc(l.Keywords, func(k string) bool { return k == "" || strings.Contains(l.text(), k) }):
 		return 0, fmt.Errorf("load: keywords must be non-empty and absent from the text %q", l.text())
 	}
-	n := l.Count
+	n := float64(l.Count)
 	if d := l.Duration.D(); d > 0 {
-		byTime := int(math.Ceil(l.Rate * d.Seconds()))
-		if n == 0 || byTime < n {
+		if byTime := math.Ceil(l.Rate * d.Seconds()); n == 0 || byTime < n {
 			n = byTime
 		}
 	}
-	if n > maxInjected {
-		return 0, fmt.Errorf("load of %d messages exceeds the bound of %d messages", n, maxInjected)
+	if n > float64(maxInjected) {
+		return 0, fmt.Errorf("load of %.0f messages exceeds the bound of %d messages", n, maxInjected)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 func (l Load) text() string { return orStr(l.Text, "Hello") }
@@ -190,7 +189,7 @@ func (s *Server) loadTick(r *LoadRun) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := s.clock.Now()
-	due := min(r.Messages, int(now.Sub(r.start).Seconds()*r.load.Rate)+1)
+	due := int(min(float64(r.Messages), now.Sub(r.start).Seconds()*r.load.Rate+1))
 	for ; !r.stopped && r.sent < due; r.sent++ {
 		s.injectLoadMessage(r, r.sent, now)
 	}

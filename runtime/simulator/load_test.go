@@ -115,6 +115,7 @@ func TestLoadRefused(t *testing.T) {
 		"absent from the text": {Customers: 1, Rate: 1, Count: 1, KeywordShare: 0.5, Keywords: []string{"Hel"}},
 		"no number 42":         {Numbers: []string{"42"}, Customers: 1, Rate: 1, Count: 1},
 		"exceeds the bound":    {Customers: 1, Rate: 1000, Duration: simulator.Duration(time.Hour)},
+		"bound of 100000":      {Customers: 1, Rate: 1e300, Duration: simulator.Duration(time.Hour)},
 	} {
 		if _, err := e.sim.StartLoad(l); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: got %v, want %q", l, err, want)
@@ -156,5 +157,18 @@ func TestLoadOnTheWallClock(t *testing.T) {
 	bodies, _ := hooks.received()
 	if st := run.Status(); st.Sent != 200 || st.WithKeyword != 100 || len(bodies) != 200 {
 		t.Fatalf("status %+v, %d webhooks", st, len(bodies))
+	}
+}
+
+// TestLoadFlatOut: a rate far above what can be sent sends the count at once.
+func TestLoadFlatOut(t *testing.T) {
+	e := loadEnv(t)
+	run, err := e.sim.StartLoad(simulator.Load{Customers: 2, Rate: 1e300, Count: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Hour)
+	if st := run.Status(); st.Sent != 30 || !st.Done {
+		t.Fatalf("status %+v", st)
 	}
 }
