@@ -33,10 +33,10 @@ var goHTMLEscapes = map[string]rune{`\u003c`: '<', `\u003e`: '>', `\u0026`: '&'}
 func metaEscape(raw []byte) []byte {
 	out := make([]byte, 0, len(raw)+len(raw)/8)
 	for i := 0; i < len(raw); {
-		if raw[i] == '\\' { // an escape: keep it, unless it is Go's HTML escape
+		if raw[i] == '\\' && i+1 < len(raw) { // an escape: keep it, unless it is Go's HTML escape
 			n := 2
 			if raw[i+1] == 'u' {
-				n = 6
+				n = min(6, len(raw)-i)
 			}
 			if r, ok := goHTMLEscapes[string(raw[i:i+n])]; ok {
 				out = appendMeta(out, r)
