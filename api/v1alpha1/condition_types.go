@@ -32,6 +32,11 @@ const (
 	// reason is the one of status.sending.reason. Polarity: abnormal-true (informational:
 	// a throttled Number is still Ready).
 	ThrottledCondition = "Throttled"
+
+	// InboxAvailableCondition (Number) tells whether an Inbox receives the number's
+	// webhooks, and names it. Polarity: normal-true, but informational: it is not part
+	// of Ready, because a Number may send without receiving.
+	InboxAvailableCondition = "InboxAvailable"
 )
 
 // Condition reasons. A reason is CamelCase and names the cause; the message carries the
@@ -72,4 +77,11 @@ const (
 	// ReasonCredentialsRejected: Meta's Graph API refused the access token (invalid,
 	// expired, or without permission on the number).
 	ReasonCredentialsRejected = "CredentialsRejected"
+
+	// ReasonInboxSelected: an Inbox selects the Number and receives its webhooks (the
+	// oldest, when several select it).
+	ReasonInboxSelected = "InboxSelected"
+	// ReasonNoInbox: no Inbox of the namespace selects the Number; its webhooks have no
+	// receiver.
+	ReasonNoInbox = "NoInbox"
 )

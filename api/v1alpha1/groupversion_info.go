@@ -1,5 +1,5 @@
 // Package v1alpha1 contains the switchboard.dev/v1alpha1 API: Number, RoutingPolicy,
-// KeywordRule and RetentionPolicy.
+// KeywordRule, RetentionPolicy and Inbox.
 //
 // This package imports apimachinery only, so that clients can depend on it cheaply.
 //
@@ -30,6 +30,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&RoutingPolicy{}, &RoutingPolicyList{},
 		&KeywordRule{}, &KeywordRuleList{},
 		&RetentionPolicy{}, &RetentionPolicyList{},
+		&Inbox{}, &InboxList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -142,7 +142,8 @@ type NumberStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled, CredentialsValid, SenderAvailable, Throttled.
+	// Conditions: Ready, Reconciling, Stalled, CredentialsValid, SenderAvailable,
+	// Throttled, InboxAvailable.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -171,6 +172,16 @@ type NumberStatus struct {
 	// several do). Empty when none does.
 	// +optional
 	RoutingPolicy string `json:"routingPolicy,omitempty"`
+
+	// Inbox names the Inbox that receives this Number's webhooks (the oldest, when
+	// several select it). Empty when none does.
+	// +optional
+	Inbox string `json:"inbox,omitempty"`
+
+	// LastHandledQualityRefresh is the last value of the switchboard.dev/refresh-quality
+	// annotation for which the operator read the number's fields from the Graph API.
+	// +optional
+	LastHandledQualityRefresh string `json:"lastHandledQualityRefresh,omitempty"`
 
 	// LastHandledReconcileAt is the last value of the
 	// switchboard.dev/reconcile-requested-at annotation that the operator handled.
@@ -257,6 +268,7 @@ type SenderStatus struct {
 // +kubebuilder:printcolumn:name="Phone-ID",type=string,JSONPath=`.spec.phoneNumberID`,priority=1
 // +kubebuilder:printcolumn:name="Sender",type=string,JSONPath=`.status.sender.deployment`,priority=1
 // +kubebuilder:printcolumn:name="Routing",type=string,JSONPath=`.status.routingPolicy`,priority=1
+// +kubebuilder:printcolumn:name="Inbox",type=string,JSONPath=`.status.inbox`,priority=1
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the sender Deployment is named sender-<name>"
 type Number struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -1,0 +1,148 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// InboxSpec declares the inbox service that receives the webhooks of the selected
+// Numbers: its Deployment, Service and permissions are declared by the operator.
+type InboxSpec struct {
+	// NumberSelector selects the Numbers in this namespace whose webhooks this Inbox
+	// receives. An empty selector selects every Number in the namespace. A Number
+	// selected by two Inboxes belongs to the older one (creationTimestamp, then name).
+	// +required
+	NumberSelector metav1.LabelSelector `json:"numberSelector"`
+
+	// Replicas of the inbox Deployment. Every replica serves traffic (the inbox is
+	// stateless: all its state is in PostgreSQL); two or more survive a node drain.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Resources of the inbox container. Unset values keep the operator's defaults
+	// (requests cpu 100m, memory 128Mi; limits cpu 2, memory 512Mi).
+	// +optional
+	Resources *InboxResources `json:"resources,omitempty"`
+
+	// SecretRefs name Secrets of this namespace that the inbox may read besides the
+	// credentials Secrets of the Numbers it serves (integrations and authentication use
+	// them). Its Role grants get on exactly these names.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	SecretRefs []LocalObjectReference `json:"secretRefs,omitempty"`
+
+	// Suspend stops the operator from reconciling this Inbox: nothing is created,
+	// changed or repaired until it is set back to false. A running inbox keeps running.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// InboxResources are the compute resources of the inbox container, keyed by resource
+// name: cpu, memory or ephemeral-storage (Kubernetes quantities such as 250m or 256Mi).
+// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || quantity(string(self.limits[k])).compareTo(quantity(string(self.requests[k]))) >= 0)",message="spec.resources: each limit must be at least its request"
+type InboxResources struct {
+	// Requests are what the scheduler reserves for each inbox pod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=3
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage'])",message="spec.resources.requests: only cpu, memory and ephemeral-storage may be set"
+	Requests map[string]resource.Quantity `json:"requests,omitempty"`
+	// Limits are the most each inbox pod may use.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=3
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory', 'ephemeral-storage'])",message="spec.resources.limits: only cpu, memory and ephemeral-storage may be set"
+	Limits map[string]resource.Quantity `json:"limits,omitempty"`
+}
+
+// InboxStatus is what is true about the Inbox now.
+type InboxStatus struct {
+	// ObservedGeneration is the metadata.generation that the operator last reconciled
+	// without error.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Reconciling, Stalled (kstatus conventions).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// Replicas is the number of inbox replicas the Deployment wants.
+	// +optional
+	Replicas int32 `json:"replicas"`
+
+	// ReadyReplicas is the number of inbox pods that are ready.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+
+	// ServedNumbers is how many Numbers this Inbox receives the webhooks of: those it
+	// selects and no older Inbox does.
+	// +optional
+	ServedNumbers int32 `json:"servedNumbers"`
+
+	// Numbers lists the names of the served Numbers, sorted, at most 20.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
+	Numbers []string `json:"numbers,omitempty"`
+
+	// Service is the name of the Service in front of the inbox pods.
+	// +optional
+	Service string `json:"service,omitempty"`
+
+	// WebhookPath is the path to give Meta as the callback URL's path, behind the
+	// Service (or the Ingress that exposes it): /webhooks/whatsapp.
+	// +optional
+	WebhookPath string `json:"webhookPath,omitempty"`
+
+	// LastHandledReconcileAt is the last value of the
+	// switchboard.dev/reconcile-requested-at annotation that the operator handled.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// Inbox receives the webhooks of the Numbers it selects and stores contacts,
+// conversations and messages in the namespace's database. The operator runs its
+// Deployment inbox-<name> behind a Service of the same name.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ibx,categories=switchboard
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Numbers",type=integer,JSONPath=`.status.servedNumbers`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`,priority=1
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.status.service`,priority=1
+// +kubebuilder:printcolumn:name="Webhook",type=string,JSONPath=`.status.webhookPath`,priority=1
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 57",message="metadata.name must be at most 57 characters: the inbox Deployment and Service are named inbox-<name>"
+// +kubebuilder:validation:XValidation:rule="!self.metadata.name.contains('.')",message="metadata.name must not contain dots: the inbox Service is named inbox-<name>, a DNS label"
+type Inbox struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec InboxSpec `json:"spec"`
+	// +optional
+	Status InboxStatus `json:"status,omitempty"`
+}
+
+// InboxList is a list of Inboxes.
+// +kubebuilder:object:root=true
+type InboxList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Inbox `json:"items"`
+}
+
+// GetConditions returns the conditions of the Inbox.
+func (i *Inbox) GetConditions() []metav1.Condition { return i.Status.Conditions }
+
+// GetNumberSelector returns the selector of the Numbers the Inbox receives webhooks for.
+func (i *Inbox) GetNumberSelector() metav1.LabelSelector { return i.Spec.NumberSelector }
