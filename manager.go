@@ -13,10 +13,10 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
@@ -182,20 +182,21 @@ func startManager(ctx context.Context, cfg *rest.Config, f managerFlags) error {
 }
 
 // cacheOptions scopes the manager's cache: managedFields stripped, the chosen
-// namespaces only, and sender objects selected by label so that the Deployments,
-// ServiceAccounts and RBAC of the rest of the cluster are not cached. Secrets are
+// namespaces only, and the objects the manager declares (sender and inbox objects)
+// selected by their managed-by label so that the Deployments, Services, ServiceAccounts,
+// PodDisruptionBudgets and RBAC of the rest of the cluster are not cached. Secrets are
 // watched as metadata only and read uncached.
 func cacheOptions(watchNamespaces string) cache.Options {
-	senderObjects, err := labels.NewRequirement(controllers.NumberLabel, selection.Exists, nil)
-	utilRuntimeMust(err)
-	bySender := cache.ByObject{Label: labels.NewSelector().Add(*senderObjects)}
+	declared := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{controllers.ManagedByLabel: controllers.ManagerName})}
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:     bySender,
-			&corev1.ServiceAccount{}: bySender,
-			&rbacv1.Role{}:           bySender,
-			&rbacv1.RoleBinding{}:    bySender,
+			&appsv1.Deployment{}:            declared,
+			&corev1.Service{}:               declared,
+			&corev1.ServiceAccount{}:        declared,
+			&policyv1.PodDisruptionBudget{}: declared,
+			&rbacv1.Role{}:                  declared,
+			&rbacv1.RoleBinding{}:           declared,
 		},
 	}
 	if watchNamespaces != "" {

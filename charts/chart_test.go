@@ -248,8 +248,8 @@ func TestDefaultsRenderCRDsKeptAndCurrent(t *testing.T) {
 	objs := render(t)
 	want := sourceCRDs(t)
 	got := ofKind(objs, "CustomResourceDefinition")
-	if len(got) != len(want) || len(got) != 4 {
-		t.Fatalf("rendered %d CRDs, config/crd/bases has %d, want 4 of each", len(got), len(want))
+	if len(got) != len(want) || len(got) != 5 {
+		t.Fatalf("rendered %d CRDs, config/crd/bases has %d, want 5 of each", len(got), len(want))
 	}
 	for _, crd := range got {
 		name := crd.name()
@@ -431,8 +431,8 @@ func TestCRDsDisabled(t *testing.T) {
 func TestCRDsNotKept(t *testing.T) {
 	t.Parallel()
 	crds := ofKind(render(t, "--set", "crds.keep=false"), "CustomResourceDefinition")
-	if len(crds) != 4 {
-		t.Fatalf("rendered %d CRDs, want 4", len(crds))
+	if len(crds) != 5 {
+		t.Fatalf("rendered %d CRDs, want 5", len(crds))
 	}
 	for _, crd := range crds {
 		if v := crd.get("metadata", "annotations", keepKey); v != nil {

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"errors"
+
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -55,3 +57,20 @@ type stalledError struct {
 func (e *stalledError) Error() string { return e.msg }
 
 func stalled(reason, msg string) error { return &stalledError{reason: reason, msg: msg} }
+
+// settle records in the kstatus conditions how a reconcile's work ended: a stalledError
+// as Stalled (nil: not retried), another error as Reconciling (returned, to be retried
+// with back-off), and success through ok.
+func settle(conds *[]metav1.Condition, gen int64, err error, ok func()) error {
+	var stall *stalledError
+	switch {
+	case errors.As(err, &stall):
+		markStalled(conds, gen, stall.reason, stall.msg)
+		return nil
+	case err != nil:
+		markReconciling(conds, gen, sbv1.ReasonReconcileError, err.Error())
+		return err
+	}
+	ok()
+	return nil
+}

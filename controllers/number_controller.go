@@ -22,10 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 )
 
 // FieldOwner is the server-side-apply field manager of everything the manager declares.
-const FieldOwner = client.FieldOwner("switchboard-manager")
+const FieldOwner = client.FieldOwner(ManagerName)
 
 // NumberReconciler runs one sender Deployment per Number and keeps the Number's status
 // truthful.
@@ -60,7 +61,8 @@ func (r *NumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	status := newStatusWriter(r.Client, r.Recorder, num, func(n *sbv1.Number) any { return n.Status },
-		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition, sbv1.ThrottledCondition)
+		sbv1.ReadyCondition, sbv1.CredentialsValidCondition, sbv1.SenderAvailableCondition, sbv1.ThrottledCondition,
+		sbv1.InboxAvailableCondition)
 	defer func() { res, retErr = status.finish(ctx, num, res, retErr) }()
 	num.Status.LastHandledReconcileAt = handledReconcileRequest(num)
 
@@ -88,7 +90,10 @@ func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number
 	creds := checkCredentials(num, secret)
 	var read readResult
 	if creds.ok {
-		read = r.Quality.poll(ctx, num, secret)
+		read = r.Quality.poll(ctx, num, secret, qualityRefreshPending(num))
+		if read.made {
+			num.Status.LastHandledQualityRefresh = num.Annotations[contract.QualityRefreshAnnotation]
+		}
 		if read.err != nil {
 			ctrl.LoggerFrom(ctx).Info("reading the number's quality from the Graph API failed; retrying later",
 				"error", read.err.Error(), "retryIn", read.after.String())
@@ -112,10 +117,11 @@ func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number
 	if dep != nil {
 		num.Status.Sender.ReadyReplicas = dep.Status.ReadyReplicas
 	}
-	if num.Status.RoutingPolicy, err = r.routingPolicyFor(ctx, num); err != nil {
+	if num.Status.RoutingPolicy, num.Status.Inbox, err = r.ownersOf(ctx, num); err != nil {
 		return 0, err
 	}
 	summarizeNumber(num, creds, checkSender(num, creds, dep, replicas))
+	reportInbox(num)
 	return read.after, nil
 }
 
@@ -159,34 +165,35 @@ func (r *NumberReconciler) senderDeployment(ctx context.Context, num *sbv1.Numbe
 	return dep, err
 }
 
-// routingPolicyFor names the RoutingPolicy that routes the Number: the oldest that selects it.
-func (r *NumberReconciler) routingPolicyFor(ctx context.Context, num *sbv1.Number) (string, error) {
-	var list sbv1.RoutingPolicyList
-	if err := r.List(ctx, &list, client.InNamespace(num.Namespace)); err != nil {
-		return "", fmt.Errorf("listing RoutingPolicies: %w", err)
-	}
-	var winner *sbv1.RoutingPolicy
-	for i := range list.Items {
-		p := &list.Items[i]
-		if selects(p.Spec.NumberSelector, num) && (winner == nil || olderThan(p, winner)) {
-			winner = p
+// ownersOf names the RoutingPolicy that routes the Number and the Inbox that receives
+// its webhooks: for each kind, the oldest that selects it (empty when none does).
+func (r *NumberReconciler) ownersOf(ctx context.Context, num *sbv1.Number) (routing, inbox string, err error) {
+	var policies sbv1.RoutingPolicyList
+	var inboxes sbv1.InboxList
+	for _, list := range []client.ObjectList{&policies, &inboxes} {
+		if err := r.List(ctx, list, client.InNamespace(num.Namespace)); err != nil {
+			return "", "", fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
-	if winner == nil {
-		return "", nil
-	}
-	return winner.Name, nil
+	return claimantName(policies.Items, num), claimantName(inboxes.Items, num), nil
+}
+
+// qualityRefreshPending tells whether the Number carries a quality-refresh request not
+// handled yet.
+func qualityRefreshPending(num *sbv1.Number) bool {
+	v, ok := num.Annotations[contract.QualityRefreshAnnotation]
+	return ok && v != num.Status.LastHandledQualityRefresh
 }
 
 // SetupWithManager registers the controller: Numbers, their sender objects, the Secrets
-// they name (metadata only) and the RoutingPolicies that may select them.
+// they name (metadata only) and the RoutingPolicies and Inboxes that may select them.
 func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sbv1.Number{}, credentialsIndex,
 		func(o client.Object) []string { return []string{o.(*sbv1.Number).Spec.CredentialsRef.Name} }); err != nil {
 		return err
 	}
 	// Status writes (the manager's own, and later the sender's) do not start a reconcile:
-	// spec, labels (routing) and annotations (reconcile requests) do.
+	// spec, labels (routing) and annotations (reconcile and quality-refresh requests) do.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sbv1.Number{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -196,6 +203,8 @@ func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		Owns(&rbacv1.RoleBinding{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersForSecret), builder.OnlyMetadata).
 		Watches(&sbv1.RoutingPolicy{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&sbv1.Inbox{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).
 		Named("number").

@@ -81,16 +81,22 @@ type readResult struct {
 	rejected *whatsapp.Error
 	// err is the failure of a read made now (nil when the read succeeded or none was due).
 	err error
+	// made tells whether a read was made now (successful or not).
+	made bool
 }
 
-// poll reads the Number's fields if due and records them in status.quality.
-func (p *qualityPoller) poll(ctx context.Context, num *sbv1.Number, secret *corev1.Secret) readResult {
+// poll reads the Number's fields if due and records them in status.quality. A read is
+// due when the interval has passed, the spec or the Secret changed, or refresh asks for
+// it (the switchboard.dev/refresh-quality annotation) and no failed read is backing off;
+// never while Meta's Retry-After runs.
+func (p *qualityPoller) poll(ctx context.Context, num *sbv1.Number, secret *corev1.Secret, refresh bool) readResult {
 	if p == nil || p.opts.Interval <= 0 {
 		return readResult{}
 	}
 	now := p.now()
 	st := p.stateOf(num)
-	changed := st.generation != num.Generation || st.secretRV != secret.ResourceVersion
+	changed := st.generation != num.Generation || st.secretRV != secret.ResourceVersion ||
+		(refresh && st.failures == 0)
 	if now.Before(st.waitUntil) || (now.Before(st.next) && !changed) {
 		return readResult{after: laterOf(st.next, st.waitUntil).Sub(now), rejected: st.rejected}
 	}
@@ -105,7 +111,7 @@ func (p *qualityPoller) poll(ctx context.Context, num *sbv1.Number, secret *core
 	st.failures, st.waitUntil, st.rejected = 0, time.Time{}, nil
 	st.next = now.Add(jitter(p.opts.Interval))
 	p.record(num, pn, now)
-	return readResult{after: st.next.Sub(now)}
+	return readResult{after: st.next.Sub(now), made: true}
 }
 
 func (p *qualityPoller) stateOf(num *sbv1.Number) *readState {
@@ -150,7 +156,7 @@ func (p *qualityPoller) failed(st *readState, now time.Time, err error) readResu
 	if fromMeta && werr.TokenRefused() {
 		st.rejected = werr
 	}
-	return readResult{after: delay, rejected: st.rejected, err: err}
+	return readResult{after: delay, rejected: st.rejected, err: err, made: true}
 }
 
 // backoff doubles interval per failure, up to maxReadBackoff.

@@ -21,7 +21,7 @@ import (
 
 // simNumber registers a number in the simulator and creates the matching Number and
 // Secret, returning the Number.
-func simNumber(t *testing.T, ns, name, pnid string, mutate func(*simulator.Number)) *sbv1.Number {
+func simNumber(t *testing.T, ns, name, pnid string, mutate func(*simulator.Number), opts ...numberOpt) *sbv1.Number {
 	t.Helper()
 	sn := simulator.Number{ID: pnid, DisplayPhoneNumber: "+34 600 000 001", AccessToken: "tok-" + pnid,
 		Tier: "TIER_2K", Quality: "GREEN", Throughput: "STANDARD"}
@@ -31,7 +31,7 @@ func simNumber(t *testing.T, ns, name, pnid string, mutate func(*simulator.Numbe
 	if err := sim.PutNumber(sn); err != nil {
 		t.Fatal(err)
 	}
-	num := newNumber(ns, name, func(n *sbv1.Number) { n.Spec.PhoneNumberID = pnid })
+	num := newNumber(ns, name, append([]numberOpt{func(n *sbv1.Number) { n.Spec.PhoneNumberID = pnid }}, opts...)...)
 	creds := fullCredentials()
 	creds["accessToken"] = "tok-" + pnid
 	mustCreate(t, newSecret(ns, name+"-creds", creds), num)

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -22,7 +23,11 @@ const (
 	componentLabel = "app.kubernetes.io/component"
 	nameLabel      = "app.kubernetes.io/name"
 	instanceLabel  = "app.kubernetes.io/instance"
-	managedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByLabel is set to ManagerName on every object the manager declares (sender
+	// and inbox objects alike); the manager's cache selects them by it.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagerName is the value of ManagedByLabel.
+	ManagerName = "switchboard-manager"
 )
 
 // Ports and paths of the sender process.
@@ -56,15 +61,21 @@ func senderLabels(num *sbv1.Number) map[string]string {
 		nameLabel:      "switchboard",
 		componentLabel: "sender",
 		instanceLabel:  senderName(num),
-		managedByLabel: "switchboard-manager",
+		ManagedByLabel: ManagerName,
 		NumberLabel:    num.Name,
 	}
 }
 
 func ownerRef(num *sbv1.Number) *metav1ac.OwnerReferenceApplyConfiguration {
+	return controllerRef("Number", num)
+}
+
+// controllerRef makes obj, of the given switchboard.dev kind, the controlling owner of a
+// declared object, so that it is garbage-collected with obj.
+func controllerRef(kind string, obj metav1.Object) *metav1ac.OwnerReferenceApplyConfiguration {
 	return metav1ac.OwnerReference().
-		WithAPIVersion(sbv1.GroupVersion.String()).WithKind("Number").
-		WithName(num.Name).WithUID(num.UID).
+		WithAPIVersion(sbv1.GroupVersion.String()).WithKind(kind).
+		WithName(obj.GetName()).WithUID(obj.GetUID()).
 		WithController(true).WithBlockOwnerDeletion(true)
 }
 
@@ -140,10 +151,42 @@ func senderPodSpec(num *sbv1.Number, opts SenderOptions) *corev1ac.PodSpecApplyC
 		WithAutomountServiceAccountToken(true).
 		WithEnableServiceLinks(false).
 		WithTerminationGracePeriodSeconds(30).
-		WithSecurityContext(corev1ac.PodSecurityContext().
-			WithRunAsNonRoot(true).WithRunAsUser(senderUID).WithRunAsGroup(senderUID).
-			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithSecurityContext(restrictedPodSecurity()).
 		WithContainers(senderContainer(num, opts))
+}
+
+// restrictedPodSecurity runs a workload's pods as the non-root switchboard user with the
+// runtime's default seccomp profile (the "restricted" Pod Security Standard).
+func restrictedPodSecurity() *corev1ac.PodSecurityContextApplyConfiguration {
+	return corev1ac.PodSecurityContext().
+		WithRunAsNonRoot(true).WithRunAsUser(senderUID).WithRunAsGroup(senderUID).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+// restrictedContainerSecurity gives a container a read-only root filesystem, no
+// privilege escalation and no capabilities.
+func restrictedContainerSecurity() *corev1ac.SecurityContextApplyConfiguration {
+	return corev1ac.SecurityContext().
+		WithReadOnlyRootFilesystem(true).
+		WithAllowPrivilegeEscalation(false).
+		WithRunAsNonRoot(true).
+		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))
+}
+
+// podIdentityEnv passes the pod's name and namespace through the downward API.
+func podIdentityEnv(nameEnv, namespaceEnv string) []*corev1ac.EnvVarApplyConfiguration {
+	field := func(env, path string) *corev1ac.EnvVarApplyConfiguration {
+		return corev1ac.EnvVar().WithName(env).WithValueFrom(corev1ac.EnvVarSource().
+			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath(path)))
+	}
+	return []*corev1ac.EnvVarApplyConfiguration{field(nameEnv, "metadata.name"), field(namespaceEnv, "metadata.namespace")}
+}
+
+// databaseURLEnv passes the PostgreSQL DSN from the namespace's database Secret, as
+// every workload the manager declares gets it.
+func databaseURLEnv(opts SenderOptions) *corev1ac.EnvVarApplyConfiguration {
+	return corev1ac.EnvVar().WithName(DatabaseURLEnv).WithValueFrom(corev1ac.EnvVarSource().
+		WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(opts.DatabaseSecret).WithKey(opts.DatabaseSecretKey)))
 }
 
 func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerApplyConfiguration {
@@ -156,18 +199,12 @@ func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerAp
 			fmt.Sprintf("--number=%s/%s", num.Namespace, num.Name),
 			fmt.Sprintf("--metrics-bind-address=:%d", senderMetricsPort),
 			fmt.Sprintf("--health-probe-bind-address=:%d", senderHealthPort)).
-		WithEnv(
-			corev1ac.EnvVar().WithName("POD_NAME").WithValueFrom(corev1ac.EnvVarSource().
-				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
-			corev1ac.EnvVar().WithName("POD_NAMESPACE").WithValueFrom(corev1ac.EnvVarSource().
-				WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.namespace"))),
-			corev1ac.EnvVar().WithName(DatabaseURLEnv).WithValueFrom(corev1ac.EnvVarSource().
-				WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(opts.DatabaseSecret).WithKey(opts.DatabaseSecretKey)))).
+		WithEnv(append(podIdentityEnv("POD_NAME", "POD_NAMESPACE"), databaseURLEnv(opts))...).
 		WithPorts(
 			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(senderMetricsPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("health").WithContainerPort(senderHealthPort).WithProtocol(corev1.ProtocolTCP)).
-		WithLivenessProbe(httpProbe("/healthz", 15)).
-		WithReadinessProbe(httpProbe("/readyz", 5)).
+		WithLivenessProbe(httpProbe("/healthz", "health", 15)).
+		WithReadinessProbe(httpProbe("/readyz", "health", 5)).
 		WithResources(corev1ac.ResourceRequirements().
 			WithRequests(corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse("50m"),
@@ -177,16 +214,13 @@ func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerAp
 				corev1.ResourceCPU:    resource.MustParse("1"),
 				corev1.ResourceMemory: resource.MustParse("256Mi"),
 			})).
-		WithSecurityContext(corev1ac.SecurityContext().
-			WithReadOnlyRootFilesystem(true).
-			WithAllowPrivilegeEscalation(false).
-			WithRunAsNonRoot(true).
-			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
+		WithSecurityContext(restrictedContainerSecurity())
 }
 
-func httpProbe(path string, periodSeconds int32) *corev1ac.ProbeApplyConfiguration {
+// httpProbe probes path on the container port named port.
+func httpProbe(path, port string, periodSeconds int32) *corev1ac.ProbeApplyConfiguration {
 	return corev1ac.Probe().
-		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString("health"))).
+		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString(port))).
 		WithPeriodSeconds(periodSeconds).
 		WithTimeoutSeconds(2).
 		WithFailureThreshold(3)

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 )
 
 // credentialsCheck is what the operator found in a Number's credentials Secret. It
@@ -40,7 +41,8 @@ func checkCredentials(num *sbv1.Number, secret *corev1.Secret) credentialsCheck 
 		msg: fmt.Sprintf("Secret %q has %s", name, strings.Join(sbv1.CredentialsKeys, ", "))}
 }
 
-// senderCheck is the state of the sender Deployment as the Number reports it.
+// senderCheck is the state of a workload's Deployment (a Number's sender, an Inbox's
+// inbox) as its owner reports it.
 type senderCheck struct {
 	status metav1.ConditionStatus
 	reason string
@@ -60,34 +62,41 @@ func checkSender(num *sbv1.Number, creds credentialsCheck, dep *appsv1.Deploymen
 	case replicas == 0:
 		return senderCheck{status: metav1.ConditionFalse, reason: sbv1.ReasonSenderStopped,
 			msg: fmt.Sprintf("sender %s stopped: spec.sender.replicas is 0", name)}
-	case dep == nil:
-		return senderCheck{status: metav1.ConditionFalse, reason: sbv1.ReasonDeploymentUnavailable,
-			msg: fmt.Sprintf("sender Deployment %s declared; waiting for it to appear", name)}
 	}
-	ready := fmt.Sprintf("%d/%d sender replicas ready", dep.Status.ReadyReplicas, replicas)
+	return checkDeployment("sender", dep, name, replicas)
+}
+
+// checkDeployment reads a workload's Deployment (nil when the cache has not seen it yet)
+// against the replicas it should run; what names the workload in messages ("sender").
+func checkDeployment(what string, dep *appsv1.Deployment, name string, replicas int32) senderCheck {
+	if dep == nil {
+		return senderCheck{status: metav1.ConditionFalse, reason: sbv1.ReasonDeploymentUnavailable,
+			msg: fmt.Sprintf("%s Deployment %s declared; waiting for it to appear", what, name)}
+	}
+	ready := fmt.Sprintf("%d/%d %s replicas ready", dep.Status.ReadyReplicas, replicas, what)
 	if c := deploymentCondition(dep, appsv1.DeploymentProgressing); c != nil &&
 		c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
 		return senderCheck{status: metav1.ConditionFalse, reason: sbv1.ReasonDeploymentUnavailable, stuck: true,
-			msg: fmt.Sprintf("sender Deployment %s exceeded its progress deadline (%s): %s", name, ready, c.Message)}
+			msg: fmt.Sprintf("%s Deployment %s exceeded its progress deadline (%s): %s", what, name, ready, c.Message)}
 	}
 	if c := deploymentCondition(dep, appsv1.DeploymentAvailable); c != nil && c.Status == corev1.ConditionTrue &&
 		dep.Status.ReadyReplicas > 0 && dep.Status.ObservedGeneration >= dep.Generation {
 		return senderCheck{status: metav1.ConditionTrue, reason: sbv1.ReasonDeploymentAvailable,
-			msg: fmt.Sprintf("sender Deployment %s is available (%s)", name, ready)}
+			msg: fmt.Sprintf("%s Deployment %s is available (%s)", what, name, ready)}
 	}
 	return senderCheck{status: metav1.ConditionFalse, reason: sbv1.ReasonDeploymentUnavailable,
-		msg: fmt.Sprintf("sender Deployment %s is not available (%s): %s", name, ready, unavailableCause(dep))}
+		msg: fmt.Sprintf("%s Deployment %s is not available (%s): %s", what, name, ready, unavailableCause(what, dep))}
 }
 
-// unavailableCause explains, from the Deployment's own status, why no sender is ready.
-func unavailableCause(dep *appsv1.Deployment) string {
+// unavailableCause explains, from the Deployment's own status, why no pod is ready.
+func unavailableCause(what string, dep *appsv1.Deployment) string {
 	if c := deploymentCondition(dep, appsv1.DeploymentAvailable); c != nil && c.Message != "" {
 		return c.Message
 	}
 	if len(dep.Status.Conditions) == 0 && dep.Status.ObservedGeneration == 0 {
-		return "no controller has acted on the Deployment yet, so no sender pod runs"
+		return fmt.Sprintf("no controller has acted on the Deployment yet, so no %s pod runs", what)
 	}
-	return "no sender pod is running and ready yet"
+	return fmt.Sprintf("no %s pod is running and ready yet", what)
 }
 
 func deploymentCondition(dep *appsv1.Deployment, typ appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
@@ -120,4 +129,18 @@ func summarizeNumber(num *sbv1.Number, creds credentialsCheck, sender senderChec
 	default:
 		markReconciling(conds, gen, sender.reason, sender.msg)
 	}
+}
+
+// reportInbox sets InboxAvailable from status.inbox. It is informational and not part of
+// Ready: a Number may send without receiving.
+func reportInbox(num *sbv1.Number) {
+	conds, gen := &num.Status.Conditions, num.Generation
+	if num.Status.Inbox == "" {
+		setCondition(conds, gen, sbv1.InboxAvailableCondition, metav1.ConditionFalse, sbv1.ReasonNoInbox,
+			fmt.Sprintf("no Inbox in namespace %s selects this Number: its webhooks have no receiver", num.Namespace))
+		return
+	}
+	setCondition(conds, gen, sbv1.InboxAvailableCondition, metav1.ConditionTrue, sbv1.ReasonInboxSelected,
+		fmt.Sprintf("Inbox %s receives this Number's webhooks at Service %s, path %s",
+			num.Status.Inbox, contract.InboxObjectName(num.Status.Inbox), contract.InboxWebhookPath))
 }

@@ -2,9 +2,9 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -75,15 +75,10 @@ func (r *policyReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	requeue, err := r.reconcilePolicy(ctx, obj)
-	var stall *stalledError
-	switch {
-	case errors.As(err, &stall):
-		markStalled(&ps.Conditions, gen, stall.reason, stall.msg)
-	case err != nil:
-		markReconciling(&ps.Conditions, gen, sbv1.ReasonReconcileError, err.Error())
-		return ctrl.Result{}, err
-	default:
+	if err := settle(&ps.Conditions, gen, err, func() {
 		markReady(&ps.Conditions, gen, sbv1.ReasonReconciled, fmt.Sprintf("selects %d Number(s)", ps.MatchedNumbers))
+	}); err != nil {
+		return ctrl.Result{}, err
 	}
 	ps.ObservedGeneration = gen
 	return ctrl.Result{RequeueAfter: requeue}, nil
@@ -102,21 +97,18 @@ func (r *policyReconciler[T]) reconcilePolicy(ctx context.Context, obj T) (time.
 		return 0, fmt.Errorf("listing Numbers: %w", err)
 	}
 	ps.MatchedNumbers = int32(len(list.Items))
-	ps.Numbers = numberNames(list.Items)
+	ps.Numbers = numberNames(list.Items, sbv1.MaxListedNumbers)
 	return r.kind.check(ctx, r.Client, obj, list.Items)
 }
 
-// numberNames lists the names of Numbers, sorted, at most MaxListedNumbers.
-func numberNames(numbers []sbv1.Number) []string {
+// numberNames lists the names of Numbers, sorted, at most limit.
+func numberNames(numbers []sbv1.Number, limit int) []string {
 	names := make([]string, 0, len(numbers))
 	for i := range numbers {
 		names = append(names, numbers[i].Name)
 	}
 	slices.Sort(names)
-	if len(names) > sbv1.MaxListedNumbers {
-		names = names[:sbv1.MaxListedNumbers]
-	}
-	return names
+	return names[:min(len(names), limit)]
 }
 
 // SetupWithManager registers the controller. A policy is reconciled again when a Number
@@ -153,4 +145,68 @@ func (r *policyReconciler[T]) allInNamespace(ctx context.Context, obj client.Obj
 func selects(selector metav1.LabelSelector, num *sbv1.Number) bool {
 	sel, err := metav1.LabelSelectorAsSelector(&selector)
 	return err == nil && sel.Matches(labels.Set(num.Labels))
+}
+
+// claimant is a kind that claims Numbers with a label selector, where a Number claimed
+// by two objects of the kind belongs to the older one: RoutingPolicy and Inbox.
+type claimant[T any] interface {
+	*T
+	metav1.Object
+	GetNumberSelector() metav1.LabelSelector
+}
+
+// oldestClaimant returns the oldest of items whose selector matches num (creation
+// time, then name), or nil when none does.
+func oldestClaimant[T any, P claimant[T]](items []T, num *sbv1.Number) P {
+	var winner P
+	for i := range items {
+		o := P(&items[i])
+		if selects(o.GetNumberSelector(), num) && (winner == nil || olderThan(o, winner)) {
+			winner = o
+		}
+	}
+	return winner
+}
+
+// claimantName names the oldest of items that selects num; empty when none does.
+func claimantName[T any, P claimant[T]](items []T, num *sbv1.Number) string {
+	if o := oldestClaimant[T, P](items, num); o != nil {
+		return o.GetName()
+	}
+	return ""
+}
+
+// lostClaim is a Number that obj selects but an older object of its kind owns.
+type lostClaim struct{ number, owner string }
+
+// splitClaims divides the Numbers obj selects into those it owns and those an older
+// object among others owns.
+func splitClaims[T any, P claimant[T]](obj P, others []T, numbers []sbv1.Number) ([]sbv1.Number, []lostClaim) {
+	var owned []sbv1.Number
+	var lost []lostClaim
+	for i := range numbers {
+		if o := oldestClaimant[T, P](others, &numbers[i]); o != nil && o.GetUID() != obj.GetUID() && olderThan(o, obj) {
+			lost = append(lost, lostClaim{number: numbers[i].Name, owner: o.GetName()})
+			continue
+		}
+		owned = append(owned, numbers[i])
+	}
+	return owned, lost
+}
+
+// conflictError is the Stalled outcome of lost claims: reason Conflict, naming each
+// Number and its owner ("Number a <ownedBy> b"), the first five and then a count; nil
+// when nothing was lost.
+func conflictError(lost []lostClaim, ownedBy string) error {
+	if len(lost) == 0 {
+		return nil
+	}
+	clashes := make([]string, 0, 6)
+	for _, l := range lost[:min(len(lost), 5)] {
+		clashes = append(clashes, fmt.Sprintf("Number %s %s %s", l.number, ownedBy, l.owner))
+	}
+	if len(lost) > 5 {
+		clashes = append(clashes, fmt.Sprintf("and %d more", len(lost)-5))
+	}
+	return stalled(sbv1.ReasonConflict, strings.Join(clashes, "; "))
 }

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,23 +54,8 @@ func validateBusinessHours(bh *sbv1.BusinessHours) error {
 
 // routingConflict reports the Numbers of p that an older RoutingPolicy already selects.
 func routingConflict(p *sbv1.RoutingPolicy, others []sbv1.RoutingPolicy, numbers []sbv1.Number) error {
-	var clashes []string
-	for i := range numbers {
-		for j := range others {
-			o := &others[j]
-			if o.UID != p.UID && olderThan(o, p) && selects(o.Spec.NumberSelector, &numbers[i]) {
-				clashes = append(clashes, fmt.Sprintf("Number %s is routed by the older RoutingPolicy %s", numbers[i].Name, o.Name))
-				break
-			}
-		}
-	}
-	if len(clashes) == 0 {
-		return nil
-	}
-	if len(clashes) > 5 {
-		clashes = append(clashes[:5], fmt.Sprintf("and %d more", len(clashes)-5))
-	}
-	return stalled(sbv1.ReasonConflict, strings.Join(clashes, "; "))
+	_, lost := splitClaims(p, others, numbers)
+	return conflictError(lost, "is routed by the older RoutingPolicy")
 }
 
 // loadZone loads an IANA time zone. "Local" is refused: it would mean the zone of

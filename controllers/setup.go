@@ -13,13 +13,14 @@ import (
 type Options struct {
 	// Controller holds the worker count and the retry rate limiter.
 	Controller controller.Options
-	// Sender configures the sender Deployments.
+	// Sender configures the sender Deployments, and the inbox Deployments (which run
+	// the same image and read the same database Secret).
 	Sender SenderOptions
 	// Quality configures the reads of the numbers' fields from the Graph API.
 	Quality QualityOptions
 }
 
-// SetupWithManager registers the four controllers with the manager.
+// SetupWithManager registers the five controllers with the manager.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	recorder := mgr.GetEventRecorder("switchboard-number")
 	numbers := &NumberReconciler{
@@ -44,5 +45,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	retention := NewRetentionPolicyReconciler(mgr.GetClient(), time.Now)
 	retention.Recorder = mgr.GetEventRecorder("switchboard-retentionpolicy")
-	return retention.SetupWithManager(mgr, opts.Controller)
+	if err := retention.SetupWithManager(mgr, opts.Controller); err != nil {
+		return err
+	}
+	inboxes := &InboxReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("switchboard-inbox"), Workload: opts.Sender}
+	return inboxes.SetupWithManager(mgr, opts.Controller)
 }

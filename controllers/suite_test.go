@@ -14,10 +14,14 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -34,6 +38,9 @@ import (
 var (
 	k8sClient client.Client
 	testCtx   context.Context
+	// testCfg and testScheme let a test start a manager of its own.
+	testCfg    *rest.Config
+	testScheme *runtime.Scheme
 	// sim stands in for Meta's Graph API; every test Number points at simURL.
 	sim    *simulator.Server
 	simURL string
@@ -80,20 +87,17 @@ func runSuite(m *testing.M) int {
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Cache:   cache.Options{ByObject: map[client.Object]cache.ByObject{&sbv1.Number{}: {Label: slowPollSelector(selection.DoesNotExist)}}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creating manager:", err)
 		return 1
 	}
+	testCfg, testScheme = cfg, scheme
 	err = SetupWithManager(mgr, Options{
-		Controller: controller.Options{
-			MaxConcurrentReconciles: 4,
-			SkipNameValidation:      ptrTo(true),
-			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](10*time.Millisecond, time.Second),
-		},
-		Sender: SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent,
-			DatabaseSecret: "switchboard-database", DatabaseSecretKey: "dsn"},
-		Quality: QualityOptions{Interval: testPollInterval, HTTPClient: loopbackOnlyClient()},
+		Controller: testControllerOptions(),
+		Sender:     testSenderOptions,
+		Quality:    QualityOptions{Interval: testPollInterval, HTTPClient: loopbackOnlyClient()},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "setting up controllers:", err)
@@ -116,6 +120,30 @@ func runSuite(m *testing.M) int {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// testSenderOptions are the workload settings of the tests' managers.
+var testSenderOptions = SenderOptions{Image: testSenderImage, ImagePullPolicy: corev1.PullIfNotPresent,
+	DatabaseSecret: "switchboard-database", DatabaseSecretKey: "dsn"}
+
+func testControllerOptions() controller.Options {
+	return controller.Options{
+		MaxConcurrentReconciles: 4,
+		SkipNameValidation:      ptrTo(true),
+		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](10*time.Millisecond, time.Second),
+	}
+}
+
+// slowPollLabel marks the Numbers that the shared manager leaves alone, for a test that
+// runs a Number controller of its own with a long quality read interval.
+const slowPollLabel = "test.switchboard.dev/slow-poll"
+
+func slowPollSelector(op selection.Operator) labels.Selector {
+	req, err := labels.NewRequirement(slowPollLabel, op, nil)
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*req)
+}
 
 // newNamespace creates a namespace of its own for one test.
 func newNamespace(t *testing.T) string {

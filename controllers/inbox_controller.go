@@ -1,0 +1,156 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// InboxReconciler declares each Inbox's Deployment, Service, PodDisruptionBudget,
+// ServiceAccount, Role and RoleBinding, and keeps the Inbox's status truthful.
+type InboxReconciler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+	// Workload holds the image and the database Secret, shared with the senders.
+	Workload SenderOptions
+}
+
+// The manager holds every permission it grants in an inbox Role (Kubernetes refuses to
+// let it grant more than it has): hence patch on numbers.
+// +kubebuilder:rbac:groups=switchboard.dev,resources=inboxes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=switchboard.dev,resources=inboxes/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=switchboard.dev,resources=numbers,verbs=patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one Inbox's objects and status in line with its spec.
+func (r *InboxReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	ib := &sbv1.Inbox{}
+	if err := r.Get(ctx, req.NamespacedName, ib); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	status := newStatusWriter(r.Client, r.Recorder, ib, func(i *sbv1.Inbox) any { return i.Status }, sbv1.ReadyCondition)
+	defer func() { res, retErr = status.finish(ctx, ib, res, retErr) }()
+	ib.Status.LastHandledReconcileAt = handledReconcileRequest(ib)
+	if ib.Spec.Suspend {
+		markSuspended(&ib.Status.Conditions, ib.Generation)
+		ib.Status.ObservedGeneration = ib.Generation
+		return ctrl.Result{}, nil
+	}
+	check, err := r.reconcileInbox(ctx, ib)
+	if err := settle(&ib.Status.Conditions, ib.Generation, err, func() { summarizeInbox(ib, check) }); err != nil {
+		return ctrl.Result{}, err
+	}
+	ib.Status.ObservedGeneration = ib.Generation
+	return ctrl.Result{}, nil
+}
+
+// reconcileInbox finds the Numbers the Inbox serves, declares its objects and fills the
+// status. It returns the state of the Deployment, and a Conflict stall when an older
+// Inbox owns some of the selected Numbers (the objects are declared all the same, for
+// the Numbers it does serve).
+func (r *InboxReconciler) reconcileInbox(ctx context.Context, ib *sbv1.Inbox) (senderCheck, error) {
+	selected, err := r.selectedNumbers(ctx, ib)
+	if err != nil {
+		return senderCheck{}, err
+	}
+	var inboxes sbv1.InboxList
+	if err := r.List(ctx, &inboxes, client.InNamespace(ib.Namespace)); err != nil {
+		return senderCheck{}, fmt.Errorf("listing Inboxes: %w", err)
+	}
+	served, lost := splitClaims(ib, inboxes.Items, selected)
+	w := inboxWorkload{inbox: ib, served: served, opts: r.Workload}
+	if err := r.apply(ctx, w.objects()); err != nil {
+		return senderCheck{}, err
+	}
+	dep, err := r.deployment(ctx, ib)
+	if err != nil {
+		return senderCheck{}, err
+	}
+	fillInboxStatus(ib, served, dep)
+	return checkDeployment("inbox", dep, inboxName(ib), inboxReplicas(ib)), conflictError(lost, "is served by the older Inbox")
+}
+
+// selectedNumbers lists the Numbers of the namespace that spec.numberSelector matches.
+func (r *InboxReconciler) selectedNumbers(ctx context.Context, ib *sbv1.Inbox) ([]sbv1.Number, error) {
+	sel, err := metav1.LabelSelectorAsSelector(&ib.Spec.NumberSelector)
+	if err != nil {
+		return nil, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.numberSelector is invalid: %v", err))
+	}
+	var list sbv1.NumberList
+	if err := r.List(ctx, &list, client.InNamespace(ib.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing Numbers: %w", err)
+	}
+	return list.Items, nil
+}
+
+// apply declares objects with server-side apply. Forcing ownership restores any field
+// someone edited by hand.
+func (r *InboxReconciler) apply(ctx context.Context, objects []runtime.ApplyConfiguration) error {
+	for _, obj := range objects {
+		if err := r.Apply(ctx, obj, FieldOwner, client.ForceOwnership); err != nil {
+			return fmt.Errorf("applying inbox object: %w", err)
+		}
+	}
+	return nil
+}
+
+// deployment reads the inbox Deployment from the cache; nil when not there yet.
+func (r *InboxReconciler) deployment(ctx context.Context, ib *sbv1.Inbox) (*appsv1.Deployment, error) {
+	dep := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: ib.Namespace, Name: inboxName(ib)}, dep)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return dep, err
+}
+
+// SetupWithManager registers the controller: Inboxes and their objects; the Numbers of
+// their namespace (labels decide the selection, the spec names the credentials Secret);
+// and the other Inboxes of the namespace (the older one owns a Number).
+func (r *InboxReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&sbv1.Inbox{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{}))).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&sbv1.Number{}, handler.EnqueueRequestsFromMapFunc(r.inboxesInNamespace),
+			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
+		Watches(&sbv1.Inbox{}, handler.EnqueueRequestsFromMapFunc(r.inboxesInNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(opts).
+		Named("inbox").
+		Complete(r)
+}
+
+// inboxesInNamespace maps an object to every Inbox of its namespace.
+func (r *InboxReconciler) inboxesInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list sbv1.InboxList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Inboxes")
+		return nil
+	}
+	return requestsFor(list.Items)
+}
