@@ -76,7 +76,7 @@ helm-lint: $(HELM) ## Lint the chart and render it.
 	$(HELM) template switchboard charts/switchboard --namespace switchboard-system --kube-version $(K8S_VERSION) >/dev/null
 
 .PHONY: update-golden
-update-golden: envtest-assets ## Rewrite the golden files of the rendered sender objects.
+update-golden: envtest-assets ## Rewrite the golden files of the rendered sender and inbox objects.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./controllers/ -run 'Golden' -update
 
 .PHONY: bench

@@ -227,11 +227,17 @@ func TestSamplesAreAcceptedAndReconciled(t *testing.T) {
 			n.Namespace, n.Name = key.Namespace, key.Name
 			expectCondition(t, n, sbv1.CredentialsValidCondition, metav1.ConditionTrue, sbv1.ReasonCredentialsFound)
 			expectCondition(t, n, sbv1.SenderAvailableCondition, metav1.ConditionFalse, sbv1.ReasonDeploymentUnavailable)
+			expectCondition(t, n, sbv1.InboxAvailableCondition, metav1.ConditionTrue, sbv1.ReasonInboxSelected)
 		case "RoutingPolicy", "KeywordRule", "RetentionPolicy":
 			obj := map[string]statusObject{"RoutingPolicy": &sbv1.RoutingPolicy{}, "KeywordRule": &sbv1.KeywordRule{}, "RetentionPolicy": &sbv1.RetentionPolicy{}}[o.GetKind()]
 			obj.SetNamespace(key.Namespace)
 			obj.SetName(key.Name)
 			expectCondition(t, obj, sbv1.ReadyCondition, metav1.ConditionTrue, sbv1.ReasonReconciled)
+		case "Inbox":
+			ib := &sbv1.Inbox{}
+			ib.Namespace, ib.Name = key.Namespace, key.Name
+			// No pod runs in envtest: the Inbox waits for its Deployment.
+			expectCondition(t, ib, sbv1.ReconcilingCondition, metav1.ConditionTrue, sbv1.ReasonDeploymentUnavailable)
 		}
 	}
 }

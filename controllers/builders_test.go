@@ -70,3 +70,16 @@ func newRetentionPolicy(ns, name string) *sbv1.RetentionPolicy {
 		Spec:       sbv1.RetentionPolicySpec{Messages: "730d", Media: "90d", Schedule: "0 3 * * *"},
 	}
 }
+
+// newInbox builds an Inbox selecting the Numbers with the labels match (all of the
+// namespace when match is nil).
+func newInbox(ns, name string, match map[string]string, opts ...func(*sbv1.Inbox)) *sbv1.Inbox {
+	ib := &sbv1.Inbox{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       sbv1.InboxSpec{NumberSelector: metav1.LabelSelector{MatchLabels: match}},
+	}
+	for _, o := range opts {
+		o(ib)
+	}
+	return ib
+}

@@ -27,28 +27,33 @@ func TestGoldenSenderObjects(t *testing.T) {
 		"sender-role.yaml":           senderRole(num),
 		"sender-rolebinding.yaml":    senderRoleBinding(num),
 	} {
-		t.Run(name, func(t *testing.T) {
-			got, err := yaml.Marshal(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join("testdata", "golden", name)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run make update-golden)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs from the golden file (run make update-golden if intended):\n--- got\n%s\n--- want\n%s", name, got, want)
-			}
-		})
+		t.Run(name, func(t *testing.T) { compareGolden(t, name, obj) })
+	}
+}
+
+// compareGolden compares obj, rendered as YAML, with testdata/golden/name (rewriting it
+// first with -update).
+func compareGolden(t *testing.T, name string, obj any) {
+	t.Helper()
+	got, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run make update-golden)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file (run make update-golden if intended):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
 
