@@ -281,6 +281,19 @@ func TestInboxSuspended(t *testing.T) {
 	expectCondition(t, ib, sbv1.ReconcilingCondition, metav1.ConditionTrue, sbv1.ReasonDeploymentUnavailable)
 }
 
+func TestInboxInvalidSelector(t *testing.T) {
+	ns := newNamespace(t)
+	ib := newInbox(ns, "bad-selector", nil, func(i *sbv1.Inbox) {
+		i.Spec.NumberSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "team", Operator: metav1.LabelSelectorOpIn}}
+	})
+	mustCreate(t, ib)
+	c := expectCondition(t, ib, sbv1.StalledCondition, metav1.ConditionTrue, sbv1.ReasonInvalidSpec)
+	if !strings.Contains(c.Message, "spec.numberSelector") {
+		t.Errorf("Stalled message %q does not name spec.numberSelector", c.Message)
+	}
+	expectKstatus(t, ib, status.FailedStatus)
+}
+
 // TestNumberInboxAvailable: the condition follows Inboxes coming and going, and never
 // touches Ready (kubectl wait --for=condition=Ready users).
 func TestNumberInboxAvailable(t *testing.T) {
