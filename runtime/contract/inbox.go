@@ -10,7 +10,10 @@ import "fmt"
 const (
 	// InboxSubcommand is the switchboard subcommand that runs the inbox.
 	InboxSubcommand = "inbox"
-	// InboxFlag names the Inbox the process serves, as NAMESPACE/NAME.
+	// InboxFlag names the Inbox the process serves, as NAMESPACE/NAME. The inbox serves
+	// the Numbers of that namespace whose status.inbox names the Inbox: the operator
+	// decides it (the oldest Inbox selecting a Number wins) and its Role grants the
+	// credentials Secrets of exactly those Numbers.
 	InboxFlag = "inbox"
 	// InboxHTTPAddressFlag is the bind address of the traffic port (webhooks, API, UI).
 	InboxHTTPAddressFlag = "http-bind-address"
