@@ -28,6 +28,7 @@ type Server struct {
 	loads   map[uint64]*LoadRun // inbound loads, by id
 	seq     uint64              // message and trace sequence
 	totals  Counters
+	faults  faultTable // see faults.go
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -100,12 +101,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /{version}/{pnid}/messages", s.handleMessages)
+	s.mux.HandleFunc("POST /{version}/{pnid}/messages", s.withFaults(s.handleMessages))
 	s.mux.HandleFunc("GET /{version}/{pnid}", s.handlePhoneNumber)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeGraphError(w, errUnknownPath(r.URL.Path))
 	})
 	s.controlRoutes()
+	s.faultRoutes()
 }
 
 // RunDue runs every scheduled event that is due at the clock's current time
