@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -112,20 +114,29 @@ func validID(id string) bool {
 	return id != "" && !strings.ContainsAny(id, "/?#") && id != "." && id != ".."
 }
 
-// do sends one request and decodes a 2xx body into out; any failure is a *Error.
+// do sends one request and decodes a 2xx body into out; any failure is a *Error, whose
+// Ambiguous field says whether the request may have reached Meta.
 func (c *Client) do(ctx context.Context, method, endpoint string, body, out any) error {
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
 	req, err := c.newRequest(ctx, method, endpoint, body)
 	if err != nil {
 		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return c.networkError(ctx, err)
+		return c.networkError(ctx, err, wrote.Load())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return c.networkError(ctx, err)
+		return c.networkError(ctx, err, true)
 	}
 	return c.decode(resp, raw, out)
 }
@@ -158,14 +169,18 @@ func (c *Client) newRequest(ctx context.Context, method, endpoint string, body a
 // decode turns a response into out or a classified *Error. Meta's error
 // envelope wins whatever the HTTP status; a non-2xx reply without one did not
 // come from Meta's API (a proxy or load balancer) and is treated like a
-// network failure.
+// network failure. Such a reply is Ambiguous unless it is a 4xx: a proxy that
+// refuses a request (407, 429, 403…) did not pass it on, while a 5xx (502, 504)
+// may come after Meta received it.
 func (c *Client) decode(resp *http.Response, raw []byte, out any) error {
 	if e, ok := c.parseEnvelope(resp, raw); ok {
 		return e
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg := fmt.Sprintf("HTTP %d without a Graph error body", resp.StatusCode)
-		return c.failure(msg, resp.StatusCode, nil, resp.Header)
+		e := c.failure(msg, resp.StatusCode, nil, resp.Header)
+		e.Ambiguous = resp.StatusCode < 400 || resp.StatusCode > 499
+		return e
 	}
 	if out == nil {
 		return nil
@@ -206,9 +221,10 @@ func (c *Client) parseEnvelope(resp *http.Response, raw []byte) (*Error, bool) {
 	}, true
 }
 
-// networkError wraps a transport failure; it is RetryLater. The request
-// URL is dropped from the text (it is long and says nothing new).
-func (c *Client) networkError(ctx context.Context, err error) *Error {
+// networkError wraps a transport failure; it is RetryLater, and Ambiguous when the
+// request had been written (wrote) before it failed. The request URL is dropped from the
+// text (it is long and says nothing new).
+func (c *Client) networkError(ctx context.Context, err error, wrote bool) *Error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
@@ -216,14 +232,19 @@ func (c *Client) networkError(ctx context.Context, err error) *Error {
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 		err = fmt.Errorf("%w: %w", ctxErr, err)
 	}
-	return c.failure("network error: "+err.Error(), 0, err, nil)
+	e := c.failure("network error: "+err.Error(), 0, err, nil)
+	e.Ambiguous = wrote
+	return e
 }
 
+// failure is an outcome that is not Meta's error envelope: RetryLater, and Ambiguous (an
+// answer came, so the request was written and may have reached Meta) unless the caller
+// knows better.
 func (c *Client) failure(msg string, status int, cause error, h http.Header) *Error {
 	if h == nil {
 		h = http.Header{}
 	}
-	e := &Error{Message: c.scrub(msg), HTTPStatus: status, Class: RetryLater, networkFail: true}
+	e := &Error{Message: c.scrub(msg), HTTPStatus: status, Class: RetryLater, networkFail: true, Ambiguous: true}
 	e.RetryAfter = retryAfter(h, RetryLater, 0, c.now())
 	if cause != nil {
 		e.Err = scrubbedError{cause, c.scrub(cause.Error())}

@@ -37,6 +37,14 @@ const (
 
 // Error is a failed Cloud API call: Meta's error envelope, or a network
 // failure (Code 0 with Err set and Class RetryLater).
+//
+// Ambiguous says the request may have reached Meta, and Meta may have accepted it,
+// although the caller saw no acceptance: the request body was written before the call
+// failed (a timeout or a dropped connection while waiting for the answer), or the answer
+// is not Meta's JSON error envelope and not a 4xx (a proxy's 502 page, a 2xx that cannot
+// be read). It is false when the request was never written (connection refused, a DNS
+// failure, a dial timeout) and for Meta's own errors, which say Meta refused it. The
+// Cloud API has no idempotency key, so sending an ambiguous call again may duplicate it.
 type Error struct {
 	Code        int           // Meta's error.code; 0 for network failures
 	Subcode     int           // error.error_subcode (deprecated by Meta, still sent)
@@ -49,6 +57,7 @@ type Error struct {
 	Class       Class         // what to do about it
 	RetryAfter  time.Duration // suggested wait for RetryLater/RetryRecipientLater
 	Err         error         // underlying network or decoding error, if any
+	Ambiguous   bool          // the request may have reached Meta (see above)
 	networkFail bool
 }
 
@@ -73,6 +82,9 @@ func (e *Error) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, ", retry after %s", e.RetryAfter)
+	}
+	if e.Ambiguous {
+		b.WriteString(", may have reached Meta")
 	}
 	if e.FBTraceID != "" {
 		b.WriteString(", fbtrace_id " + e.FBTraceID)
@@ -201,6 +213,25 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// NumberWide tells whether the error is about the business number or its account as a
+// whole rather than one message or one recipient: the number's throughput (130429),
+// throughput upgrade or maintenance (131057), the app's or the WABA's call rate (4,
+// 80007), a restriction or a pause (class PauseNumber), or a refused access token (see
+// TokenRefused). Every message from the number would meet it now, so a sender stops the
+// number for a while instead of retrying the message alone. Codes: Meta's error-codes
+// page (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes). A nil
+// *Error is not number-wide.
+func (e *Error) NumberWide() bool {
+	if e == nil {
+		return false
+	}
+	switch e.Code {
+	case 130429, 131057, 4, 80007:
+		return true
+	}
+	return e.Class == PauseNumber || e.TokenRefused()
 }
 
 // TokenRefused tells whether Meta refused the access token itself (invalid, expired or

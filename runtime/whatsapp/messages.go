@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -22,6 +23,10 @@ const (
 // Message is the body of POST /{version}/{phone-number-id}/messages. Build one
 // with the constructors (Text, Template, Media, Buttons, List, Reaction) and
 // set Context to reply to a message.
+//
+// Message is a builder of payloads (see Payload), not a filter: it knows only some of
+// the fields Meta accepts. A stored payload is sent with SendPayload, which passes every
+// field through, so producers may store any message object Meta's description allows.
 type Message struct {
 	MessagingProduct string       `json:"messaging_product"`
 	RecipientType    string       `json:"recipient_type,omitempty"`
@@ -261,6 +266,16 @@ type SentMessage struct {
 	MessageStatus string `json:"message_status,omitempty"` // "accepted", "held_for_quality_assessment", …
 }
 
+// ResolvedWAID is the WhatsApp ID Meta resolved the recipient to (contacts[0].wa_id),
+// which can differ from the `to` sent (Brazil's ninth digit, Mexico's 521 prefix); ""
+// when Meta named none.
+func (r SendResult) ResolvedWAID() string {
+	if len(r.Contacts) == 0 {
+		return ""
+	}
+	return r.Contacts[0].WAID
+}
+
 // WAMID returns the accepted message's ID ("wamid.…").
 func (r SendResult) WAMID() string {
 	if len(r.Messages) == 0 {
@@ -273,22 +288,59 @@ func (r SendResult) WAMID() string {
 // to send; it never reached Meta. ClassOf reports it as Permanent.
 var ErrInvalidMessage = errors.New("whatsapp: invalid message")
 
-// Send posts m from the business number phoneNumberID. messaging_product is
-// filled in if empty. The returned error is a *Error (or wraps
-// ErrInvalidMessage).
+// Send posts m from the business number phoneNumberID: it is SendPayload with m's
+// Payload and m.To. The returned error is a *Error (or wraps ErrInvalidMessage).
 func (c *Client) Send(ctx context.Context, phoneNumberID string, m Message) (SendResult, error) {
-	if m.MessagingProduct == "" {
-		m.MessagingProduct = "whatsapp"
+	if m.Type == "" {
+		return SendResult{}, fmt.Errorf("%w: type is required", ErrInvalidMessage)
 	}
-	if !validID(phoneNumberID) || m.To == "" || m.Type == "" {
-		return SendResult{}, fmt.Errorf("%w: phone number ID, to and type are required", ErrInvalidMessage)
+	payload, err := m.Payload()
+	if err != nil {
+		return SendResult{}, err
 	}
+	return c.SendPayload(ctx, phoneNumberID, m.To, payload)
+}
+
+// SendPayload posts a message object, as a producer stored it, from the business number
+// phoneNumberID to `to`: the object goes to Meta exactly as given (every field, known to
+// this package or not), with "messaging_product":"whatsapp" and "to" set (replacing any
+// value the object holds). payload must be a JSON object, such as
+// {"type":"location","location":{"latitude":1,"longitude":2}}; Meta checks the rest
+// (POST /{Version}/{Phone-Number-ID}/messages in Meta's OpenAPI description). The
+// returned error is a *Error, or wraps ErrInvalidMessage when phoneNumberID, to or
+// payload is unusable (the request is then not sent).
+func (c *Client) SendPayload(ctx context.Context, phoneNumberID, to string, payload json.RawMessage) (SendResult, error) {
+	if !validID(phoneNumberID) || to == "" {
+		return SendResult{}, fmt.Errorf("%w: phone number ID and to are required", ErrInvalidMessage)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &obj); err != nil || obj == nil {
+		return SendResult{}, fmt.Errorf("%w: the payload must be a JSON object", ErrInvalidMessage)
+	}
+	obj["messaging_product"] = json.RawMessage(`"whatsapp"`)
+	obj["to"], _ = json.Marshal(to)
 	var res SendResult
-	err := c.do(ctx, "POST", c.endpoint(nil, phoneNumberID, "messages"), m, &res)
+	err := c.do(ctx, "POST", c.endpoint(nil, phoneNumberID, "messages"), obj, &res)
 	if err == nil && res.WAMID() == "" {
 		err = c.failure("accepted response without a message id", 200, nil, nil)
 	}
 	return res, err
+}
+
+// Payload is m as an outbox stores it and SendPayload takes it: the message object
+// without messaging_product and to.
+func (m Message) Payload() (json.RawMessage, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	delete(obj, "messaging_product")
+	delete(obj, "to")
+	return json.Marshal(obj)
 }
 
 // readReceipt is the mark-as-read body.
