@@ -13,13 +13,19 @@ import (
 // messageColumns is the select list scanned by scanMessage.
 const messageColumns = `id, namespace, number, recipient, lane, payload, state, attempts,
 	next_attempt_at, COALESCE(wamid, ''), COALESCE(error_code, 0), COALESCE(error_message, ''),
-	possibly_duplicate, created_at, updated_at, sent_at`
+	possibly_duplicate, COALESCE(retry_class, ''), retry_count, retry_since,
+	COALESCE(resolved_wa_id, ''), created_at, updated_at, sent_at`
 
 func scanMessage(row pgx.CollectableRow) (Message, error) {
 	var m Message
+	var since *time.Time
 	err := row.Scan(&m.ID, &m.Number.Namespace, &m.Number.Name, &m.Recipient, &m.Lane,
 		&m.Payload, &m.State, &m.Attempts, &m.NextAttemptAt, &m.WAMID, &m.ErrorCode,
-		&m.ErrorMessage, &m.PossiblyDuplicate, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+		&m.ErrorMessage, &m.PossiblyDuplicate, &m.Retry.Class, &m.Retry.Count, &since,
+		&m.ResolvedWAID, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+	if since != nil {
+		m.Retry.Since = *since
+	}
 	return m, err
 }
 

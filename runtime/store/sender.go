@@ -80,7 +80,8 @@ func claim(ctx context.Context, q querier, ref NumberRef, lane Lane, limit int) 
 // recipient in campaign_recipients, in one statement.
 const markSentSQL = `
 	WITH m AS (
-		UPDATE outbox SET state = 'sent', wamid = $4, sent_at = now(), updated_at = now()
+		UPDATE outbox SET state = 'sent', wamid = $4, resolved_wa_id = NULLIF($5, ''),
+			sent_at = now(), updated_at = now()
 		WHERE id = $1 AND namespace = $2 AND number = $3 AND state = 'sending'
 		RETURNING namespace, number, recipient, lane, sent_at
 	), r AS (
@@ -91,7 +92,8 @@ const markSentSQL = `
 	)
 	SELECT count(*) FROM m`
 
-// MarkSent records that Meta accepted a claimed message with wamid. For the campaign
+// MarkSent records that Meta accepted a claimed message with wamid (and no resolved
+// wa_id; see MarkSentBatch for that). For the campaign
 // lane the recipient's last campaign send is recorded in the same transaction.
 // ErrNotFound: no such message of this number; ErrNotClaimed: it is not in StateSending.
 // ErrorCode and ErrorMessage keep the last error of earlier attempts, if any.
@@ -115,7 +117,7 @@ func (l *NumberLock) MarkSentBatch(ctx context.Context, sent []Sent) error {
 		return inTx(ctx, conn, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			for _, s := range sent {
-				b.Queue(markSentSQL, s.ID, l.ref.Namespace, l.ref.Name, s.WAMID)
+				b.Queue(markSentSQL, s.ID, l.ref.Namespace, l.ref.Name, s.WAMID, s.ResolvedWAID)
 			}
 			br := tx.SendBatch(ctx, b)
 			bad := int64(-1)
@@ -141,25 +143,35 @@ func (l *NumberLock) MarkSentBatch(ctx context.Context, sent []Sent) error {
 }
 
 // Retry puts a claimed message back in the queue until at (zero: now), recording the
-// error; attempts keeps counting.
-func (l *NumberLock) Retry(ctx context.Context, id int64, at time.Time, code int, msg string) error {
+// outcome (see Outcome); attempts keeps counting.
+func (l *NumberLock) Retry(ctx context.Context, id int64, at time.Time, o Outcome) error {
 	var next *time.Time
 	if !at.IsZero() {
 		next = &at
 	}
 	return l.finish(ctx, "retry", id, `
-		UPDATE outbox SET state = 'queued', next_attempt_at = COALESCE($4::timestamptz, now()),
-			error_code = $5, error_message = $6, updated_at = now()
+		UPDATE outbox SET state = 'queued', next_attempt_at = COALESCE($10::timestamptz, now()),
+			`+outcomeSet+`, updated_at = now()
 		WHERE id = $1 AND namespace = $2 AND number = $3 AND state = 'sending'`,
-		next, code, msg)
+		append(outcomeArgs(o), next)...)
 }
 
-// Fail marks a claimed message failed for good, recording the error.
-func (l *NumberLock) Fail(ctx context.Context, id int64, code int, msg string) error {
+// Fail marks a claimed message failed for good, recording the outcome (see Outcome).
+func (l *NumberLock) Fail(ctx context.Context, id int64, o Outcome) error {
 	return l.finish(ctx, "fail", id, `
-		UPDATE outbox SET state = 'failed', error_code = $4, error_message = $5, updated_at = now()
+		UPDATE outbox SET state = 'failed', `+outcomeSet+`, updated_at = now()
 		WHERE id = $1 AND namespace = $2 AND number = $3 AND state = 'sending'`,
-		code, msg)
+		outcomeArgs(o)...)
+}
+
+// outcomeSet records an Outcome given as $4 to $9 (see outcomeArgs).
+const outcomeSet = `error_code = $4, error_message = $5, possibly_duplicate = possibly_duplicate OR $6,
+	retry_class = CASE WHEN $7 = '' THEN retry_class ELSE $7 END,
+	retry_count = CASE WHEN $7 = '' THEN retry_count ELSE $8 END,
+	retry_since = CASE WHEN $7 = '' THEN retry_since ELSE $9::timestamptz END`
+
+func outcomeArgs(o Outcome) []any {
+	return []any{o.Code, o.Message, o.MaybeSent, o.Retry.Class, o.Retry.Count, o.Retry.Since}
 }
 
 func (l *NumberLock) finish(ctx context.Context, op string, id int64, sql string, args ...any) error {

@@ -208,10 +208,10 @@ func TestTransitions(t *testing.T) {
 	if err := l.MarkSent(ctx, bRow, "wamid.B"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("MarkSent of another number's row: %v, want ErrNotFound", err)
 	}
-	if err := l.Fail(ctx, bRow, 1, "x"); !errors.Is(err, store.ErrNotFound) {
+	if err := l.Fail(ctx, bRow, store.Outcome{Code: 1, Message: "x"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Fail of another number's row: %v, want ErrNotFound", err)
 	}
-	if err := l.Retry(ctx, bRow, time.Time{}, 1, "x"); !errors.Is(err, store.ErrNotFound) {
+	if err := l.Retry(ctx, bRow, time.Time{}, store.Outcome{Code: 1, Message: "x"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Retry of another number's row: %v, want ErrNotFound", err)
 	}
 	if m := get(t, s, bRow); m.State != store.StateSending {
@@ -223,7 +223,7 @@ func TestTransitions(t *testing.T) {
 
 	// Retry keeps attempts, records the error and delays the next attempt.
 	at := time.Now().Add(time.Hour).Truncate(time.Microsecond)
-	if err := l.Retry(ctx, retried, at, 130429, "Rate limit hit"); err != nil {
+	if err := l.Retry(ctx, retried, at, store.Outcome{Code: 130429, Message: "Rate limit hit"}); err != nil {
 		t.Fatal(err)
 	}
 	m = get(t, s, retried)
@@ -233,12 +233,12 @@ func TestTransitions(t *testing.T) {
 	if got := claim(t, l, store.LaneConversation, 10); len(got) != 0 {
 		t.Errorf("claimed %v before the retry time", ids(got))
 	}
-	if err := l.Retry(ctx, retried, time.Time{}, 1, "x"); !errors.Is(err, store.ErrNotClaimed) {
+	if err := l.Retry(ctx, retried, time.Time{}, store.Outcome{Code: 1, Message: "x"}); !errors.Is(err, store.ErrNotClaimed) {
 		t.Errorf("Retry of a queued message: %v, want ErrNotClaimed", err)
 	}
 
 	// Fail.
-	if err := l.Fail(ctx, failed, 131026, "Message undeliverable"); err != nil {
+	if err := l.Fail(ctx, failed, store.Outcome{Code: 131026, Message: "Message undeliverable"}); err != nil {
 		t.Fatal(err)
 	}
 	m = get(t, s, failed)
@@ -435,5 +435,47 @@ func TestQueueDepth(t *testing.T) {
 	depth, err = l.QueueDepth(ctx)
 	if err != nil || depth[store.LaneConversation] != 3 || depth[store.LaneCampaign] != 4 {
 		t.Fatalf("QueueDepth = %v, %v; want conversation 3, campaign 4", depth, err)
+	}
+}
+
+// TestOutcomeAndResolvedWAID: Retry and Fail record the retry state of a failed call to
+// Meta and keep it when the sender puts a message back without calling Meta; MaybeSent
+// sets possibly_duplicate for good; MarkSentBatch records the wa_id Meta resolved.
+func TestOutcomeAndResolvedWAID(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := testCtx(t)
+	retried := enqueue(t, s, numA, store.LaneConversation, "5511987654321", time.Time{})
+	failed := enqueue(t, s, numA, store.LaneConversation, "34600000002", time.Time{})
+	l := lockNumber(t, s, numA)
+	claim(t, l, store.LaneConversation, 10)
+	since := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	state := store.RetryState{Class: "transient", Count: 2, Since: since}
+	if err := l.Retry(ctx, retried, time.Time{}, store.Outcome{Code: 131000, Message: "went wrong", Retry: state, MaybeSent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(t, s, retried); m.Retry.Class != "transient" || m.Retry.Count != 2 || !m.Retry.Since.Equal(since) || !m.PossiblyDuplicate {
+		t.Fatalf("retried: %+v", m)
+	}
+	// A requeue without a call (pacing) keeps the state and the flag.
+	claim(t, l, store.LaneConversation, 10)
+	if err := l.Retry(ctx, retried, time.Time{}, store.Outcome{Code: 131000, Message: "went wrong"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(t, s, retried); m.Retry != state || !m.PossiblyDuplicate {
+		t.Fatalf("requeued without a call: %+v", m)
+	}
+	claim(t, l, store.LaneConversation, 10)
+	if err := l.MarkSentBatch(ctx, []store.Sent{{ID: retried, WAMID: "wamid.R", ResolvedWAID: "55119876543210"}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(t, s, retried); m.ResolvedWAID != "55119876543210" || m.State != store.StateSent {
+		t.Fatalf("sent: %+v", m)
+	}
+	if err := l.Fail(ctx, failed, store.Outcome{Code: 131000, Message: "gave up", Retry: store.RetryState{Class: "transient", Count: 3, Since: since}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(t, s, failed); m.State != store.StateFailed || m.Retry.Count != 3 || m.PossiblyDuplicate || m.ResolvedWAID != "" {
+		t.Fatalf("failed: %+v", m)
 	}
 }

@@ -71,7 +71,14 @@ type Message struct {
 	ErrorCode         int
 	ErrorMessage      string
 	PossiblyDuplicate bool
-	CreatedAt         time.Time
+	// Retry counts the failed calls to Meta of one class that came one after the other
+	// (zero before the first failure); the sender bounds them per class.
+	Retry RetryState
+	// ResolvedWAID is the wa_id Meta answered for the recipient when it accepted the
+	// message (contacts[0].wa_id). It can differ from Recipient: Brazil's ninth digit,
+	// Mexico's 521. "" before, or when Meta named none.
+	ResolvedWAID string
+	CreatedAt    time.Time
 	// UpdatedAt is when the row last changed state (for a message in StateSending: when
 	// it was claimed).
 	UpdatedAt time.Time
@@ -82,4 +89,26 @@ type Message struct {
 type Sent struct {
 	ID    int64
 	WAMID string
+	// ResolvedWAID is contacts[0].wa_id of Meta's answer ("" if none: stored as NULL).
+	ResolvedWAID string
+}
+
+// RetryState counts a message's consecutive failed calls to Meta of one class (columns
+// retry_class, retry_count, retry_since).
+type RetryState struct {
+	Class string    // the sender's retry class, such as "transient"; "" before any failure
+	Count int       // failed calls of Class, one after the other
+	Since time.Time // when the first of them failed; zero before any failure
+}
+
+// Outcome is what NumberLock.Retry and NumberLock.Fail record about a claimed message.
+type Outcome struct {
+	Code    int    // error_code: Meta's error.code; 0 for a network error or the sender's own reason
+	Message string // error_message
+	// Retry replaces the message's RetryState when its Class is set (a failed call to
+	// Meta); with an empty Class the state is kept (the sender put the message back
+	// without calling Meta: pacing, the budget, a shutdown).
+	Retry RetryState
+	// MaybeSent: the call may have reached Meta. It sets possibly_duplicate, which stays.
+	MaybeSent bool
 }
