@@ -174,9 +174,9 @@ type fanOut struct {
 	n   atomic.Uint64
 }
 
-func (f *fanOut) Send(ctx context.Context, _ string, m whatsapp.Message) (whatsapp.SendResult, error) {
+func (f *fanOut) SendPayload(ctx context.Context, _, to string, payload json.RawMessage) (whatsapp.SendResult, error) {
 	i := f.n.Add(1) - 1
-	return f.c.Send(ctx, f.ids[i%uint64(len(f.ids))], m)
+	return f.c.SendPayload(ctx, f.ids[i%uint64(len(f.ids))], to, payload)
 }
 
 // encode encodes m as the client does (json.Encoder, HTML unescaped, trailing

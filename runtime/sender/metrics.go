@@ -9,6 +9,7 @@ type Metrics struct {
 	Failed             *prometheus.CounterVec
 	ThrottledSeconds   prometheus.Counter
 	PossiblyDuplicated prometheus.Counter
+	Ambiguous          prometheus.Counter
 	BudgetDeferred     prometheus.Counter
 	QueueDepth         *prometheus.GaugeVec
 	LimitPerSecond     prometheus.Gauge
@@ -28,6 +29,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time both lanes were paused because Meta throttled or paused the number."}),
 		PossiblyDuplicated: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_possibly_duplicated_total",
 			Help: "Messages a previous sender left in flight, requeued and marked possibly duplicated."}),
+		Ambiguous: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_ambiguous_total",
+			Help: "Calls to Meta that failed after the request may have reached Meta; the message is marked possibly duplicated."}),
 		BudgetDeferred: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sender_budget_deferred_total",
 			Help: "Campaign messages deferred because the unique-recipients budget was spent."}),
 		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_sender_queue_depth",
@@ -42,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while this process holds the number's PostgreSQL advisory lock."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Sent, m.Failed, m.ThrottledSeconds, m.PossiblyDuplicated, m.BudgetDeferred,
+		reg.MustRegister(m.Sent, m.Failed, m.ThrottledSeconds, m.PossiblyDuplicated, m.Ambiguous, m.BudgetDeferred,
 			m.QueueDepth, m.LimitPerSecond, m.LimitCampaign, m.Leader, m.Fenced)
 	}
 	return m

@@ -42,6 +42,7 @@ type flags struct {
 	workers                 int
 	poll                    time.Duration
 	pauseFor                time.Duration
+	retry                   RetryPolicy
 	logLevel, logEncoding   string
 }
 
@@ -58,6 +59,11 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.IntVar(&f.workers, "workers", 64, "concurrent calls to Meta")
 	fs.DurationVar(&f.poll, "poll-interval", time.Second, "fallback polling of the outbox when no notification arrives")
 	fs.DurationVar(&f.pauseFor, "pause-for", 15*time.Minute, "how long to pause the number when Meta says to stop (at least; longer if Meta asks)")
+	f.retry = DefaultRetryPolicy()
+	for _, class := range retryClasses {
+		fs.Var(retryFlag{f.retry, class}, "retry-"+string(class),
+			"ATTEMPTS/AGE: fail a message at its ATTEMPTS-th "+string(class)+" failure in a row, or at one AGE after the first")
+	}
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
 	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
 	if err := fs.Parse(args); err != nil {
@@ -237,7 +243,7 @@ func (p *process) lead(ctx context.Context) error {
 	return Run(ctx, Config{
 		PhoneNumberID: num.Spec.PhoneNumberID, API: api, Outbox: lock, Wake: wake, Poll: p.f.poll,
 		Limits: p.number.limits, Initial: limitsOf(num, time.Now()), Workers: p.f.workers,
-		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Metrics: p.metrics, Log: p.log,
+		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Retry: p.f.retry, Metrics: p.metrics, Log: p.log,
 	})
 }
 

@@ -17,7 +17,7 @@ func (s *sender) record(ctx context.Context, results []result) {
 			s.budget.inFlight--
 		}
 		if r.err == nil {
-			sent = append(sent, store.Sent{ID: r.msg.ID, WAMID: r.res.WAMID()})
+			sent = append(sent, store.Sent{ID: r.msg.ID, WAMID: r.res.WAMID(), ResolvedWAID: r.res.ResolvedWAID()})
 			s.cfg.Metrics.Sent.WithLabelValues(string(r.msg.Lane)).Inc()
 			continue
 		}
@@ -35,37 +35,63 @@ func (s *sender) record(ctx context.Context, results []result) {
 	}
 }
 
-// failed handles one error by its class (never by HTTP status).
+// failed handles one error by its class (never by HTTP status): a retry class schedules
+// the message again on its row (and, for number-wide errors, stops both lanes) until the
+// class's bound is reached; anything else fails the message. A call that may have reached
+// Meta marks the row possibly_duplicate.
 func (s *sender) failed(ctx context.Context, r result) {
 	now := s.cfg.Now()
 	code, msg := errorCode(r.err), r.err.Error()
 	s.cfg.Metrics.Failed.WithLabelValues(fmt.Sprint(code)).Inc()
-	switch whatsapp.ClassOf(r.err) {
-	case whatsapp.RetryLater:
-		wait := max(whatsapp.RetryAfterOf(r.err), time.Second)
-		s.throttle(now.Add(wait))
-		s.requeue(ctx, r.msg, now.Add(wait), code, msg)
-	case whatsapp.RetryRecipientLater:
-		until := now.Add(whatsapp.PairRateBackoff(r.msg.Attempts - 1))
-		s.pacer.BackoffRecipient(r.msg.Recipient, until)
-		s.requeue(ctx, r.msg, until, code, msg)
-	case whatsapp.PauseNumber:
-		s.pause(now.Add(max(whatsapp.RetryAfterOf(r.err), s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", code, msg))
-		s.requeue(ctx, r.msg, s.pausedUntil, code, msg)
-	case whatsapp.Permanent:
-		if e, _ := whatsapp.AsError(r.err); !e.TokenRefused() {
-			s.fail(ctx, r.msg, code, msg)
-			return
-		}
-		// Meta refused the token: the message is not at fault. Pause and keep it; the
-		// manager sees the refusal too and restarts the sender with new credentials.
-		s.pause(now.Add(credentialsPause), fmt.Sprintf("Meta refused the access token (code %d)", code))
-		s.requeue(ctx, r.msg, s.pausedUntil, code, msg)
-	case whatsapp.WindowClosed:
-		s.fail(ctx, r.msg, code, "template required: the 24-hour customer-service window is closed ("+msg+")")
-	default:
-		s.fail(ctx, r.msg, code, msg)
+	e, _ := whatsapp.AsError(r.err)
+	out := store.Outcome{Code: code, Message: msg, MaybeSent: e != nil && e.Ambiguous}
+	if out.MaybeSent {
+		s.cfg.Metrics.Ambiguous.Inc()
 	}
+	class := retryClassOf(e)
+	if class == "" {
+		if whatsapp.ClassOf(r.err) == whatsapp.WindowClosed {
+			out.Message = "template required: the 24-hour customer-service window is closed (" + msg + ")"
+		}
+		s.fail(ctx, r.msg, out)
+		return
+	}
+	var again bool
+	out.Retry, again = s.cfg.Retry.count(r.msg, class, now)
+	at := s.retryAt(class, e, r.msg.Recipient, out.Retry.Count, now)
+	if !again {
+		out.Message = fmt.Sprintf("gave up after %d %s failures in %s (the retry limit): %s",
+			out.Retry.Count, class, now.Sub(out.Retry.Since).Round(time.Millisecond), msg)
+		s.fail(ctx, r.msg, out)
+		return
+	}
+	s.retry(ctx, r.msg, at, out)
+}
+
+// retryAt is when a message that failed with e, the n-th failure of class in a row, may
+// be sent again. Number-wide classes also stop both lanes until then (and a pause is
+// reported); a pair-rate failure holds back only that recipient.
+func (s *sender) retryAt(class RetryClass, e *whatsapp.Error, recipient string, n int, now time.Time) time.Time {
+	switch class {
+	case RetryPairRate:
+		until := now.Add(whatsapp.PairRateBackoff(n - 1))
+		s.pacer.BackoffRecipient(recipient, until)
+		return until
+	case RetryThroughput:
+		until := now.Add(max(e.RetryAfter, time.Second))
+		s.throttle(until)
+		return until
+	case RetryPaused:
+		if e.TokenRefused() {
+			// The message is not at fault; the manager sees the refusal too and restarts
+			// the sender with new credentials.
+			s.pause(now.Add(credentialsPause), fmt.Sprintf("Meta refused the access token (code %d)", e.Code))
+		} else {
+			s.pause(now.Add(max(e.RetryAfter, s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", e.Code, e.Error()))
+		}
+		return s.pausedUntil
+	}
+	return now.Add(transientBackoff(e.RetryAfter, n))
 }
 
 // credentialsPause is how long a number waits after Meta refused its token.
@@ -89,10 +115,10 @@ func (s *sender) throttle(until time.Time) {
 	}
 }
 
-func (s *sender) fail(ctx context.Context, m store.Message, code int, why string) {
+func (s *sender) fail(ctx context.Context, m store.Message, out store.Outcome) {
 	ctx, cancel := recording(ctx)
 	defer cancel()
-	if err := s.cfg.Outbox.Fail(ctx, m.ID, code, why); err != nil {
+	if err := s.cfg.Outbox.Fail(ctx, m.ID, out); err != nil {
 		s.cfg.Log.Error("recording a failed message", "id", m.ID, "error", err)
 	}
 }

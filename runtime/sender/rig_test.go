@@ -50,6 +50,7 @@ type arrival struct {
 	to     string
 	marker string // the template name, unique per message
 	status int
+	body   []byte // the request body, as sent
 }
 
 // tap records what reaches the simulator.
@@ -76,7 +77,7 @@ func (t *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		marker = m.Template.Name
 	}
 	t.mu.Lock()
-	t.log = append(t.log, arrival{at: at, to: m.To, marker: marker, status: rec.status})
+	t.log = append(t.log, arrival{at: at, to: m.To, marker: marker, status: rec.status, body: body})
 	t.mu.Unlock()
 }
 
@@ -164,6 +165,13 @@ func (r *rig) client() *whatsapp.Client {
 // start runs a sender in this process until the returned stop is called.
 func (r *rig) start(l sender.Limits, updates chan sender.Limits) (stop func() error) {
 	r.t.Helper()
+	return r.run(sender.Config{Limits: updates, Initial: l})
+}
+
+// run runs a sender with cfg (the rig fills in the number, the outbox, the wake-ups, a
+// 100 ms poll and, unless cfg has one, the client) until the returned stop is called.
+func (r *rig) run(cfg sender.Config) (stop func() error) {
+	r.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	lock, err := r.st.LockNumber(ctx, number)
 	if err != nil {
@@ -173,11 +181,12 @@ func (r *rig) start(l sender.Limits, updates chan sender.Limits) (stop func() er
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	cfg.PhoneNumberID, cfg.Outbox, cfg.Wake, cfg.Poll = pnid, lock, wake, 100*time.Millisecond
+	if cfg.API == nil {
+		cfg.API = r.client()
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- sender.Run(ctx, sender.Config{PhoneNumberID: pnid, API: r.client(), Outbox: lock, Wake: wake,
-			Limits: updates, Initial: l, Poll: 100 * time.Millisecond})
-	}()
+	go func() { done <- sender.Run(ctx, cfg) }()
 	return func() error {
 		cancel()
 		err := <-done

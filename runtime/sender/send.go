@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,7 +54,7 @@ func (f *sendFlags) message() (store.NewMessage, error) {
 	if f.lane != "" {
 		lane = store.Lane(f.lane)
 	}
-	payload, err := payloadOf(m)
+	payload, err := m.Payload()
 	return store.NewMessage{Number: ref, Recipient: f.to, Lane: lane, Payload: payload}, err
 }
 
@@ -115,20 +114,4 @@ func follow(ctx context.Context, st *store.Store, id int64, limit time.Duration,
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// payloadOf is the message as the outbox stores it: without messaging_product and to,
-// which the sender fills in.
-func payloadOf(m whatsapp.Message) (json.RawMessage, error) {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, err
-	}
-	delete(obj, "messaging_product")
-	delete(obj, "to")
-	return json.Marshal(obj)
 }

@@ -30,8 +30,8 @@ type Limits struct {
 type Outbox interface {
 	Claim(ctx context.Context, lane store.Lane, limit int) ([]store.Message, error)
 	MarkSentBatch(ctx context.Context, sent []store.Sent) error
-	Retry(ctx context.Context, id int64, at time.Time, code int, msg string) error
-	Fail(ctx context.Context, id int64, code int, msg string) error
+	Retry(ctx context.Context, id int64, at time.Time, o store.Outcome) error
+	Fail(ctx context.Context, id int64, o store.Outcome) error
 	RecoverInFlight(ctx context.Context) (int, error)
 	CampaignRecipients(ctx context.Context, since time.Time) (int, error)
 	PruneCampaignRecipients(ctx context.Context, before time.Time) (int, error)
@@ -40,9 +40,10 @@ type Outbox interface {
 	Lost() <-chan struct{}
 }
 
-// CloudAPI sends messages (the whatsapp client).
+// CloudAPI sends messages (the whatsapp client): a stored payload goes to Meta as it is,
+// with messaging_product and to (see whatsapp.Client.SendPayload).
 type CloudAPI interface {
-	Send(ctx context.Context, phoneNumberID string, m whatsapp.Message) (whatsapp.SendResult, error)
+	SendPayload(ctx context.Context, phoneNumberID, to string, payload json.RawMessage) (whatsapp.SendResult, error)
 }
 
 // Config is one sender's wiring.
@@ -63,6 +64,8 @@ type Config struct {
 	PauseFor time.Duration
 	// OnPause reports a pause of the number (an event and a status field on the Number).
 	OnPause func(reason string, until time.Time)
+	// Retry bounds the retries of each class; classes left out take DefaultRetryPolicy.
+	Retry   RetryPolicy
 	Metrics *Metrics
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -90,6 +93,7 @@ func (c *Config) defaults() {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
 	}
+	c.Retry = c.Retry.withDefaults()
 }
 
 // ErrFenceLost: the number's advisory lock is gone; another sender may be active.
@@ -352,23 +356,9 @@ func (s *sender) send(ctx context.Context, m store.Message, newRecipient bool) {
 		defer func() { <-s.slots }()
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 		defer cancel()
-		msg, err := toCloudAPI(m)
-		var res whatsapp.SendResult
-		if err == nil {
-			res, err = s.cfg.API.Send(callCtx, s.cfg.PhoneNumberID, msg)
-		}
+		res, err := s.cfg.API.SendPayload(callCtx, s.cfg.PhoneNumberID, m.Recipient, m.Payload)
 		s.results <- result{msg: m, res: res, err: err, newRecipient: newRecipient}
 	}()
-}
-
-// toCloudAPI turns a stored payload into the Cloud API message for its recipient.
-func toCloudAPI(m store.Message) (whatsapp.Message, error) {
-	var msg whatsapp.Message
-	if err := json.Unmarshal(m.Payload, &msg); err != nil {
-		return msg, fmt.Errorf("%w: stored payload: %v", whatsapp.ErrInvalidMessage, err)
-	}
-	msg.To = m.Recipient
-	return msg, nil
 }
 
 // releaseHeld gives messages still waiting in memory back to the outbox at shutdown.
@@ -381,10 +371,17 @@ func (s *sender) releaseHeld(ctx context.Context) {
 	}
 }
 
+// requeue puts a message back without having called Meta for it (pacing, the budget, a
+// shutdown): its retry state is kept.
 func (s *sender) requeue(ctx context.Context, m store.Message, at time.Time, code int, why string) {
+	s.retry(ctx, m, at, store.Outcome{Code: code, Message: why})
+}
+
+// retry puts a message back for at, recording the outcome.
+func (s *sender) retry(ctx context.Context, m store.Message, at time.Time, out store.Outcome) {
 	ctx, cancel := recording(ctx)
 	defer cancel()
-	if err := s.cfg.Outbox.Retry(ctx, m.ID, at, code, why); err != nil {
+	if err := s.cfg.Outbox.Retry(ctx, m.ID, at, out); err != nil {
 		s.cfg.Log.Error("requeueing a message", "id", m.ID, "error", err)
 	}
 }
