@@ -40,32 +40,43 @@ func (s *sender) record(ctx context.Context, results []result) {
 // class's bound is reached; anything else fails the message. A call that may have reached
 // Meta marks the row possibly_duplicate.
 func (s *sender) failed(ctx context.Context, r result) {
-	now := s.cfg.Now()
-	code, msg := errorCode(r.err), r.err.Error()
-	s.cfg.Metrics.Failed.WithLabelValues(fmt.Sprint(code)).Inc()
+	s.cfg.Metrics.Failed.WithLabelValues(fmt.Sprint(errorCode(r.err))).Inc()
 	e, _ := whatsapp.AsError(r.err)
-	out := store.Outcome{Code: code, Message: msg, MaybeSent: e != nil && e.Ambiguous}
+	out := s.outcome(r.err, e)
+	if class := retryClassOf(e); class != "" {
+		s.retryOrGiveUp(ctx, r.msg, e, class, out)
+		return
+	}
+	s.fail(ctx, r.msg, out)
+}
+
+// outcome is what the row records about a failed call (e is err as a *whatsapp.Error, or
+// nil); a call that may have reached Meta is counted.
+func (s *sender) outcome(err error, e *whatsapp.Error) store.Outcome {
+	out := store.Outcome{Code: errorCode(err), Message: err.Error(), MaybeSent: e != nil && e.Ambiguous}
 	if out.MaybeSent {
 		s.cfg.Metrics.Ambiguous.Inc()
 	}
-	class := retryClassOf(e)
-	if class == "" {
-		if whatsapp.ClassOf(r.err) == whatsapp.WindowClosed {
-			out.Message = "template required: the 24-hour customer-service window is closed (" + msg + ")"
-		}
-		s.fail(ctx, r.msg, out)
-		return
+	if whatsapp.ClassOf(err) == whatsapp.WindowClosed {
+		out.Message = "template required: the 24-hour customer-service window is closed (" + out.Message + ")"
 	}
+	return out
+}
+
+// retryOrGiveUp requeues a message that failed with a retry class, or fails it with the
+// last error once the class's bound is reached.
+func (s *sender) retryOrGiveUp(ctx context.Context, m store.Message, e *whatsapp.Error, class RetryClass, out store.Outcome) {
+	now := s.cfg.Now()
 	var again bool
-	out.Retry, again = s.cfg.Retry.count(r.msg, class, now)
-	at := s.retryAt(class, e, r.msg.Recipient, out.Retry.Count, now)
-	if !again {
-		out.Message = fmt.Sprintf("gave up after %d %s failures in %s (the retry limit): %s",
-			out.Retry.Count, class, now.Sub(out.Retry.Since).Round(time.Millisecond), msg)
-		s.fail(ctx, r.msg, out)
+	out.Retry, again = s.cfg.Retry.count(m, class, now)
+	at := s.retryAt(class, e, m.Recipient, out.Retry.Count, now)
+	if again {
+		s.retry(ctx, m, at, out)
 		return
 	}
-	s.retry(ctx, r.msg, at, out)
+	out.Message = fmt.Sprintf("gave up after %d %s failures in %s (the retry limit): %s",
+		out.Retry.Count, class, now.Sub(out.Retry.Since).Round(time.Millisecond), out.Message)
+	s.fail(ctx, m, out)
 }
 
 // retryAt is when a message that failed with e, the n-th failure of class in a row, may
@@ -82,16 +93,21 @@ func (s *sender) retryAt(class RetryClass, e *whatsapp.Error, recipient string, 
 		s.throttle(until)
 		return until
 	case RetryPaused:
-		if e.TokenRefused() {
-			// The message is not at fault; the manager sees the refusal too and restarts
-			// the sender with new credentials.
-			s.pause(now.Add(credentialsPause), fmt.Sprintf("Meta refused the access token (code %d)", e.Code))
-		} else {
-			s.pause(now.Add(max(e.RetryAfter, s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", e.Code, e.Error()))
-		}
+		s.pauseFor(e, now)
 		return s.pausedUntil
 	}
 	return now.Add(transientBackoff(e.RetryAfter, n))
+}
+
+// pauseFor pauses the number after Meta restricted it or refused its token.
+func (s *sender) pauseFor(e *whatsapp.Error, now time.Time) {
+	if e.TokenRefused() {
+		// The message is not at fault; the manager sees the refusal too and restarts the
+		// sender with new credentials.
+		s.pause(now.Add(credentialsPause), fmt.Sprintf("Meta refused the access token (code %d)", e.Code))
+		return
+	}
+	s.pause(now.Add(max(e.RetryAfter, s.cfg.PauseFor)), fmt.Sprintf("Meta answered %d: %s", e.Code, e.Error()))
 }
 
 // credentialsPause is how long a number waits after Meta refused its token.
