@@ -57,6 +57,11 @@ func TestAdmissionNumber(t *testing.T) {
 			n.Spec.Sending = &sbv1.SendingSpec{Warmup: &sbv1.WarmupSpec{StartPerMinute: start, TargetPerMinute: target, Over: metav1.Duration{Duration: over}}}
 		}
 	}
+	retry := func(attempts int32, age time.Duration) func(*sbv1.Number) {
+		return func(n *sbv1.Number) {
+			n.Spec.Sending = &sbv1.SendingSpec{Retry: &sbv1.RetrySpec{Transient: &sbv1.RetryBound{MaxAttempts: attempts, MaxAge: metav1.Duration{Duration: age}}}}
+		}
+	}
 	maxRate := func(v int32) func(*sbv1.Number) {
 		return func(n *sbv1.Number) { n.Spec.Sending = &sbv1.SendingSpec{MaxMessagesPerSecond: &v} }
 	}
@@ -77,6 +82,8 @@ func TestAdmissionNumber(t *testing.T) {
 		{"warmup target 0", numberWith(ns, warmup(1, 0, time.Hour)), []string{"spec.sending.warmup.targetPerMinute"}},
 		{"warmup start above target", numberWith(ns, warmup(70, 60, time.Hour)), []string{"spec.sending.warmup", "startPerMinute must not exceed"}},
 		{"warmup over zero", numberWith(ns, warmup(20, 60, 0)), []string{"spec.sending.warmup.over", "positive duration"}},
+		{"retry maxAttempts 0", numberWith(ns, retry(0, time.Hour)), []string{"spec.sending.retry.transient.maxAttempts"}},
+		{"retry maxAge zero", numberWith(ns, retry(3, 0)), []string{"spec.sending.retry.transient.maxAge", "positive duration"}},
 		{"apiBaseURL not http", numberWith(ns, func(n *sbv1.Number) { n.Spec.APIBaseURL = "ftp://example.com" }), []string{"spec.apiBaseURL"}},
 		{"apiVersion malformed", numberWith(ns, func(n *sbv1.Number) { n.Spec.APIVersion = "23" }), []string{"spec.apiVersion"}},
 		{"sender replicas 6", numberWith(ns, func(n *sbv1.Number) { n.Spec.Sender = &sbv1.SenderSpec{Replicas: ptrTo[int32](6)} }), []string{"spec.sender.replicas"}},

@@ -100,6 +100,49 @@ type SendingSpec struct {
 	// numbers they are: set it so that the limits apply that cap.
 	// +optional
 	Coexistence bool `json:"coexistence,omitempty"`
+
+	// Retry bounds the sender's retries of a failed message, per retry class (see
+	// docs/sender.md, "Retries"). Classes left out keep the sender's defaults (its
+	// --retry-* flags). Read when a sender becomes active.
+	// +optional
+	Retry *RetrySpec `json:"retry,omitempty"`
+}
+
+// RetrySpec bounds the sender's retries per retry class.
+type RetrySpec struct {
+	// Transient: one message failed for a reason that may pass (131000, 131016, 2,
+	// is_transient errors, network errors). Default 10 attempts, 1h.
+	// +optional
+	Transient *RetryBound `json:"transient,omitempty"`
+	// PairRate: too many messages to one recipient (131056). Default 8 attempts, 24h.
+	// +optional
+	PairRate *RetryBound `json:"pairRate,omitempty"`
+	// Throughput: the number's or its account's rate (130429, 131057, 4, 80007). Default
+	// 50 attempts, 24h.
+	// +optional
+	Throughput *RetryBound `json:"throughput,omitempty"`
+	// Paused: Meta restricted or paused the number (131048, 368, 131031, 130497) or refused
+	// its access token. Default 200 attempts, 72h.
+	// +optional
+	Paused *RetryBound `json:"paused,omitempty"`
+}
+
+// RetryBound bounds one retry class: a message fails, with Meta's last error, at its
+// MaxAttempts-th failure of the class in a row, or at a failure MaxAge or more after the
+// first of them.
+type RetryBound struct {
+	// MaxAttempts is how many failed calls of the class in a row a message may have.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	MaxAttempts int32 `json:"maxAttempts"`
+
+	// MaxAge is how long after the first failure of the class a message may be retried,
+	// as a Go duration such as 1h.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxAge must be a positive duration such as 1h"
+	MaxAge metav1.Duration `json:"maxAge"`
 }
 
 // WarmupSpec is a linear ramp of the campaign rate for a new number.

@@ -2,10 +2,12 @@ package sender
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
 
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
@@ -76,6 +78,22 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	out := DefaultRetryPolicy()
 	for class, b := range p {
 		out[class] = b
+	}
+	return out
+}
+
+// WithSpec is p with the bounds a Number's spec.sending.retry sets on top (nil: p as is).
+func (p RetryPolicy) WithSpec(s *sbv1.SendingSpec) RetryPolicy {
+	out := maps.Clone(p)
+	if s == nil || s.Retry == nil {
+		return out
+	}
+	spec := map[RetryClass]*sbv1.RetryBound{RetryTransient: s.Retry.Transient, RetryPairRate: s.Retry.PairRate,
+		RetryThroughput: s.Retry.Throughput, RetryPaused: s.Retry.Paused}
+	for class, b := range spec {
+		if b != nil {
+			out[class] = RetryBound{MaxAttempts: int(b.MaxAttempts), MaxAge: b.MaxAge.Duration}
+		}
 	}
 	return out
 }

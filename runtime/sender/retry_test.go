@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
@@ -221,5 +224,25 @@ func TestRetryFlags(t *testing.T) {
 		if b.MaxAttempts < 1 || b.MaxAge <= 0 {
 			t.Errorf("default bound of %s: %+v", class, b)
 		}
+	}
+}
+
+// TestRetryPolicyWithSpec: a Number's spec.sending.retry overrides the classes it names
+// and leaves the others at the sender's flags.
+func TestRetryPolicyWithSpec(t *testing.T) {
+	flags := sender.DefaultRetryPolicy()
+	flags[sender.RetryPaused] = sender.RetryBound{MaxAttempts: 7, MaxAge: time.Hour}
+	spec := &sbv1.SendingSpec{Retry: &sbv1.RetrySpec{
+		Transient: &sbv1.RetryBound{MaxAttempts: 3, MaxAge: metav1.Duration{Duration: 5 * time.Minute}}}}
+	got := flags.WithSpec(spec)
+	if got[sender.RetryTransient] != (sender.RetryBound{MaxAttempts: 3, MaxAge: 5 * time.Minute}) ||
+		got[sender.RetryPaused] != flags[sender.RetryPaused] || got[sender.RetryPairRate] != flags[sender.RetryPairRate] {
+		t.Errorf("policy with the spec: %v", got)
+	}
+	if flags[sender.RetryTransient] == got[sender.RetryTransient] {
+		t.Error("WithSpec changed the flags' policy")
+	}
+	if p := flags.WithSpec(nil); p[sender.RetryPaused] != flags[sender.RetryPaused] {
+		t.Errorf("without spec.sending: %v", p)
 	}
 }
