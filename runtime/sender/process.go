@@ -243,7 +243,8 @@ func (p *process) lead(ctx context.Context) error {
 	return Run(ctx, Config{
 		PhoneNumberID: num.Spec.PhoneNumberID, API: api, Outbox: lock, Wake: wake, Poll: p.f.poll,
 		Limits: p.number.limits, Initial: limitsOf(num, time.Now()), Workers: p.f.workers,
-		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Retry: p.f.retry.WithSpec(num.Spec.Sending), Metrics: p.metrics, Log: p.log,
+		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Retry: p.f.retry.WithSpec(num.Spec.Sending),
+		Metrics: p.metrics, Log: p.log,
 	})
 }
 

@@ -44,7 +44,7 @@ func TestFailingRecipientHoldsUpNoOne(t *testing.T) {
 	bad := r.enqueue(3, store.LaneConversation, func(int) string { return failing })
 	with := r.meanLatency(r.enqueue(400, store.LaneConversation, recipients(400)))
 	t.Logf("mean latency of 400 messages: %s without the failing recipient, %s with it", without, with)
-	if ratio := with.Seconds() / without.Seconds(); ratio > 1.5 {
+	if ratio := with.Seconds() / without.Seconds(); ratio > 2 {
 		t.Errorf("the others took %.2f times as long beside the failing recipient; want about the same", ratio)
 	}
 
