@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,49 @@ func TestRetryPolicyWithSpec(t *testing.T) {
 	}
 	if p := flags.WithSpec(nil); p[sender.RetryPaused] != flags[sender.RetryPaused] {
 		t.Errorf("without spec.sending: %v", p)
+	}
+}
+
+// TestRetryClassOfEachError: each kind of error Meta answers lands in its retry class on
+// the row (and the message is then sent), or fails at once when retrying cannot help; a
+// refused token pauses the number instead of failing the message.
+func TestRetryClassOfEachError(t *testing.T) {
+	for _, tc := range []struct {
+		code, status int
+		class        sender.RetryClass
+		state        store.State
+	}{
+		{131000, 500, sender.RetryTransient, store.StateSent},
+		{131056, 400, sender.RetryPairRate, store.StateSent},
+		{130429, 400, sender.RetryThroughput, store.StateSent},
+		{190, 401, sender.RetryPaused, store.StateQueued},
+		{100, 400, "", store.StateFailed},
+	} {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			r := newRig(t, simulator.Number{Tier: "TIER_UNLIMITED"})
+			if err := r.sim.AddFault(simulator.Fault{Recipient: failing, Code: tc.code, HTTPStatus: tc.status}); err != nil {
+				t.Fatal(err)
+			}
+			pauses := make(chan string, 10)
+			stop := r.run(sender.Config{OnPause: func(reason string, _ time.Time) { pauses <- reason },
+				Initial: sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 4800, UniqueRecipientsPer24h: -1}})
+			defer func() { _ = stop() }()
+			id := r.enqueue(1, store.LaneCampaign, func(int) string { return failing })[0]
+			m := r.waitMessage(id, 30*time.Second, func(m store.Message) bool { return m.State == tc.state && m.Attempts > 0 })
+			if m.Retry.Class != string(tc.class) || m.ErrorCode != tc.code {
+				t.Errorf("message: %s, retry %+v, error %d %q; want class %q", m.State, m.Retry, m.ErrorCode, m.ErrorMessage, tc.class)
+			}
+			if tc.class != sender.RetryPaused {
+				return
+			}
+			select {
+			case reason := <-pauses:
+				if !strings.Contains(reason, "access token") {
+					t.Errorf("pause reason %q", reason)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("a refused token reported no pause")
+			}
+		})
 	}
 }
