@@ -190,9 +190,9 @@ func loadTable() *foldTable {
 func buildTable() *foldTable {
 	t := &foldTable{}
 	caser := cases.Fold()
-	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
-		if skipRune(r) {
-			continue
+	assigned(func(r rune) {
+		if r < utf8.RuneSelf || foldsToSelf(r) {
+			return
 		}
 		var e uint32
 		if out := foldRune(caser, string(r)); out != string(r) {
@@ -205,8 +205,27 @@ func buildTable() *foldTable {
 		if e != 0 {
 			t.set(r, e)
 		}
-	}
+	})
 	return t
+}
+
+// assigned calls fn for every code point of the general categories that folding can
+// change or keep (letters, marks, numbers, punctuation, symbols, separators, format
+// and control characters): every assigned code point except surrogates and private
+// use, which fold to themselves.
+func assigned(fn func(r rune)) {
+	for _, tab := range []*unicode.RangeTable{unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Cf, unicode.Cc} {
+		for _, rg := range tab.R16 {
+			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+				fn(r)
+			}
+		}
+		for _, rg := range tab.R32 {
+			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+				fn(r)
+			}
+		}
+	}
 }
 
 func (t *foldTable) set(r rune, e uint32) {
@@ -216,20 +235,17 @@ func (t *foldTable) set(r rune, e uint32) {
 	t.pages[r>>8][r&0xff] = e
 }
 
-// skipRune reports runes that certainly fold to themselves, to keep building the table
-// short: surrogates, unassigned and private-use code points, and the unified Han
-// ideographs and Hangul syllables (neither has a case, a width variant or a
-// decomposition that survives NFC).
-func skipRune(r rune) bool {
+// foldsToSelf reports the unified Han ideographs and the Hangul syllables: neither has
+// a case, a width variant or a decomposition that survives NFC, and skipping them keeps
+// building the table short.
+func foldsToSelf(r rune) bool {
 	switch {
-	case r >= 0xD800 && r <= 0xDFFF, r >= 0xE000 && r <= 0xF8FF, r >= 0xF0000:
-		return true
 	case r >= 0xAC00 && r <= 0xD7A3:
 		return true
 	case r >= 0x4E00 && r <= 0x9FFF, r >= 0x20000 && r <= 0x2F7FF, r >= 0x30000 && r <= 0x3FFFF:
 		return true
 	}
-	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Cf, unicode.Cc)
+	return false
 }
 
 // foldRune applies width folding, case folding and accent folding to s until it no

@@ -1,0 +1,49 @@
+package keywords
+
+import (
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+)
+
+// TestTableMatchesXText: the precomputed table folds every code point exactly as
+// golang.org/x/text does, including those the table builder skips as folding to
+// themselves.
+func TestTableMatchesXText(t *testing.T) {
+	caser := cases.Fold()
+	tb := loadTable()
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		want := foldRune(caser, string(r))
+		got := string(r)
+		if e := tb.entry(r); e&indexMask != 0 {
+			got = tb.outs[e&indexMask-1]
+		}
+		if got != want {
+			t.Fatalf("U+%04X: table folds to %q, x/text to %q", r, got, want)
+		}
+	}
+}
+
+func TestOriginalSpan(t *testing.T) {
+	for _, tc := range []struct {
+		s      string
+		fs, fe int
+		want   string
+	}{
+		{"  e\u0301xito  hoy", 1, 6, "e\u0301xito"},
+		{"ＡＢＣ déf", 1, 3, "ＢＣ"},
+		{"Straße", 4, 7, "ße"},
+		{"\u200bprecio\u200b", 0, 6, "precio\u200b"},
+		{"か\u3099き", 0, 3, "か\u3099"},
+	} {
+		start, end := originalSpan(tc.s, tc.fs, tc.fe)
+		if got := tc.s[start:end]; got != tc.want {
+			t.Errorf("%q [%d,%d): %q, want %q", tc.s, tc.fs, tc.fe, got, tc.want)
+		}
+	}
+}
