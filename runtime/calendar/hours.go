@@ -212,7 +212,9 @@ func dateOf(t time.Time) date { y, m, d := t.Date(); return date{y, m, d} }
 
 func (d date) add(days int) date { return dateOf(time.Date(d.y, d.m, d.d+days, 12, 0, 0, 0, time.UTC)) }
 
-func (d date) weekday() time.Weekday { return time.Date(d.y, d.m, d.d, 12, 0, 0, 0, time.UTC).Weekday() }
+func (d date) weekday() time.Weekday {
+	return time.Date(d.y, d.m, d.d, 12, 0, 0, 0, time.UTC).Weekday()
+}
 
 // at is the instant of minute-of-day min on date d in loc; 1440 is the next midnight.
 func (d date) at(min int, loc *time.Location) time.Time {

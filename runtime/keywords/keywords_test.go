@@ -30,10 +30,10 @@ func firstKeyword(t *testing.T, mode sbv1.MatchMode, text string, any ...string)
 
 func TestModes(t *testing.T) {
 	for _, tc := range []struct {
-		mode      sbv1.MatchMode
-		keywords  []string
-		text      string
-		want      string
+		mode     sbv1.MatchMode
+		keywords []string
+		text     string
+		want     string
 	}{
 		{sbv1.MatchWord, []string{"precio"}, "¿Cuál es el precio?", "precio"},
 		{sbv1.MatchWord, []string{"precio"}, "los precios suben", ""},
