@@ -1,6 +1,7 @@
 package keywords
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -46,101 +47,166 @@ func AppendFold(dst []byte, s string) []byte {
 	return foldInto(dst, s, nil)
 }
 
-// segment records that the folded bytes from out on came from the original bytes from in on.
-type segment struct{ out, in int }
+// segment starts where the output of the rune at in begins in the folded text (out,
+// relative to the start of the folded text). In an exact segment every following rune
+// up to the next segment kept its byte length, so offsets map linearly; an inexact
+// segment is one rune whose output has another length or several runes.
+type segment struct {
+	out, in int
+	exact   bool
+}
 
-// foldInto appends the folded s to dst. With segs non-nil it records where each
-// rune's output starts, so that folded offsets can be mapped back to s.
+// folder is one folding pass.
+type folder struct {
+	t      *foldTable
+	dst    []byte
+	start  int        // where the folded text begins in dst
+	segs   *[]segment // nil: do not record segments
+	newSeg bool       // the offsets shifted: the next kept rune starts a segment
+}
+
+// foldInto appends the folded s to dst. With segs non-nil it also records the
+// segments that map folded offsets back to s (see spans).
 func foldInto(dst []byte, s string, segs *[]segment) []byte {
-	t := loadTable()
-	start := len(dst)
+	f := folder{t: loadTable(), dst: dst, start: len(dst), segs: segs, newSeg: true}
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			dst = appendASCII(dst, start, c, i, segs)
-			i++
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			f.rune(r, s[i:i+n], i)
+			i += n
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		dst = appendRune(dst, start, t, r, s[i:i+n], i, segs)
-		i += n
+		if c = asciiFold[c]; c == ' ' && f.endsInSpace() {
+			f.newSeg = true
+		} else {
+			if f.newSeg {
+				f.segment(i, true)
+			}
+			f.dst = append(f.dst, c)
+		}
+		i++
 	}
-	return dst
+	return f.dst
 }
 
-// appendASCII folds one ASCII byte: upper case to lower, white space to one space.
-func appendASCII(dst []byte, start int, c byte, in int, segs *[]segment) []byte {
-	c = asciiFold[c]
-	if c == ' ' && len(dst) > start && dst[len(dst)-1] == ' ' {
-		return dst
-	}
-	record(segs, len(dst), in)
-	return append(dst, c)
-}
-
-// appendRune folds one non-ASCII rune (raw is its encoding in the original text).
-func appendRune(dst []byte, start int, t *foldTable, r rune, raw string, in int, segs *[]segment) []byte {
-	e := t.entry(r)
-	out := raw
+// rune folds one non-ASCII rune r whose encoding in s is raw, at in.
+func (f *folder) rune(r rune, raw string, in int) {
+	e := f.t.entry(r)
+	out, exact := raw, true
 	switch {
 	case r == utf8.RuneError && len(raw) == 1:
-		out = string(utf8.RuneError)
+		out, exact = string(utf8.RuneError), false
 	case e&indexMask != 0:
-		out = t.outs[e&indexMask-1]
+		out, exact = f.t.outs[e&indexMask-1], e&sameSizeFlag != 0
 	}
-	if e&composeFlag != 0 {
-		if composed, ok := composeLast(dst, start, out, segs); ok {
-			return composed
-		}
+	if e&composeFlag != 0 && f.compose(out) {
+		return
 	}
-	if out == "" || out == " " && len(dst) > start && dst[len(dst)-1] == ' ' {
-		return dst
+	if out == "" || out == " " && f.endsInSpace() {
+		f.newSeg = true
+		return
 	}
-	record(segs, len(dst), in)
-	return append(dst, out...)
+	if !exact || f.newSeg {
+		f.segment(in, exact)
+		f.newSeg = !exact
+	}
+	f.dst = append(f.dst, out...)
 }
 
-// composeLast composes out, whose first rune is a kept combining mark, with the last
-// folded rune when NFC composes them; the composed text takes the last rune's place.
-func composeLast(dst []byte, start int, out string, segs *[]segment) ([]byte, bool) {
-	last, size := utf8.DecodeLastRune(dst[start:])
-	if size == 0 || last == utf8.RuneError {
-		return dst, false
+func (f *folder) endsInSpace() bool {
+	return len(f.dst) > f.start && f.dst[len(f.dst)-1] == ' '
+}
+
+// segment starts a segment at the current end of the output, for the rune at in.
+func (f *folder) segment(in int, exact bool) {
+	f.newSeg = false
+	if f.segs != nil {
+		*f.segs = append(*f.segs, segment{out: len(f.dst) - f.start, in: in, exact: exact})
 	}
-	composed := norm.NFC.String(string(last) + out)
+}
+
+// compose composes out, whose first rune is a kept combining mark, with the last kept
+// rune when NFC composes them (decomposed input, "か\u3099" → "が"); the composed text
+// takes the last rune's place and becomes an inexact segment.
+func (f *folder) compose(out string) bool {
+	_, size := utf8.DecodeLastRune(f.dst[f.start:])
+	if size == 0 {
+		return false
+	}
+	lastOut := len(f.dst) - size
+	composed := norm.NFC.String(string(f.dst[lastOut:]) + out)
 	if utf8.RuneCountInString(composed) > utf8.RuneCountInString(out) {
-		return dst, false
+		return false
 	}
-	dst = append(dst[:len(dst)-size], composed...)
-	if segs != nil && len(*segs) > 0 {
-		(*segs)[len(*segs)-1].out = len(dst) - len(composed)
-	}
-	return dst, true
+	f.dst = append(f.dst[:lastOut], composed...)
+	f.inexactFrom(lastOut - f.start)
+	f.newSeg = true
+	return true
 }
 
-func record(segs *[]segment, out, in int) {
-	if segs != nil {
-		*segs = append(*segs, segment{out: out, in: in})
+// inexactFrom makes the last kept rune, at folded offset out, an inexact segment of
+// its own. Its input offset follows from the segment it belonged to: an exact one
+// (linear), or its own.
+func (f *folder) inexactFrom(out int) {
+	if f.segs == nil || len(*f.segs) == 0 {
+		return
+	}
+	segs := *f.segs
+	p := &segs[len(segs)-1]
+	switch {
+	case p.out == out:
+		p.exact = false
+	case p.exact:
+		*f.segs = append(segs, segment{out: out, in: p.in + out - p.out})
 	}
 }
 
-// originalSpan maps the folded byte span [fs, fe) of Fold(s) back to the bytes of s
-// it came from. Removed runes between the span's last rune and the next kept one (a
-// trailing combining accent, say) belong to the span.
-func originalSpan(s string, fs, fe int) (int, int) {
-	var segs []segment
-	foldInto(nil, s, &segs)
-	start, end := 0, len(s)
-	for _, sg := range segs {
-		if sg.out <= fs {
-			start = sg.in
-		}
-		if sg.out >= fe {
-			end = sg.in
-			break
-		}
-	}
-	return start, end
+// spans maps folded offsets of one text back to the text.
+type spans struct {
+	text      string
+	segs      []segment
+	foldedLen int
 }
+
+// originalSpan maps the folded byte span [fs, fe) of Fold(text) back to the bytes of
+// text it came from. A span that starts or ends inside the folded output of one rune
+// ("ss" of "ß") takes the whole rune. Removed runes between the span's last rune and
+// the next kept one (a trailing combining accent, say) belong to the span.
+func (sp *spans) originalSpan(fs, fe int) (int, int) {
+	return sp.startOf(fs), sp.endOf(fe)
+}
+
+// startOf maps a folded offset at which a span starts.
+func (sp *spans) startOf(fs int) int {
+	i, _ := slices.BinarySearchFunc(sp.segs, fs+1, bySegmentOut)
+	if i == 0 {
+		return 0
+	}
+	p := sp.segs[i-1]
+	if p.exact {
+		return p.in + fs - p.out
+	}
+	return p.in
+}
+
+// endOf maps a folded offset at which a span ends.
+func (sp *spans) endOf(fe int) int {
+	j, _ := slices.BinarySearchFunc(sp.segs, fe, bySegmentOut)
+	switch {
+	case j < len(sp.segs) && sp.segs[j].out == fe:
+		return sp.segs[j].in
+	case fe >= sp.foldedLen || j == 0:
+		return len(sp.text)
+	case sp.segs[j-1].exact:
+		return sp.segs[j-1].in + fe - sp.segs[j-1].out
+	case j < len(sp.segs):
+		return sp.segs[j].in
+	}
+	return len(sp.text)
+}
+
+func bySegmentOut(sg segment, out int) int { return sg.out - out }
 
 // asciiFold maps each ASCII byte to its folded byte.
 var asciiFold = func() (t [utf8.RuneSelf]byte) {
@@ -157,8 +223,9 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 }()
 
 const (
-	composeFlag = 1 << 31 // the rune is a kept mark that may compose with the rune before it
-	indexMask   = composeFlag - 1
+	composeFlag  = 1 << 31 // the rune's output starts with a kept mark that may compose with the rune before it
+	sameSizeFlag = 1 << 30 // the rune's output is one rune of the same byte length
+	indexMask    = sameSizeFlag - 1
 )
 
 // foldTable holds the folded form of every non-ASCII rune that folding changes, in
@@ -198,6 +265,9 @@ func buildTable() *foldTable {
 		if out := foldRune(caser, string(r)); out != string(r) {
 			t.outs = append(t.outs, out)
 			e = uint32(len(t.outs))
+			if len(out) == len(string(r)) && utf8.RuneCountInString(out) == 1 {
+				e |= sameSizeFlag
+			}
 		}
 		if composesBackward(foldedOrSelf(t, e, r)) {
 			e |= composeFlag
@@ -286,7 +356,7 @@ func foldedOrSelf(t *foldTable, e uint32, r rune) string {
 	if e == 0 {
 		return string(r)
 	}
-	return t.outs[e-1]
+	return t.outs[e&indexMask-1]
 }
 
 // composesBackward reports folded text whose first rune NFC may combine with the rune

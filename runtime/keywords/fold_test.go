@@ -1,6 +1,7 @@
 package keywords
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -41,9 +42,22 @@ func TestOriginalSpan(t *testing.T) {
 		{"\u200bprecio\u200b", 0, 6, "precio\u200b"},
 		{"か\u3099き", 0, 3, "か\u3099"},
 	} {
-		start, end := originalSpan(tc.s, tc.fs, tc.fe)
+		sp := &spans{text: tc.s}
+		sp.foldedLen = len(foldInto(nil, tc.s, &sp.segs))
+		start, end := sp.originalSpan(tc.fs, tc.fe)
 		if got := tc.s[start:end]; got != tc.want {
 			t.Errorf("%q [%d,%d): %q, want %q", tc.s, tc.fs, tc.fe, got, tc.want)
 		}
+	}
+}
+
+func BenchmarkFold1KB(b *testing.B) {
+	text := strings.Repeat("¿Cuánto CUESTA el envío? 这个价格多少 السعر 👍 ｐｒｅｃｉｏ hello world. ", 14)[:1024]
+	buf := make([]byte, 0, 2048)
+	var segs []segment
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		segs = segs[:0]
+		foldInto(buf[:0], text, &segs)
 	}
 }

@@ -137,7 +137,9 @@ func (s *Set) scan(text string, open, firstOnly bool) []Match {
 	if s == nil || len(s.rules) == 0 {
 		return nil
 	}
-	folded := AppendFold(make([]byte, 0, len(text)+16), text)
+	sp := &spans{text: text, segs: make([]segment, 0, 16)}
+	folded := foldInto(make([]byte, 0, len(text)+16), text, &sp.segs)
+	sp.foldedLen = len(folded)
 	hits := make([]hit, len(s.rules))
 	s.literalHits(folded, open, hits)
 	s.exactHits(folded, open, hits)
@@ -147,7 +149,7 @@ func (s *Set) scan(text string, open, firstOnly bool) []Match {
 			hits[i] = regexHit(r, text)
 		}
 		if hits[i].ok {
-			out = append(out, s.match(text, r, hits[i]))
+			out = append(out, s.match(sp, r, hits[i]))
 			if firstOnly {
 				break
 			}
@@ -201,10 +203,10 @@ func regexHit(r *Rule, text string) hit {
 }
 
 // match builds the Match of a hit, mapping folded offsets back to text.
-func (s *Set) match(text string, r *Rule, h hit) Match {
+func (s *Set) match(sp *spans, r *Rule, h hit) Match {
 	start, end := h.start, h.end
 	if h.folded {
-		start, end = originalSpan(text, h.start, h.end)
+		start, end = sp.originalSpan(h.start, h.end)
 	}
 	return Match{Rule: r, Keyword: r.Keywords[h.kw], Index: h.kw, Start: start, End: end}
 }

@@ -1,0 +1,162 @@
+package keywords_test
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coregx/ahocorasick"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/keywords"
+)
+
+var messagesPerSide = flag.Int("keywords.messages", 20000, "messages matched per side and iteration")
+
+const (
+	rulesInSet   = 10
+	perRule      = 1000 // the most spec.match.any holds
+	messageBytes = 1024
+)
+
+// syllables of each script, from which keywords are built.
+var syllables = [][]string{
+	{"pre", "cio", "cuán", "to", "cues", "ta", "fac", "tu", "ra", "en", "ví", "o", "ñan", "de", "pe", "di", "do"},
+	{"pre", "ço", "a", "ção", "en", "tre", "ga", "vo", "cê", "não", "mão", "pa", "gar"},
+	{"prix", "fac", "tu", "re", "li", "vrai", "son", "é", "tè", "ça", "gar", "çon"},
+	{"价", "格", "多", "少", "钱", "退", "款", "发", "货", "快", "递", "订", "单", "这", "个"},
+	{"ね", "だ", "ん", "い", "く", "ら", "で", "す", "か", "コ", "ー", "ヒ", "注", "文"},
+	{"سع", "ر", "كم", "ال", "ثم", "ن", "طل", "ب", "شح", "ن", "فا", "تو", "رة"},
+}
+
+// fillerWords are the words of the messages around the keywords: real words of the
+// same languages, which share letters and syllables with the keywords (so the
+// automaton walks deep into its trie) without being keywords.
+var fillerWords = strings.Fields(`hola buenos días quería saber si el pedido llegó ayer
+	mañana gracias por favor está bien perfecto necesito ayuda con mi cuenta cuándo
+	olá bom dia obrigado você pode me ajudar minha encomenda ainda não chegou
+	bonjour merci beaucoup je voudrais savoir où est ma commande s'il vous plaît
+	你好 我想问一下 我的 什么时候 到 谢谢 可以 帮我 查 一下 吗
+	こんにちは ありがとう ございます よろしく お願い します 届き ません
+	مرحبا شكرا جزيلا أريد أن أعرف متى يصل طلبي من فضلك
+	ÉTÉ Ñandú CAFÉ Ｈｏｌａ`)
+var emoji = []string{"🙂", "👍", "❤️", "😂", "🙏", "📦", "💳"}
+
+func word(rng *rand.Rand, script int, n int) string {
+	var b strings.Builder
+	for range n {
+		s := syllables[script]
+		b.WriteString(s[rng.IntN(len(s))])
+	}
+	return b.String()
+}
+
+// ruleSet builds 10 rules of 1,000 distinct keywords, alternating Word and Contains.
+func ruleSet(rng *rand.Rand) ([]sbv1.KeywordRule, []string) {
+	seen := map[string]bool{}
+	var rules []sbv1.KeywordRule
+	var all []string
+	for i := range rulesInSet {
+		var any []string
+		for len(any) < perRule {
+			script := rng.IntN(len(syllables))
+			kw := word(rng, script, 2+rng.IntN(3))
+			if rng.IntN(50) == 0 {
+				kw += emoji[rng.IntN(len(emoji))]
+			}
+			if f := keywords.Fold(kw); !seen[f] {
+				seen[f] = true
+				any = append(any, kw)
+				all = append(all, f)
+			}
+		}
+		mode := sbv1.MatchWord
+		if i%2 == 1 {
+			mode = sbv1.MatchContains
+		}
+		rules = append(rules, sbv1.KeywordRule{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rule-%d", i)},
+			Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Inbound, Priority: int32(i), Match: sbv1.KeywordMatch{Any: any, Mode: mode},
+				Actions: sbv1.KeywordActions{Tag: []string{fmt.Sprintf("t%d", i)}}},
+		})
+	}
+	return rules, all
+}
+
+// message builds about 1 KB of mixed text: words of every script, capitalised and
+// accented Latin, fullwidth letters, emoji, and a few keywords.
+func message(rng *rand.Rand, rules []sbv1.KeywordRule) string {
+	var b strings.Builder
+	for b.Len() < messageBytes {
+		switch n := rng.IntN(40); {
+		case n == 0:
+			r := rules[rng.IntN(len(rules))].Spec.Match.Any
+			b.WriteString(strings.ToUpper(r[rng.IntN(len(r))]))
+		case n == 1:
+			b.WriteString(emoji[rng.IntN(len(emoji))])
+		case n == 2:
+			b.WriteString("ＰＲＥＣＩＯ")
+		default:
+			b.WriteString(fillerWords[rng.IntN(len(fillerWords))])
+		}
+		b.WriteString([]string{" ", " ", ", ", "? ", "\n"}[rng.IntN(5)])
+	}
+	return b.String()
+}
+
+func BenchmarkMatch10kKeywords1KB(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	rules, folded := ruleSet(rng)
+	set, errs := keywords.Compile(sbv1.Inbound, rules)
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	bare, err := ahocorasick.NewBuilder().AddStrings(folded).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]string, 64)
+	foldedMsgs := make([][]byte, len(msgs))
+	for i := range msgs {
+		msgs[i] = message(rng, rules)
+		foldedMsgs[i] = keywords.AppendFold(nil, msgs[i])
+	}
+	n := *messagesPerSide
+	matched, hits := 0, 0
+	sides := map[string]func(i int){
+		"bare":  func(i int) { hits += len(bare.FindAllOverlapping(foldedMsgs[i%len(msgs)])) },
+		"match": func(i int) { matched += len(set.Match(msgs[i%len(msgs)], true)) },
+		"fold":  func(i int) { keywords.AppendFold(make([]byte, 0, 1100), msgs[i%len(msgs)]) },
+	}
+	run := func(side string, count int) time.Duration {
+		f, start := sides[side], time.Now()
+		for i := range count {
+			f(i)
+		}
+		return time.Since(start)
+	}
+	for side := range sides {
+		run(side, n/10) // warm-up
+	}
+	b.ResetTimer()
+	total := map[string]time.Duration{}
+	for range b.N {
+		for _, side := range []string{"bare", "match", "fold", "fold", "match", "bare"} {
+			total[side] += run(side, n/2)
+		}
+	}
+	per := func(side string) float64 { return float64(total[side].Nanoseconds()) / float64(b.N*n) }
+	b.ReportMetric(per("match"), "ns/msg")
+	b.ReportMetric(per("fold"), "fold-ns/msg")
+	b.ReportMetric(per("bare"), "bare-ns/msg")
+	b.ReportMetric(per("match")/per("bare"), "ratio")
+	b.ReportMetric(float64(hits)/float64(b.N*n), "hits/msg")
+	b.ReportMetric(float64(matched)/float64(b.N*n), "rules/msg")
+	if matched == 0 {
+		b.Fatal("no message matched a rule: the benchmark measures nothing")
+	}
+}
