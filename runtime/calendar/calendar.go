@@ -73,8 +73,11 @@ func ParseSchedule(expr, timeZone string) (*Schedule, error) {
 }
 
 // Next is the first run strictly after t, in UTC. Runs are wall-clock times in the
-// schedule's zone: a run in an hour skipped by a time change happens at the end of the
-// skip, as robfig/cron does.
+// schedule's zone, computed by github.com/robfig/cron/v3: a run whose time a time
+// change skips (02:30 on the last Sunday of March in Madrid) does not happen that day,
+// and one whose time repeats (02:30 on the last Sunday of October) happens twice. A
+// retention purge is idempotent, so neither matters; pick a time outside 02:00–03:00
+// to avoid both.
 func (s *Schedule) Next(t time.Time) time.Time {
 	return s.cron.Next(t.In(s.loc)).UTC()
 }

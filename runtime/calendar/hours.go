@@ -51,9 +51,11 @@ var dayNames = map[sbv1.Weekday]time.Weekday{
 //
 // A window is [from, to) in local wall-clock time on each of its days; "23:59" as to
 // means until midnight, so that 00:00–23:59 every day is always open. Windows cannot
-// cross midnight (admission refuses from ≥ to). On the day a time change skips an
-// hour, a window edge in the skipped hour moves to the first instant after it; on the
-// day an hour repeats, an edge in it is its first occurrence.
+// cross midnight (admission refuses from ≥ to). Windows are wall-clock times, so
+// 09:00 is 09:00 in summer and in winter. On the day a time change skips an hour, an
+// edge in the skipped hour is the instant of the change (02:30 on the last Sunday of
+// March in Madrid is 03:00 CEST); on the day an hour repeats, an edge in it is its
+// later occurrence (02:30 on the last Sunday of October is 02:30 CET).
 func Compile(bh *sbv1.BusinessHours) (*Hours, error) {
 	if bh == nil {
 		return nil, nil
@@ -217,6 +219,15 @@ func (d date) weekday() time.Weekday {
 }
 
 // at is the instant of minute-of-day min on date d in loc; 1440 is the next midnight.
+// A wall-clock time that a time change skips is the first instant after the skip (the
+// change itself); one that repeats is read as Go's time.Date reads it (in Europe, the
+// later occurrence, in standard time).
 func (d date) at(min int, loc *time.Location) time.Time {
-	return time.Date(d.y, d.m, d.d, 0, min, 0, 0, loc)
+	t := time.Date(d.y, d.m, d.d, 0, min, 0, 0, loc)
+	if t.Hour() != min/60%24 || t.Minute() != min%60 {
+		if start, _ := t.ZoneBounds(); !start.IsZero() {
+			return start
+		}
+	}
+	return t
 }
