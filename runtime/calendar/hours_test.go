@@ -19,7 +19,9 @@ func mustZone(name string) *time.Location {
 	return loc
 }
 
-func utc(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+func utc(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
 
 func window(from, to string, days ...sbv1.Weekday) sbv1.WeeklyWindow {
 	return sbv1.WeeklyWindow{Days: days, From: from, To: to}
