@@ -2,17 +2,17 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"regexp"
+	"errors"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/keywords"
 )
 
-// NewKeywordRuleReconciler reconciles KeywordRules: it checks that Regex keywords
-// compile and counts the selected Numbers.
+// NewKeywordRuleReconciler reconciles KeywordRules: it compiles each rule as the inbox
+// and the sender do and counts the selected Numbers.
 func NewKeywordRuleReconciler(c client.Client) *policyReconciler[*sbv1.KeywordRule] {
 	return &policyReconciler[*sbv1.KeywordRule]{Client: c, kind: policyKind[*sbv1.KeywordRule]{
 		name:    "keywordrule",
@@ -20,21 +20,33 @@ func NewKeywordRuleReconciler(c client.Client) *policyReconciler[*sbv1.KeywordRu
 		newList: func() client.ObjectList { return &sbv1.KeywordRuleList{} },
 		status:  func(k *sbv1.KeywordRule) any { return k.Status },
 		check: func(_ context.Context, _ client.Client, k *sbv1.KeywordRule, _ []sbv1.Number) (time.Duration, error) {
-			return 0, validateKeywords(k.Spec.Match)
+			return 0, validateKeywordRule(k)
 		},
 	}}
 }
 
-// validateKeywords compiles every keyword of a Regex rule (RE2 syntax).
-func validateKeywords(m sbv1.KeywordMatch) error {
-	if m.Mode != sbv1.MatchRegex {
+// validateKeywordRule compiles the rule with keywords.CompileRule, the function the
+// inbox and the sender compile it with, so a rule the operator reports Ready is one
+// they match with: Regex keywords must compile (RE2), other keywords must not fold to
+// nothing. The error is Stalled, reason InvalidSpec, naming the field and the value.
+func validateKeywordRule(k *sbv1.KeywordRule) error {
+	_, err := keywords.CompileRule(k)
+	return invalidSpec(err)
+}
+
+// fieldError is what the runtime packages' compile errors have in common: a message
+// that starts with the field it names.
+type fieldError interface{ FieldError() string }
+
+// invalidSpec turns a compile error of runtime/keywords or runtime/calendar into a
+// Stalled InvalidSpec error whose message names the field and the value.
+func invalidSpec(err error) error {
+	var fe fieldError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &fe):
+		return stalled(sbv1.ReasonInvalidSpec, fe.FieldError())
 	}
-	for i, kw := range m.Any {
-		if _, err := regexp.Compile(kw); err != nil {
-			return stalled(sbv1.ReasonInvalidSpec,
-				fmt.Sprintf("spec.match.any[%d]: regular expression %q does not compile: %v", i, kw, err))
-		}
-	}
-	return nil
+	return stalled(sbv1.ReasonInvalidSpec, err.Error())
 }

@@ -3,14 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/calendar"
 )
 
 // NewRetentionPolicyReconciler reconciles RetentionPolicies: it checks the periods, the
@@ -35,11 +34,8 @@ func NewRetentionPolicyReconciler(c client.Client, now func() time.Time) *policy
 	}}
 }
 
-// cronParser reads five-field cron expressions (minute hour day-of-month month day-of-week).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// nextRetentionRun validates the policy's periods, schedule and time zone and returns
-// when the next purge is due after now.
+// nextRetentionRun validates the policy's periods, and its schedule and time zone with
+// calendar.ParseSchedule, and returns when the next purge is due after now.
 func nextRetentionRun(spec sbv1.RetentionPolicySpec, now time.Time) (time.Time, error) {
 	periods := map[string]sbv1.Period{"spec.messages": spec.Messages, "spec.media": spec.Media, "spec.auditLog": spec.AuditLog}
 	for _, field := range []string{"spec.messages", "spec.media", "spec.auditLog"} {
@@ -49,21 +45,9 @@ func nextRetentionRun(spec sbv1.RetentionPolicySpec, now time.Time) (time.Time, 
 			}
 		}
 	}
-	tzName := spec.TimeZone
-	if tzName == "" {
-		tzName = "UTC"
-	}
-	tz, err := loadZone(tzName)
+	schedule, err := calendar.ParseSchedule(spec.Schedule, spec.TimeZone)
 	if err != nil {
-		return time.Time{}, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.timeZone: unknown time zone %q", tzName))
+		return time.Time{}, invalidSpec(err)
 	}
-	if strings.Contains(spec.Schedule, "TZ=") || strings.HasPrefix(spec.Schedule, "@every") {
-		return time.Time{}, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf(
-			"spec.schedule: %q: use five cron fields or @yearly, @monthly, @weekly, @daily, @hourly, and spec.timeZone for the zone", spec.Schedule))
-	}
-	schedule, err := cronParser.Parse(spec.Schedule)
-	if err != nil {
-		return time.Time{}, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.schedule: %q is not a cron expression: %v", spec.Schedule, err))
-	}
-	return schedule.Next(now.In(tz)).UTC(), nil
+	return schedule.Next(now), nil
 }

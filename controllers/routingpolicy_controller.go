@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/calendar"
 )
 
 // NewRoutingPolicyReconciler reconciles RoutingPolicies: it checks the time zone and
@@ -35,34 +36,16 @@ func checkRoutingPolicy(ctx context.Context, c client.Client, p *sbv1.RoutingPol
 	return 0, routingConflict(p, others.Items, numbers)
 }
 
-// validateBusinessHours checks what admission cannot: that the time zone exists and the
-// holidays are real dates.
+// validateBusinessHours compiles spec.businessHours with calendar.Compile, the function
+// the inbox uses: the time zone exists (and is not Local), the windows are HH:MM with
+// from before to, the holidays are real dates.
 func validateBusinessHours(bh *sbv1.BusinessHours) error {
-	if bh == nil {
-		return nil
-	}
-	if _, err := loadZone(bh.TimeZone); err != nil {
-		return stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.businessHours.timeZone: unknown time zone %q", bh.TimeZone))
-	}
-	for i, day := range bh.Holidays {
-		if _, err := time.Parse(time.DateOnly, day); err != nil {
-			return stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.businessHours.holidays[%d]: %q is not a date", i, day))
-		}
-	}
-	return nil
+	_, err := calendar.Compile(bh)
+	return invalidSpec(err)
 }
 
 // routingConflict reports the Numbers of p that an older RoutingPolicy already selects.
 func routingConflict(p *sbv1.RoutingPolicy, others []sbv1.RoutingPolicy, numbers []sbv1.Number) error {
 	_, lost := splitClaims(p, others, numbers)
 	return conflictError(lost, "is routed by the older RoutingPolicy")
-}
-
-// loadZone loads an IANA time zone. "Local" is refused: it would mean the zone of
-// whichever machine runs the manager.
-func loadZone(name string) (*time.Location, error) {
-	if name == "Local" {
-		return nil, fmt.Errorf("time zone %q depends on the machine", name)
-	}
-	return time.LoadLocation(name)
 }

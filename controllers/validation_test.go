@@ -9,20 +9,28 @@ import (
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 )
 
-func TestValidateKeywords(t *testing.T) {
-	ok := sbv1.KeywordMatch{Mode: sbv1.MatchRegex, Any: []string{`refund(s|ed)?`, `charge ?back`}}
-	if err := validateKeywords(ok); err != nil {
+func TestValidateKeywordRule(t *testing.T) {
+	rule := func(mode sbv1.MatchMode, any ...string) *sbv1.KeywordRule {
+		return &sbv1.KeywordRule{Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Inbound, Match: sbv1.KeywordMatch{Mode: mode, Any: any}}}
+	}
+	if err := validateKeywordRule(rule(sbv1.MatchRegex, `refund(s|ed)?`, `charge ?back`)); err != nil {
 		t.Errorf("valid regexes: %v", err)
 	}
-	word := sbv1.KeywordMatch{Mode: sbv1.MatchWord, Any: []string{"(unbalanced"}}
-	if err := validateKeywords(word); err != nil {
-		t.Errorf("Word mode must not compile keywords: %v", err)
+	if err := validateKeywordRule(rule(sbv1.MatchWord, "(unbalanced")); err != nil {
+		t.Errorf("Word mode must not compile keywords as regexes: %v", err)
 	}
-	bad := sbv1.KeywordMatch{Mode: sbv1.MatchRegex, Any: []string{"ok", "[z-a]", "a("}}
-	err := validateKeywords(bad)
-	var st *stalledError
-	if !errors.As(err, &st) || st.reason != sbv1.ReasonInvalidSpec || !strings.Contains(st.msg, "spec.match.any[1]") {
-		t.Errorf("want Stalled naming spec.match.any[1], got %v", err)
+	for _, tc := range []struct {
+		rule  *sbv1.KeywordRule
+		field string
+	}{
+		{rule(sbv1.MatchRegex, "ok", "[z-a]", "a("), "spec.match.any[1]: regular expression \"[z-a]\" does not compile"},
+		{rule(sbv1.MatchContains, "ok", "\u0301"), "spec.match.any[1]: keyword"},
+	} {
+		err := validateKeywordRule(tc.rule)
+		var st *stalledError
+		if !errors.As(err, &st) || st.reason != sbv1.ReasonInvalidSpec || !strings.HasPrefix(st.msg, tc.field) {
+			t.Errorf("want Stalled starting with %s, got %v", tc.field, err)
+		}
 	}
 }
 

@@ -22,7 +22,10 @@ type FieldError struct {
 }
 
 // Error is "FIELD: REASON".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+func (e *FieldError) Error() string { return e.FieldError() }
+
+// FieldError is "FIELD: REASON", the message the operator puts in a Stalled condition.
+func (e *FieldError) FieldError() string { return e.Field + ": " + e.Reason }
 
 func fieldErrorf(field, value, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
