@@ -14,8 +14,9 @@ const (
 	Outbound Direction = "Outbound"
 )
 
-// MatchMode says how keywords are compared with a message. Text is case- and
-// accent-folded first in every mode except Regex, which sees it case-folded only.
+// MatchMode says how keywords are compared with a message. Word, Contains and Exact
+// compare the folded message (case, accents, width, spaces) with the folded keywords;
+// Regex matches the message as written, case-insensitively (docs/keywordrule.md).
 // +kubebuilder:validation:Enum=Word;Contains;Exact;Regex
 type MatchMode string
 
