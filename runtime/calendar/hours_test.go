@@ -123,6 +123,15 @@ func TestAllDay(t *testing.T) {
 			t.Fatalf("closed at %s", at)
 		}
 	}
+	night := compile(t, "UTC", nil, window("22:00", "23:59", "Mon"), window("00:00", "06:00", "Tue"))
+	for _, at := range []time.Time{utc(2026, 11, 2, 22, 0), utc(2026, 11, 2, 23, 59), utc(2026, 11, 3, 0, 0), utc(2026, 11, 3, 5, 59)} {
+		if !night.Open(at) {
+			t.Errorf("night shift closed at %s", at)
+		}
+	}
+	if p, closed := night.Closed(utc(2026, 11, 3, 6, 0)); !closed || !p.Start.Equal(utc(2026, 11, 3, 6, 0)) || !p.End.Equal(utc(2026, 11, 9, 22, 0)) {
+		t.Errorf("after the night shift: %v %+v", closed, p)
+	}
 	weekdays := compile(t, "UTC", nil, window("00:00", "23:59", "Mon", "Tue"))
 	if p, closed := weekdays.Closed(utc(2026, 11, 4, 12, 0)); !closed || !p.Start.Equal(utc(2026, 11, 4, 0, 0)) || !p.End.Equal(utc(2026, 11, 9, 0, 0)) {
 		t.Errorf("Wednesday: %v %+v, want closed from Wednesday 00:00 to Monday 00:00", closed, p)

@@ -209,3 +209,29 @@ func TestEmptySet(t *testing.T) {
 		t.Error("an empty set matches nothing")
 	}
 }
+
+// TestConcurrentMatch: a Set is shared by every request of the inbox; run with -race.
+func TestConcurrentMatch(t *testing.T) {
+	set, _ := keywords.Compile(sbv1.Outbound, []sbv1.KeywordRule{
+		rule("w", sbv1.Outbound, sbv1.MatchWord, 0, sbv1.KeywordActions{Block: &sbv1.BlockAction{}}, "contraseña", "价格"),
+		rule("r", sbv1.Outbound, sbv1.MatchRegex, 0, sbv1.KeywordActions{Block: &sbv1.BlockAction{}}, `\d{16}`),
+	})
+	done := make(chan string)
+	for i := range 4 {
+		go func() {
+			got := ""
+			for j := range 200 {
+				text := fmt.Sprintf("mensaje %d-%d con CONTRASEÑA y 这个价格 y 4111111111111111", i, j)
+				if ms := set.Match(text, true); len(ms) != 2 {
+					got = fmt.Sprintf("%q: %d matches", text, len(ms))
+				}
+			}
+			done <- got
+		}()
+	}
+	for range 4 {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
