@@ -72,8 +72,12 @@ func foldInto(dst []byte, s string, segs *[]segment) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			f.rune(r, s[i:i+n], i)
+			r, n := decodeRune(s, i)
+			if e := f.t.entry(r); e == 0 && !f.newSeg && r != utf8.RuneError {
+				f.dst = append(f.dst, s[i:i+n]...) // the common case: a rune that folds to itself
+			} else {
+				f.rune(r, s[i:i+n], i)
+			}
 			i += n
 			continue
 		}
@@ -88,6 +92,24 @@ func foldInto(dst []byte, s string, segs *[]segment) []byte {
 		i++
 	}
 	return f.dst
+}
+
+// decodeRune decodes the non-ASCII rune at s[i] like utf8.DecodeRuneInString, with
+// the valid two- and three-byte forms (every script but emoji and rare ideographs)
+// decoded inline; the rest, and anything invalid, goes to the utf8 package.
+func decodeRune(s string, i int) (rune, int) {
+	c0 := s[i]
+	if c0 >= 0xC2 && c0 < 0xE0 && i+1 < len(s) {
+		if c1 := s[i+1]; c1&0xC0 == 0x80 {
+			return rune(c0&0x1F)<<6 | rune(c1&0x3F), 2
+		}
+	}
+	if c0 >= 0xE1 && c0 < 0xF0 && c0 != 0xED && i+2 < len(s) {
+		if c1, c2 := s[i+1], s[i+2]; c1&0xC0 == 0x80 && c2&0xC0 == 0x80 {
+			return rune(c0&0x0F)<<12 | rune(c1&0x3F)<<6 | rune(c2&0x3F), 3
+		}
+	}
+	return utf8.DecodeRuneInString(s[i:])
 }
 
 // rune folds one non-ASCII rune r whose encoding in s is raw, at in.

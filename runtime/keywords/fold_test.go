@@ -61,3 +61,23 @@ func BenchmarkFold1KB(b *testing.B) {
 		foldInto(buf[:0], text, &segs)
 	}
 }
+
+// TestDecodeRune: the inline decoder agrees with the utf8 package on every two- and
+// three-byte input that starts with a non-ASCII byte, and on truncated ones.
+func TestDecodeRune(t *testing.T) {
+	b := make([]byte, 3)
+	for c0 := 0x80; c0 <= 0xFF; c0++ {
+		for c1 := 0; c1 <= 0xFF; c1++ {
+			for c2 := 0; c2 <= 0xFF; c2++ {
+				b[0], b[1], b[2] = byte(c0), byte(c1), byte(c2)
+				for _, s := range []string{string(b), string(b[:2]), string(b[:1])} {
+					r, n := decodeRune(s, 0)
+					wr, wn := utf8.DecodeRuneInString(s)
+					if r != wr || n != wn {
+						t.Fatalf("% x: decodeRune = %U, %d; utf8 = %U, %d", s, r, n, wr, wn)
+					}
+				}
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/coregx/ahocorasick"
 
@@ -137,10 +138,14 @@ func (s *Set) scan(text string, open, firstOnly bool) []Match {
 	if s == nil || len(s.rules) == 0 {
 		return nil
 	}
-	sp := &spans{text: text, segs: make([]segment, 0, 16)}
-	folded := foldInto(make([]byte, 0, len(text)+16), text, &sp.segs)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sp := &spans{text: text, segs: sc.segs[:0]}
+	folded := foldInto(sc.folded[:0], text, &sp.segs)
 	sp.foldedLen = len(folded)
-	hits := make([]hit, len(s.rules))
+	sc.folded, sc.segs = folded, sp.segs
+	hits := append(sc.hits[:0], make([]hit, len(s.rules))...)
+	sc.hits = hits
 	s.literalHits(folded, open, hits)
 	s.exactHits(folded, open, hits)
 	var out []Match
@@ -157,6 +162,16 @@ func (s *Set) scan(text string, open, firstOnly bool) []Match {
 	}
 	return out
 }
+
+// scratch holds the buffers of one scan, reused across scans: the folded text, its
+// segments and the hits per rule. Nothing in them outlives the scan.
+type scratch struct {
+	folded []byte
+	segs   []segment
+	hits   []hit
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{folded: make([]byte, 0, 2048)} }}
 
 // literalHits runs the automaton once over the folded text and keeps, per rule, the
 // first occurrence that the rule's mode accepts.
