@@ -42,7 +42,8 @@ type Match struct {
 // direction are ignored) into a Set: the KeywordRules that select one Number. A rule
 // that does not compile is left out and its *CompileError returned, so one bad rule
 // never disables the others. Rules are tried by spec.priority, higher first, then by
-// metadata.name in byte order.
+// metadata.name in byte order. Compile does not read spec.numberSelector or
+// spec.suspend: the caller passes the rules that apply to the Number.
 func Compile(dir sbv1.Direction, rules []sbv1.KeywordRule) (*Set, []error) {
 	s := &Set{direction: dir, exact: map[string][]ref{}}
 	var errs []error
