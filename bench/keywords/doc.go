@@ -15,6 +15,10 @@
 //     nothing with them;
 //   - ratio: match ÷ bare within each round, the median over the rounds (1.0 =
 //     matching costs no more than the bare automaton);
+//   - cpu-ns/msg and bare-cpu-ns/msg: the same two sides in the CPU time of the
+//     benchmark's thread (Linux), which other processes on a shared machine do not
+//     inflate as they inflate the wall clock (garbage collection on other threads is
+//     not in it);
 //   - hits/msg: overlapping keyword occurrences per message (the bare side's work),
 //     rules/msg: rules matched per message; compile-ms: keywords.Compile of the
 //     10 rules (folding the keywords, building the automaton), what a rule change

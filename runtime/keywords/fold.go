@@ -56,11 +56,11 @@ type segment struct {
 	exact   bool
 }
 
-// folder is one folding pass.
+// folder is the state of one folding pass that the rare paths need; the output
+// buffer itself stays in foldInto's hands.
 type folder struct {
 	t      *foldTable
-	dst    []byte
-	start  int        // where the folded text begins in dst
+	start  int        // where the folded text begins in the output
 	segs   *[]segment // nil: do not record segments
 	newSeg bool       // the offsets shifted: the next kept rune starts a segment
 }
@@ -68,30 +68,35 @@ type folder struct {
 // foldInto appends the folded s to dst. With segs non-nil it also records the
 // segments that map folded offsets back to s (see spans).
 func foldInto(dst []byte, s string, segs *[]segment) []byte {
-	f := folder{t: loadTable(), dst: dst, start: len(dst), segs: segs, newSeg: true}
+	t := loadTable()
+	f := folder{t: t, start: len(dst), segs: segs, newSeg: true}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := decodeRune(s, i)
-			if e := f.t.entry(r); e == 0 && !f.newSeg && r != utf8.RuneError {
-				f.dst = append(f.dst, s[i:i+n]...) // the common case: a rune that folds to itself
+			if e := t.entry(r); e != 0 || f.newSeg || r == utf8.RuneError {
+				dst = f.rune(dst, r, s[i:i+n], i)
+			} else if n == 2 { // the common cases: a rune that folds to itself
+				dst = append(dst, c, s[i+1])
+			} else if n == 3 {
+				dst = append(dst, c, s[i+1], s[i+2])
 			} else {
-				f.rune(r, s[i:i+n], i)
+				dst = append(dst, s[i:i+n]...)
 			}
 			i += n
 			continue
 		}
-		if c = asciiFold[c]; c == ' ' && f.endsInSpace() {
+		if c = asciiFold[c]; c == ' ' && len(dst) > f.start && dst[len(dst)-1] == ' ' {
 			f.newSeg = true
 		} else {
 			if f.newSeg {
-				f.segment(i, true)
+				f.segment(len(dst), i, true)
 			}
-			f.dst = append(f.dst, c)
+			dst = append(dst, c)
 		}
 		i++
 	}
-	return f.dst
+	return dst
 }
 
 // decodeRune decodes the non-ASCII rune at s[i] like utf8.DecodeRuneInString, with
@@ -112,8 +117,8 @@ func decodeRune(s string, i int) (rune, int) {
 	return utf8.DecodeRuneInString(s[i:])
 }
 
-// rune folds one non-ASCII rune r whose encoding in s is raw, at in.
-func (f *folder) rune(r rune, raw string, in int) {
+// rune appends the folding of one non-ASCII rune r, whose encoding in s is raw, at in.
+func (f *folder) rune(dst []byte, r rune, raw string, in int) []byte {
 	e := f.t.entry(r)
 	out, exact := raw, true
 	switch {
@@ -122,49 +127,46 @@ func (f *folder) rune(r rune, raw string, in int) {
 	case e&indexMask != 0:
 		out, exact = f.t.outs[e&indexMask-1], e&sameSizeFlag != 0
 	}
-	if e&composeFlag != 0 && f.compose(out) {
-		return
+	if e&composeFlag != 0 {
+		if composed, ok := f.compose(dst, out); ok {
+			return composed
+		}
 	}
-	if out == "" || out == " " && f.endsInSpace() {
+	if out == "" || out == " " && len(dst) > f.start && dst[len(dst)-1] == ' ' {
 		f.newSeg = true
-		return
+		return dst
 	}
 	if !exact || f.newSeg {
-		f.segment(in, exact)
+		f.segment(len(dst), in, exact)
 		f.newSeg = !exact
 	}
-	f.dst = append(f.dst, out...)
+	return append(dst, out...)
 }
 
-func (f *folder) endsInSpace() bool {
-	return len(f.dst) > f.start && f.dst[len(f.dst)-1] == ' '
-}
-
-// segment starts a segment at the current end of the output, for the rune at in.
-func (f *folder) segment(in int, exact bool) {
+// segment starts a segment at output offset out (in dst), for the rune at in.
+func (f *folder) segment(out, in int, exact bool) {
 	f.newSeg = false
 	if f.segs != nil {
-		*f.segs = append(*f.segs, segment{out: len(f.dst) - f.start, in: in, exact: exact})
+		*f.segs = append(*f.segs, segment{out: out - f.start, in: in, exact: exact})
 	}
 }
 
 // compose composes out, whose first rune is a kept combining mark, with the last kept
 // rune when NFC composes them (decomposed input, "か\u3099" → "が"); the composed text
 // takes the last rune's place and becomes an inexact segment.
-func (f *folder) compose(out string) bool {
-	_, size := utf8.DecodeLastRune(f.dst[f.start:])
+func (f *folder) compose(dst []byte, out string) ([]byte, bool) {
+	_, size := utf8.DecodeLastRune(dst[f.start:])
 	if size == 0 {
-		return false
+		return dst, false
 	}
-	lastOut := len(f.dst) - size
-	composed := norm.NFC.String(string(f.dst[lastOut:]) + out)
+	lastOut := len(dst) - size
+	composed := norm.NFC.String(string(dst[lastOut:]) + out)
 	if utf8.RuneCountInString(composed) > utf8.RuneCountInString(out) {
-		return false
+		return dst, false
 	}
-	f.dst = append(f.dst[:lastOut], composed...)
 	f.inexactFrom(lastOut - f.start)
 	f.newSeg = true
-	return true
+	return append(dst[:lastOut], composed...), true
 }
 
 // inexactFrom makes the last kept rune, at folded offset out, an inexact segment of
