@@ -4,7 +4,16 @@
 // (Compile, Set.Match, Set.First), so that the two can never disagree on a rule.
 //
 // A Set is built per Number and direction from the KeywordRules that select the
-// Number. Matching follows docs/keywordrule.md:
+// Number, and rebuilt when they change:
+//
+//	rules, errs := keywords.ForNumber(namespaceRules, number.Labels)
+//	inbound, errs := keywords.Compile(sbv1.Inbound, rules)   // the inbox
+//	outbound, errs := keywords.Compile(sbv1.Outbound, rules) // the sender
+//	open := hours.Open(now) // calendar.Hours of the Number's RoutingPolicy
+//	d := keywords.Decide(inbound.Match(text, open))          // reply, route, tags
+//	m, blocked := outbound.First(text, open)
+//
+// Matching follows docs/keywordrule.md:
 //
 //   - Word, Contains and Exact compare the folded message (Fold: width, case and
 //     accent folding, spaces collapsed) with the folded keywords. Word needs word

@@ -1,9 +1,12 @@
 package keywords_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
@@ -233,5 +236,26 @@ func TestConcurrentMatch(t *testing.T) {
 		if msg := <-done; msg != "" {
 			t.Error(msg)
 		}
+	}
+}
+
+func TestForNumber(t *testing.T) {
+	es := rule("es", sbv1.Inbound, sbv1.MatchWord, 0, tagOnly, "hola")
+	es.Spec.NumberSelector = metav1.LabelSelector{MatchLabels: map[string]string{"market": "es"}}
+	all := rule("all", sbv1.Outbound, sbv1.MatchWord, 0, sbv1.KeywordActions{Block: &sbv1.BlockAction{}}, "pin")
+	bad := rule("bad", sbv1.Inbound, sbv1.MatchWord, 0, tagOnly, "x")
+	bad.Spec.NumberSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "market", Operator: "Foo"}}}
+	rules := []sbv1.KeywordRule{es, all, bad}
+
+	got, errs := keywords.ForNumber(rules, map[string]string{"market": "es", "team": "a"})
+	if len(got) != 2 || got[0].Name != "es" || got[1].Name != "all" {
+		t.Errorf("selected %d rules: %+v", len(got), got)
+	}
+	var ce *keywords.CompileError
+	if len(errs) != 1 || !errors.As(errs[0], &ce) || ce.Rule != "bad" || ce.Field != "spec.numberSelector" {
+		t.Errorf("errors %v, want one naming bad's spec.numberSelector", errs)
+	}
+	if got, _ := keywords.ForNumber(rules, map[string]string{"market": "br"}); len(got) != 1 || got[0].Name != "all" {
+		t.Errorf("a Number of another market gets only the rule for every Number: %+v", got)
 	}
 }
