@@ -18,15 +18,15 @@
 //   - Word, Contains and Exact compare the folded message (Fold: width, case and
 //     accent folding, spaces collapsed) with the folded keywords. Word needs word
 //     boundaries decided on runes, except at an edge written in Han, Kana or Hangul
-//     (see wholeWord); Contains matches anywhere; Exact matches a whole message
+//     (docs/keywordrule.md has the exact rule and examples); Contains matches anywhere; Exact matches a whole message
 //     (surrounding spaces ignored).
 //   - Regex matches each keyword, an RE2 expression compiled case-insensitively
 //     ((?i)), against the message as written: not accent- or width-folded, so that a
 //     character class means what it says (write [eé] to accept both).
 //
 // All Word and Contains keywords of a Set go into one Aho-Corasick automaton
-// (github.com/coregx/ahocorasick): chosen because it is maintained (releases in
-// 2025–2026, tests and fuzzing in CI), has no dependencies, compiles to a DFA with a
+// (github.com/coregx/ahocorasick): chosen because it is maintained (four releases
+// from January to September 2026, fuzz tests of its own), has no dependencies, compiles to a DFA with a
 // prefilter, and reports overlapping matches, which Word mode needs: the leftmost
 // occurrence of one keyword may fail its word boundary while an overlapping one of
 // another rule passes. One pass over the folded message finds every keyword of every
