@@ -25,12 +25,16 @@
 //     character class means what it says (write [eé] to accept both).
 //
 // All Word and Contains keywords of a Set go into one Aho-Corasick automaton
-// (github.com/coregx/ahocorasick): chosen because it is maintained (four releases
-// from January to September 2026, fuzz tests of its own), has no dependencies, compiles to a DFA with a
-// prefilter, and reports overlapping matches, which Word mode needs: the leftmost
-// occurrence of one keyword may fail its word boundary while an overlapping one of
-// another rule passes. One pass over the folded message finds every keyword of every
-// rule; Exact keywords are a map lookup; Regex rules run after, only when needed.
+// (github.com/coregx/ahocorasick), chosen because it is maintained (four releases
+// from January to September 2026, fuzz tests of its own), has no dependencies,
+// compiles to a DFA with a prefilter, and reports overlapping matches with their
+// positions, which Word mode needs: the leftmost occurrence of one keyword may fail
+// its word boundary while an overlapping one of another rule passes.
+// cloudflare/ahocorasick was set aside because it reports which keywords occur but
+// not where, and its matcher is not safe for concurrent use; petar-dambovaliev's
+// port of the Rust crate has no tagged release. One pass over the folded message
+// finds every keyword of every rule; Exact keywords are a map lookup; Regex rules
+// run after, only when needed.
 //
 // Rules are tried by spec.priority (higher first), then by name. Set.First gives the
 // first matching rule (an Outbound block); Set.Match gives all of them and Decide
