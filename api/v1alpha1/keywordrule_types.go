@@ -61,8 +61,10 @@ type KeywordRuleSpec struct {
 	// +required
 	Match KeywordMatch `json:"match"`
 
-	// Priority orders rules: higher first. Among inbound rules only the first match
-	// replies; tags of every matching rule apply.
+	// Priority orders rules: higher first, then by name. Among the inbound rules that
+	// match a message, the first with a reply replies and the first with routeToSkill
+	// routes; the tags of every matching rule apply. An outbound message is blocked by
+	// the first matching rule.
 	// +optional
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
