@@ -94,13 +94,13 @@ func ruleSet(rng *rand.Rand) ([]sbv1.KeywordRule, []string) {
 func message(rng *rand.Rand, rules []sbv1.KeywordRule) string {
 	var b strings.Builder
 	for b.Len() < messageBytes {
-		switch n := rng.IntN(40); {
-		case n == 0:
+		switch rng.IntN(40) {
+		case 0:
 			r := rules[rng.IntN(len(rules))].Spec.Match.Any
 			b.WriteString(strings.ToUpper(r[rng.IntN(len(r))]))
-		case n == 1:
+		case 1:
 			b.WriteString(emoji[rng.IntN(len(emoji))])
-		case n == 2:
+		case 2:
 			b.WriteString("ＰＲＥＣＩＯ")
 		default:
 			b.WriteString(fillerWords[rng.IntN(len(fillerWords))])

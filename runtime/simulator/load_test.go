@@ -94,7 +94,7 @@ func TestLoadCountAndStop(t *testing.T) {
 	_, body = e.request(http.MethodPost, "/_sim/load", "", `{"customers":2,"rate":1,"duration":"1h"}`)
 	_ = json.Unmarshal(body, &st)
 	e.advance(2 * time.Second)
-	_, body = e.request(http.MethodDelete, fmt.Sprintf("/_sim/load/%d", st.ID), "", "")
+	_, _ = e.request(http.MethodDelete, fmt.Sprintf("/_sim/load/%d", st.ID), "", "")
 	e.advance(time.Hour)
 	_, body = e.request(http.MethodGet, fmt.Sprintf("/_sim/load/%d", st.ID), "", "")
 	if err := json.Unmarshal(body, &st); err != nil || st.Sent != 3 || !st.Done || st.Messages != 3600 {

@@ -17,7 +17,7 @@ func pairRateErrors(t *testing.T, spellings ...string) int {
 	for i := 0; i < 46; i++ {
 		_, err := e.send(template(spellings[i%len(spellings)]))
 		if err != nil {
-			wantClass(t, err, 131056, whatsapp.RetryRecipientLater)
+			_ = wantClass(t, err, 131056, whatsapp.RetryRecipientLater)
 			refused++
 		}
 	}
