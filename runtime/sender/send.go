@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/runtime/phone"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
@@ -23,7 +24,7 @@ func (f *sendFlags) parse(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("switchboard send", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&f.number, "number", "", "the Number to send from, as NAMESPACE/NAME (required)")
-	fs.StringVar(&f.to, "to", "", "the recipient's WhatsApp id, digits (required)")
+	fs.StringVar(&f.to, "to", "", "the recipient: +, country code and number (spaces, hyphens, parentheses allowed), or a wa_id (required)")
 	fs.StringVar(&f.text, "text", "", "a free-form text (only inside the 24-hour customer-service window)")
 	fs.StringVar(&f.template, "template", "", "an approved template's name (business-initiated)")
 	fs.StringVar(&f.language, "language", "en", "the template's language code")
@@ -41,6 +42,11 @@ func (f *sendFlags) parse(args []string, out io.Writer) error {
 	case (f.text == "") == (f.template == ""):
 		return errors.New("give exactly one of --text and --template")
 	}
+	to, err := phone.Canonical(f.to)
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	f.to = to
 	return nil
 }
 

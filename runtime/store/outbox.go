@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-dev/switchboard/runtime/phone"
 )
 
 // messageColumns is the select list scanned by scanMessage.
@@ -30,14 +32,32 @@ func scanMessage(row pgx.CollectableRow) (Message, error) {
 }
 
 // Validate checks a message before it is enqueued; every error names its field (see
-// ValidationError) and several are joined.
+// ValidationError) and several are joined. The Recipient must be a WhatsApp user's
+// number by phone.Canonical (phone.FromMeta when RecipientFromMeta).
 func (m NewMessage) Validate() error {
-	errs := []error{validateRef(m.Number)}
-	if m.Recipient == "" {
-		errs = append(errs, invalid("Recipient", "must not be empty"))
+	_, err := m.canonical()
+	return err
+}
+
+// canonical is m validated, with its Recipient in the wa_id form the outbox stores (so
+// that pacing and the unique-recipients budget, which key on it, see one customer once).
+func (m NewMessage) canonical() (NewMessage, error) {
+	recipient, err := canonicalRecipient(m)
+	errs := []error{validateRef(m.Number), err, validateLane(m.Lane), validatePayload(m.Payload)}
+	m.Recipient = recipient
+	return m, errors.Join(errs...)
+}
+
+func canonicalRecipient(m NewMessage) (string, error) {
+	toWAID := phone.Canonical
+	if m.RecipientFromMeta {
+		toWAID = phone.FromMeta
 	}
-	errs = append(errs, validateLane(m.Lane), validatePayload(m.Payload))
-	return errors.Join(errs...)
+	waID, err := toWAID(m.Recipient)
+	if err != nil {
+		return "", &ValidationError{Field: "Recipient", Reason: err.Error()}
+	}
+	return waID, nil
 }
 
 func validatePayload(p json.RawMessage) error {
@@ -65,11 +85,12 @@ func validatePayload(p json.RawMessage) error {
 // Enqueue validates m, inserts it in the outbox and notifies the number's sender
 // (NOTIFY switchboard_outbox, 'namespace/name'), in one transaction. It returns the id.
 func (s *Store) Enqueue(ctx context.Context, m NewMessage) (int64, error) {
-	if err := m.Validate(); err != nil {
+	m, err := m.canonical()
+	if err != nil {
 		return 0, fmt.Errorf("store: enqueue: %w", err)
 	}
 	var id int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		id, err = insert(ctx, tx, m)
 		return err
@@ -84,7 +105,8 @@ func (s *Store) Enqueue(ctx context.Context, m NewMessage) (int64, error) {
 // in the same transaction as the message it belongs to). The notification is delivered
 // when tx commits, and not at all if it rolls back.
 func EnqueueTx(ctx context.Context, tx pgx.Tx, m NewMessage) (int64, error) {
-	if err := m.Validate(); err != nil {
+	m, err := m.canonical()
+	if err != nil {
 		return 0, fmt.Errorf("store: enqueue: %w", err)
 	}
 	return insert(ctx, tx, m)

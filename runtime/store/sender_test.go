@@ -328,16 +328,16 @@ func TestCampaignRecipients(t *testing.T) {
 	check(l, start, 2) // r1 twice counts once; r3 was a conversation reply; r4 is numB's
 	check(l, time.Now().Add(time.Minute), 0)
 	check(lb, start, 1)
-	known, err := l.RecentCampaignRecipients(ctx, []string{"r1", "r2", "r3", "r4"}, start)
+	known, err := l.RecentCampaignRecipients(ctx, []string{waID("r1"), waID("r2"), waID("r3"), waID("r4")}, start)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for r, want := range map[string]bool{"r1": true, "r2": true, "r3": false, "r4": false} {
-		if got := known[r]; got != want {
+		if got := known[waID(r)]; got != want {
 			t.Errorf("RecentCampaignRecipients: %s = %v; want %v", r, got, want)
 		}
 	}
-	if later, _ := l.RecentCampaignRecipients(ctx, []string{"r1"}, time.Now().Add(time.Minute)); later["r1"] {
+	if later, _ := l.RecentCampaignRecipients(ctx, []string{waID("r1")}, time.Now().Add(time.Minute)); later[waID("r1")] {
 		t.Error("r1 counted after its window")
 	}
 

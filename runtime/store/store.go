@@ -47,9 +47,16 @@ func (n NumberRef) String() string { return n.Namespace + "/" + n.Name }
 
 // NewMessage is a message to enqueue.
 type NewMessage struct {
-	Number    NumberRef
-	Recipient string // WhatsApp id (digits) of the customer
-	Lane      Lane
+	Number NumberRef
+	// Recipient is the customer's number: "+" then country code and number (spaces,
+	// hyphens and parentheses allowed), or digits read as country code and number. The
+	// outbox stores its wa_id form (phone.Canonical: "+34 611 11 11 11" → "34611111111").
+	Recipient string
+	// RecipientFromMeta marks a Recipient that is a wa_id Meta sent (a webhook's
+	// contacts[].wa_id or messages[].from): it is only checked to be digits
+	// (phone.FromMeta), never refused for its length or country.
+	RecipientFromMeta bool
+	Lane              Lane
 	// Payload is the Cloud API message object without messaging_product and to: for
 	// example {"type":"text","text":{"body":"hi"}}.
 	Payload json.RawMessage

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"strings"
 	"sync"
@@ -64,10 +65,17 @@ func textPayload(body string) json.RawMessage {
 	return b
 }
 
+// waID is the recipient a test labels "r1": a Spanish mobile number derived from the label.
+func waID(label string) string {
+	h := fnv.New32a()
+	h.Write([]byte(label))
+	return fmt.Sprintf("346%08d", h.Sum32()%100_000_000)
+}
+
 func enqueue(t *testing.T, s *store.Store, ref store.NumberRef, lane store.Lane, recipient string, notBefore time.Time) int64 {
 	t.Helper()
 	id, err := s.Enqueue(testCtx(t), store.NewMessage{
-		Number: ref, Recipient: recipient, Lane: lane, Payload: textPayload("hi " + recipient), NotBefore: notBefore,
+		Number: ref, Recipient: waID(recipient), Lane: lane, Payload: textPayload("hi " + recipient), NotBefore: notBefore,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +210,33 @@ func TestEnqueueAndGet(t *testing.T) {
 	}
 }
 
+// TestEnqueueStoresTheWAID: every spelling of one customer is stored as the same wa_id,
+// the key of pacing and of the unique-recipients budget; a wa_id Meta sent is kept even
+// when libphonenumber calls its length impossible.
+func TestEnqueueStoresTheWAID(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	for _, tc := range []struct {
+		in, want string
+		fromMeta bool
+	}{
+		{"+34 611 11 11 11", "34611111111", false},
+		{"+34-611-111-111", "34611111111", false},
+		{"34611111111", "34611111111", false},
+		{"+52 1 55 1234 5678", "5215512345678", false},
+		{"3423456", "3423456", true},
+	} {
+		id, err := s.Enqueue(testCtx(t), store.NewMessage{Number: numA, Recipient: tc.in, RecipientFromMeta: tc.fromMeta,
+			Lane: store.LaneConversation, Payload: textPayload("hi")})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := get(t, s, id).Recipient; got != tc.want {
+			t.Errorf("Enqueue(%q) stored %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestEnqueueValidation(t *testing.T) {
 	t.Parallel()
 	s, dsn := newStore(t)
@@ -214,6 +249,12 @@ func TestEnqueueValidation(t *testing.T) {
 		{"Number.Name", func(m *store.NewMessage) { m.Number.Name = "" }},
 		{"Number.Name", func(m *store.NewMessage) { m.Number.Name = "a/b" }},
 		{"Recipient", func(m *store.NewMessage) { m.Recipient = "" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient = "0034611111111" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient = "611 111" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient = "+34 6111 111 111" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient = "0611111111" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient = "+1-800-FLOWERS" }},
+		{"Recipient", func(m *store.NewMessage) { m.Recipient, m.RecipientFromMeta = "wa:34611111111", true }},
 		{"Lane", func(m *store.NewMessage) { m.Lane = "" }},
 		{"Lane", func(m *store.NewMessage) { m.Lane = "marketing" }},
 		{"Payload", func(m *store.NewMessage) { m.Payload = nil }},
@@ -299,7 +340,7 @@ func TestListenSignalsOnlyForItsNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.EnqueueTx(testCtx(t), tx, store.NewMessage{Number: numA, Recipient: "1", Lane: store.LaneConversation, Payload: textPayload("x")}); err != nil {
+	if _, err := store.EnqueueTx(testCtx(t), tx, store.NewMessage{Number: numA, Recipient: "34600000001", Lane: store.LaneConversation, Payload: textPayload("x")}); err != nil {
 		t.Fatal(err)
 	}
 	_ = tx.Rollback(testCtx(t))
