@@ -27,7 +27,7 @@ import (
 	"github.com/switchboard-dev/switchboard/config/samples"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
-	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
+	"github.com/switchboard-dev/switchboard/runtime/store/pgserver"
 )
 
 // devFlags configure `switchboard dev`.
@@ -270,7 +270,7 @@ func readyOf(o *unstructured.Unstructured) (status, reason, msg string) {
 // Secret the sender Deployments refer to, and runs those Deployments as local
 // processes. The returned stop ends the senders, then PostgreSQL.
 func startDevSenders(ctx context.Context, cfg *rest.Config, c client.Client, f devFlags, out io.Writer) (string, func(), error) {
-	pg, err := pgtest.Start()
+	pg, err := pgserver.Start()
 	if err != nil {
 		return "", nil, fmt.Errorf("starting PostgreSQL: %w", err)
 	}

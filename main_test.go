@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,5 +61,23 @@ func TestUnknownSubcommand(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"help"}, &out); err != nil || !strings.Contains(out.String(), "simulator") {
 		t.Errorf("help: %v %s", err, out.String())
+	}
+}
+
+// TestBinaryLinksNoTesting: the production binary links neither Go's testing package nor
+// the test helpers (dev mode starts PostgreSQL through pgserver, not pgtest).
+func TestBinaryLinksNoTesting(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps .: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/switchboard-dev/switchboard/runtime/store/pgserver") {
+		t.Fatalf("go list -deps . lacks pgserver; is this the main package?\n%s", out)
+	}
+	for _, bad := range []string{"testing", "github.com/switchboard-dev/switchboard/runtime/store/pgtest"} {
+		if slices.Contains(deps, bad) {
+			t.Errorf("the switchboard binary links %s", bad)
+		}
 	}
 }
