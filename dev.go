@@ -47,6 +47,7 @@ type devFlags struct {
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var f devFlags
 	fs := flag.NewFlagSet("switchboard dev", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	fs.StringVar(&f.controlPlaneBin, "control-plane-bin", "bin/k8s", "directory holding kube-apiserver and etcd (make envtest-assets builds them)")
 	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")

@@ -19,9 +19,10 @@ import (
 )
 
 // TestMain lets this test binary stand in for the switchboard binary: dev mode runs the
-// sender Deployments as processes of its own executable.
+// sender Deployments as processes of its own executable, and the command-line tests run
+// it with SWITCHBOARD_TEST_MAIN=1.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "sender" {
+	if len(os.Args) > 1 && os.Args[1] == "sender" || os.Getenv("SWITCHBOARD_TEST_MAIN") == "1" {
 		main()
 		os.Exit(0)
 	}

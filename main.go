@@ -43,9 +43,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "switchboard:", err)
-		}
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)
 	}
 }
@@ -59,9 +57,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	for _, sc := range subcommands {
-		if sc.name == args[0] {
-			return sc.run(ctx, args[1:], stdout)
+		if sc.name != args[0] {
+			continue
 		}
+		if err := sc.run(ctx, args[1:], stdout); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil // -h or --help printed the usage: asking for help is not an error
 	}
 	usage(os.Stderr)
 	return fmt.Errorf("unknown subcommand %q", args[0])

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -78,6 +81,59 @@ func TestBinaryLinksNoTesting(t *testing.T) {
 	for _, bad := range []string{"testing", "github.com/switchboard-dev/switchboard/runtime/store/pgtest"} {
 		if slices.Contains(deps, bad) {
 			t.Errorf("the switchboard binary links %s", bad)
+		}
+	}
+}
+
+// switchboard runs this test binary as the switchboard command (see TestMain) and returns
+// its stdout, stderr and exit code.
+func switchboard(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1"), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("switchboard %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestHelpExitsZero: asking any subcommand (or the command) for help prints its usage on
+// stdout and exits 0.
+func TestHelpExitsZero(t *testing.T) {
+	cases := [][]string{{"-h"}, {"--help"}, {"help"}}
+	for _, sc := range subcommands {
+		cases = append(cases, []string{sc.name, "-h"}, []string{sc.name, "--help"})
+	}
+	for _, args := range cases {
+		stdout, stderr, code := switchboard(t, nil, args...)
+		if code != 0 || !strings.Contains(stdout, "Usage") || !strings.Contains(stdout, "-") {
+			t.Errorf("switchboard %s: exit %d, stdout %q, stderr %q; want the usage and exit 0",
+				strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if _, stderr, code := switchboard(t, nil, "dev", "--no-such-flag"); code != 1 || !strings.Contains(stderr, "no-such-flag") {
+		t.Errorf("a bad flag: exit %d, stderr %q; want exit 1 naming it", code, stderr)
+	}
+}
+
+// TestSendRefusesABadRecipient: `switchboard send --to` refuses what is not a WhatsApp
+// user's number, naming the value and why, exits 1, and writes nothing (it fails before
+// connecting to the database, which here does not exist).
+func TestSendRefusesABadRecipient(t *testing.T) {
+	env := []string{"SWITCHBOARD_DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}
+	for to, why := range map[string]string{
+		"0034611111111":  "international prefix 00",
+		"0611111111":     "national number",
+		"+34 6111 1111":  "too few digits",
+		"+1-800-FLOWERS": "'F'",
+	} {
+		_, stderr, code := switchboard(t, env, "send", "--number", "acme/sales-es", "--to", to, "--text", "hi")
+		if code != 1 || !strings.Contains(stderr, "--to: ") || !strings.Contains(stderr, strconv.Quote(to)) || !strings.Contains(stderr, why) {
+			t.Errorf("send --to %q: exit %d, stderr %q; want exit 1 naming --to, the value and %q", to, code, stderr, why)
 		}
 	}
 }

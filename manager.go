@@ -100,6 +100,7 @@ func (f *managerFlags) validate() error {
 func runManager(ctx context.Context, args []string, stdout io.Writer) error {
 	var f managerFlags
 	fs := flag.NewFlagSet("switchboard manager", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
