@@ -30,6 +30,10 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/store/pgserver"
 )
 
+// devSimulatorListen is the default --simulator-listen: the address the samples'
+// spec.apiBaseURL names. Another address (127.0.0.1:0: a free port) moves the samples too.
+const devSimulatorListen = "127.0.0.1:18090"
+
 // devFlags configure `switchboard dev`.
 type devFlags struct {
 	controlPlaneBin string
@@ -52,7 +56,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
 	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
-	fs.StringVar(&f.simListen, "simulator-listen", "127.0.0.1:18090", "loopback address of the Cloud API simulator the samples point at")
+	fs.StringVar(&f.simListen, "simulator-listen", devSimulatorListen, "loopback address of the Cloud API simulator (127.0.0.1:0: a free port); sample Numbers whose apiBaseURL is http://"+devSimulatorListen+" are pointed at it")
 	fs.StringVar(&f.simScenario, "simulator-scenario", "config/dev/simulator.yaml", "scenario of the simulator: the sample numbers and their tokens")
 	fs.DurationVar(&f.pollInterval, "quality-poll-interval", 3*time.Second, "how often the manager reads each number's quality from the simulator")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +86,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
-	simDone, err := startDevSimulator(ctx, f)
+	simAddr, simDone, err := startDevSimulator(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -114,7 +118,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
-	objs, err := applySamples(ctx, c, f.samples)
+	objs, err := applySamples(ctx, c, f.samples, simAddr)
 	if err != nil {
 		return err
 	}
@@ -124,7 +128,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	}
 	defer stopSenders()
 	waitReconciled(ctx, c, objs, f.wait)
-	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, f.simListen)
+	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, simAddr)
 	fmt.Fprintf(stdout, "\nSend a message through a sample number's sender to the simulator:\n  %s=%q %s send --number acme/sales-es --to 34600000001 --template hello_world --wait 30s\n",
 		sender.DatabaseURLEnv, dsn, os.Args[0])
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop everything and clean up.")
@@ -148,25 +152,25 @@ func devManagerFlags(pollInterval time.Duration) managerFlags {
 	return f
 }
 
-// startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends;
-// the returned channel closes once it has stopped.
-func startDevSimulator(ctx context.Context, f devFlags) (<-chan struct{}, error) {
+// startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends.
+// It returns the address it listens on; the returned channel closes once it has stopped.
+func startDevSimulator(ctx context.Context, f devFlags) (string, <-chan struct{}, error) {
 	sc, err := simulator.LoadScenario(f.simScenario)
 	if err != nil {
-		return nil, fmt.Errorf("--simulator-scenario: %w", err)
+		return "", nil, fmt.Errorf("--simulator-scenario: %w", err)
 	}
 	var cfg simulator.Config
 	sc.Apply(&cfg)
 	ln, err := net.Listen("tcp", f.simListen)
 	if err != nil {
-		return nil, fmt.Errorf("--simulator-listen: %w", err)
+		return "", nil, fmt.Errorf("--simulator-listen: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = simulator.Serve(ctx, ln, cfg)
 	}()
-	return done, nil
+	return ln.Addr().String(), done, nil
 }
 
 // writeKubeconfig writes an admin kubeconfig of the local control plane.
@@ -182,8 +186,9 @@ func writeKubeconfig(env *envtest.Environment, path string) error {
 	return os.WriteFile(path, data, 0o600)
 }
 
-// applySamples creates every object of the YAML files in dir, in file-name order.
-func applySamples(ctx context.Context, c client.Client, dir string) ([]*unstructured.Unstructured, error) {
+// applySamples creates every object of the YAML files in dir, in file-name order, with
+// the Numbers that name the default simulator address pointed at simAddr.
+func applySamples(ctx context.Context, c client.Client, dir, simAddr string) ([]*unstructured.Unstructured, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -192,11 +197,21 @@ func applySamples(ctx context.Context, c client.Client, dir string) ([]*unstruct
 		return nil, fmt.Errorf("--samples: %w", err)
 	}
 	for _, u := range objs {
+		pointAtSimulator(u, simAddr)
 		if err := c.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("sample %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
 	return objs, nil
+}
+
+// pointAtSimulator moves a Number whose spec.apiBaseURL is the default simulator
+// address to the simulator's actual address.
+func pointAtSimulator(u *unstructured.Unstructured, simAddr string) {
+	url, _, _ := unstructured.NestedString(u.Object, "spec", "apiBaseURL")
+	if u.GetKind() == "Number" && url == "http://"+devSimulatorListen {
+		_ = unstructured.SetNestedField(u.Object, "http://"+simAddr, "spec", "apiBaseURL")
+	}
 }
 
 // switchboardKind tells whether an object is one of ours (it has conditions to wait for).

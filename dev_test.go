@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,13 +62,19 @@ func TestDevMode(t *testing.T) {
 	if assets == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
 	}
+	// The default simulator port is taken, as when `make dev` runs on the same machine.
+	if ln, err := net.Listen("tcp", devSimulatorListen); err == nil {
+		defer ln.Close()
+	}
 	state := t.TempDir()
 	out := &signalWriter{marker: "Press Ctrl-C", ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDev(ctx, []string{"--control-plane-bin", assets, "--samples", "config/samples", "--state-dir", state}, out)
+		done <- runDev(ctx, []string{"--control-plane-bin", assets, "--samples", "config/samples", "--state-dir", state,
+			"--simulator-listen", "127.0.0.1:0"}, out) // a free port: `make dev` may hold the default one
+
 	}()
 	select {
 	case <-out.ready:
@@ -114,8 +121,12 @@ func TestDevMode(t *testing.T) {
 	}
 
 	// A quality drop through the simulator's control API reaches the Number's status.
+	sim := regexp.MustCompile(`curl -X PATCH (127\.0\.0\.1:\d+)/_sim/`).FindStringSubmatch(text)
+	if sim == nil || sim[1] == devSimulatorListen {
+		t.Fatalf("dev mode does not print the simulator's free port:\n%s", text)
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch,
-		"http://127.0.0.1:18090/_sim/numbers/106540352242922", strings.NewReader(`{"quality":"RED"}`))
+		"http://"+sim[1]+"/_sim/numbers/106540352242922", strings.NewReader(`{"quality":"RED"}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("simulator control API: %v %v", resp, err)
