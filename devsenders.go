@@ -24,7 +24,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/switchboard-dev/switchboard/controllers"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 )
 
 // devKubelet runs the sender Deployments the manager declares as local processes, with
@@ -89,7 +89,7 @@ func (k *devKubelet) run(ctx context.Context) {
 
 func (k *devKubelet) sync(ctx context.Context) error {
 	var deps appsv1.DeploymentList
-	if err := k.c.List(ctx, &deps, client.HasLabels{controllers.NumberLabel}); err != nil {
+	if err := k.c.List(ctx, &deps, client.HasLabels{contract.NumberLabel}); err != nil {
 		return err
 	}
 	seen := map[client.ObjectKey]bool{}
@@ -244,7 +244,8 @@ func localAddresses(args []string) ([]string, string, error) {
 	health := ""
 	for i, a := range args {
 		out[i] = a
-		for _, flag := range []string{"--metrics-bind-address=", "--health-probe-bind-address="} {
+		for _, name := range []string{contract.MetricsBindAddressFlag, contract.SenderHealthAddressFlag} {
+			flag := "--" + name + "="
 			if !strings.HasPrefix(a, flag) {
 				continue
 			}
@@ -253,8 +254,8 @@ func localAddresses(args []string) ([]string, string, error) {
 				return nil, "", err
 			}
 			out[i] = flag + addr
-			if strings.HasPrefix(flag, "--health") {
-				health = "http://" + addr + "/readyz"
+			if name == contract.SenderHealthAddressFlag {
+				health = "http://" + addr + contract.ReadyzPath
 			}
 		}
 	}

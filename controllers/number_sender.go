@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"fmt"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,13 +11,14 @@ import (
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 )
 
 // Labels on every object the operator declares for a Number's sender.
 const (
 	// NumberLabel names the Number a sender object belongs to. The manager's cache
 	// selects sender objects by it.
-	NumberLabel    = "switchboard.dev/number"
+	NumberLabel    = contract.NumberLabel
 	componentLabel = "app.kubernetes.io/component"
 	nameLabel      = "app.kubernetes.io/name"
 	instanceLabel  = "app.kubernetes.io/instance"
@@ -30,12 +29,8 @@ const (
 	ManagerName = "switchboard-manager"
 )
 
-// Ports and paths of the sender process.
-const (
-	senderMetricsPort = 8080
-	senderHealthPort  = 8081
-	senderUID         = 65532
-)
+// senderUID is the user and group the sender runs as.
+const senderUID = 65532
 
 // SenderOptions are the manager-wide settings of sender Deployments.
 type SenderOptions struct {
@@ -49,17 +44,17 @@ type SenderOptions struct {
 	DatabaseSecretKey string
 }
 
-// DatabaseURLEnv is the sender's environment variable holding the PostgreSQL DSN.
-const DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+// DatabaseURLEnv is the workloads' environment variable holding the PostgreSQL DSN.
+const DatabaseURLEnv = contract.DatabaseURLEnv
 
 // senderName is the name of the Deployment, ServiceAccount, Role and RoleBinding of a
 // Number's sender.
-func senderName(num *sbv1.Number) string { return "sender-" + num.Name }
+func senderName(num *sbv1.Number) string { return contract.SenderObjectName(num.Name) }
 
 func senderLabels(num *sbv1.Number) map[string]string {
 	return map[string]string{
 		nameLabel:      "switchboard",
-		componentLabel: "sender",
+		componentLabel: contract.SenderContainer,
 		instanceLabel:  senderName(num),
 		ManagedByLabel: ManagerName,
 		NumberLabel:    num.Name,
@@ -133,7 +128,7 @@ func senderRoleBinding(num *sbv1.Number) *rbacv1ac.RoleBindingApplyConfiguration
 func senderDeployment(num *sbv1.Number, opts SenderOptions, replicas int32) *appsv1ac.DeploymentApplyConfiguration {
 	name := senderName(num)
 	labels := senderLabels(num)
-	selector := map[string]string{NumberLabel: num.Name, componentLabel: "sender"}
+	selector := map[string]string{NumberLabel: num.Name, componentLabel: contract.SenderContainer}
 	return appsv1ac.Deployment(name, num.Namespace).
 		WithLabels(labels).WithOwnerReferences(ownerRef(num)).
 		WithSpec(appsv1ac.DeploymentSpec().
@@ -141,7 +136,7 @@ func senderDeployment(num *sbv1.Number, opts SenderOptions, replicas int32) *app
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(labels).
-				WithAnnotations(map[string]string{"kubectl.kubernetes.io/default-container": "sender"}).
+				WithAnnotations(map[string]string{"kubectl.kubernetes.io/default-container": contract.SenderContainer}).
 				WithSpec(senderPodSpec(num, opts))))
 }
 
@@ -191,20 +186,17 @@ func databaseURLEnv(opts SenderOptions) *corev1ac.EnvVarApplyConfiguration {
 
 func senderContainer(num *sbv1.Number, opts SenderOptions) *corev1ac.ContainerApplyConfiguration {
 	return corev1ac.Container().
-		WithName("sender").
+		WithName(contract.SenderContainer).
 		WithImage(opts.Image).
 		WithImagePullPolicy(opts.ImagePullPolicy).
 		WithCommand("switchboard").
-		WithArgs("sender",
-			fmt.Sprintf("--number=%s/%s", num.Namespace, num.Name),
-			fmt.Sprintf("--metrics-bind-address=:%d", senderMetricsPort),
-			fmt.Sprintf("--health-probe-bind-address=:%d", senderHealthPort)).
-		WithEnv(append(podIdentityEnv("POD_NAME", "POD_NAMESPACE"), databaseURLEnv(opts))...).
+		WithArgs(contract.SenderArgs(num.Namespace, num.Name)...).
+		WithEnv(append(podIdentityEnv(contract.PodNameEnv, contract.PodNamespaceEnv), databaseURLEnv(opts))...).
 		WithPorts(
-			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(senderMetricsPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName("health").WithContainerPort(senderHealthPort).WithProtocol(corev1.ProtocolTCP)).
-		WithLivenessProbe(httpProbe("/healthz", "health", 15)).
-		WithReadinessProbe(httpProbe("/readyz", "health", 5)).
+			corev1ac.ContainerPort().WithName(contract.SenderMetricsPortName).WithContainerPort(contract.SenderMetricsPort).WithProtocol(corev1.ProtocolTCP),
+			corev1ac.ContainerPort().WithName(contract.SenderHealthPortName).WithContainerPort(contract.SenderHealthPort).WithProtocol(corev1.ProtocolTCP)).
+		WithLivenessProbe(httpProbe(contract.HealthzPath, contract.SenderHealthPortName, 15)).
+		WithReadinessProbe(httpProbe(contract.ReadyzPath, contract.SenderHealthPortName, 5)).
 		WithResources(corev1ac.ResourceRequirements().
 			WithRequests(corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse("50m"),

@@ -3,8 +3,6 @@
 // annotations. Both sides import them from here, so that they are written once.
 package contract
 
-import "fmt"
-
 // The inbox's side of the contract: what the manager puts in the inbox Deployment and
 // Service, and what `switchboard inbox` reads and serves.
 const (
@@ -19,7 +17,7 @@ const (
 	InboxHTTPAddressFlag = "http-bind-address"
 	// InboxMetricsAddressFlag is the bind address of the metrics port, which also
 	// serves the probes.
-	InboxMetricsAddressFlag = "metrics-bind-address"
+	InboxMetricsAddressFlag = MetricsBindAddressFlag
 
 	// InboxContainer is the name of the inbox container in the pod.
 	InboxContainer = "inbox"
@@ -38,20 +36,20 @@ const (
 	// (hub.mode, hub.verify_token, hub.challenge), POST for signed events.
 	InboxWebhookPath = "/webhooks/whatsapp"
 	// InboxHealthPath answers 200 while the process lives (liveness probe).
-	InboxHealthPath = "/healthz"
+	InboxHealthPath = HealthzPath
 	// InboxReadyPath answers 200 when the inbox can take traffic (readiness probe).
-	InboxReadyPath = "/readyz"
+	InboxReadyPath = ReadyzPath
 	// InboxMetricsPath serves the Prometheus metrics.
 	InboxMetricsPath = "/metrics"
 
 	// InboxPodNameEnv and InboxPodNamespaceEnv carry the pod's name and namespace
 	// (downward API): the pod's identity in Leases and Events.
-	InboxPodNameEnv      = "POD_NAME"
-	InboxPodNamespaceEnv = "POD_NAMESPACE"
+	InboxPodNameEnv      = PodNameEnv
+	InboxPodNamespaceEnv = PodNamespaceEnv
 	// InboxDatabaseURLEnv holds the PostgreSQL DSN of the namespace's database, from
 	// the same Secret and under the same variable name as the senders' (the operator's
 	// tests check both names agree).
-	InboxDatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+	InboxDatabaseURLEnv = DatabaseURLEnv
 
 	// InboxLabel names the Inbox an object belongs to, on every object the operator
 	// declares for it.
@@ -76,8 +74,8 @@ func InboxObjectName(inbox string) string { return "inbox-" + inbox }
 func InboxArgs(namespace, name string) []string {
 	return []string{
 		InboxSubcommand,
-		fmt.Sprintf("--%s=%s/%s", InboxFlag, namespace, name),
-		fmt.Sprintf("--%s=:%d", InboxHTTPAddressFlag, InboxHTTPPort),
-		fmt.Sprintf("--%s=:%d", InboxMetricsAddressFlag, InboxMetricsPort),
+		flag(InboxFlag, namespace+"/"+name),
+		flag(InboxHTTPAddressFlag, BindAll(InboxHTTPPort)),
+		flag(InboxMetricsAddressFlag, BindAll(InboxMetricsPort)),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/limits"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -188,7 +189,7 @@ func (n *numberSource) reportPause(reason string, until time.Time) {
 		ObjectMeta:          metav1.ObjectMeta{GenerateName: num.Name + "-", Namespace: num.Namespace},
 		EventTime:           now,
 		ReportingController: "switchboard.dev/sender",
-		ReportingInstance:   "sender-" + num.Name,
+		ReportingInstance:   contract.SenderObjectName(num.Name),
 		Action:              "Send",
 		Reason:              "SendingPaused",
 		Type:                corev1.EventTypeWarning,

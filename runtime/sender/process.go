@@ -23,13 +23,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
 // DatabaseURLEnv is the environment variable holding the PostgreSQL DSN; the manager
-// fills it from a Secret in the sender Deployment.
-const DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+// fills it from a Secret in the sender Deployment (contract.DatabaseURLEnv).
+const DatabaseURLEnv = contract.DatabaseURLEnv
 
 // flags of `switchboard sender`.
 type flags struct {
@@ -50,8 +51,8 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("switchboard sender", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&f.number, "number", "", "the Number this sender serves, as NAMESPACE/NAME (required)")
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
-	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.StringVar(&f.metricsAddr, contract.MetricsBindAddressFlag, contract.BindAll(contract.SenderMetricsPort), "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&f.healthAddr, contract.SenderHealthAddressFlag, contract.BindAll(contract.SenderHealthPort), "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "elect one active sender among replicas with the Lease sender-NAME")
 	fs.DurationVar(&f.leaseDuration, "lease-duration", 15*time.Second, "how long a lost leader keeps the Lease")
 	fs.DurationVar(&f.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader retries renewing before giving up")
@@ -137,7 +138,7 @@ func newProcess(ctx context.Context, f flags, dsn string, log *slog.Logger) (*pr
 	if err != nil {
 		return nil, err
 	}
-	src.identity = os.Getenv("POD_NAME")
+	src.identity = os.Getenv(contract.PodNameEnv)
 	if src.identity == "" {
 		host, _ := os.Hostname()
 		src.identity = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -168,7 +169,7 @@ func (p *process) elect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, p.ref.Namespace, "sender-"+p.ref.Name,
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, p.ref.Namespace, contract.SenderObjectName(p.ref.Name),
 		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: p.number.identity})
 	if err != nil {
 		return err
@@ -183,7 +184,7 @@ func (p *process) elect(ctx context.Context) error {
 	var started atomic.Bool
 	leaderelection.RunOrDie(electCtx, leaderelection.LeaderElectionConfig{
 		Lock: lock, LeaseDuration: p.f.leaseDuration, RenewDeadline: p.f.renewDeadline,
-		RetryPeriod: p.f.retryPeriod, ReleaseOnCancel: true, Name: "sender-" + p.ref.Name,
+		RetryPeriod: p.f.retryPeriod, ReleaseOnCancel: true, Name: contract.SenderObjectName(p.ref.Name),
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leaderCtx context.Context) {
 				started.Store(true)
@@ -271,8 +272,8 @@ func (p *process) fence(ctx context.Context, st *store.Store) (*store.NumberLock
 // serve starts the health and metrics endpoints.
 func (p *process) serve(ctx context.Context) (func(), error) {
 	health := http.NewServeMux()
-	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	health.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	health.HandleFunc(contract.HealthzPath, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	health.HandleFunc(contract.ReadyzPath, func(w http.ResponseWriter, _ *http.Request) {
 		if !p.ready.Load() {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
