@@ -48,8 +48,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	shown := e.Value
+	if r := []rune(shown); len(r) > 40 {
+		shown = string(r[:40]) + "…"
+	}
 	return fmt.Sprintf("%q is not a WhatsApp user's number (country code and number, such as +34 611 111 111): %s",
-		e.Value, e.Reason)
+		shown, e.Reason)
 }
 
 func refuse(value, format string, args ...any) (string, error) {

@@ -84,6 +84,15 @@ func TestCanonicalRefuses(t *testing.T) {
 	}
 }
 
+func TestLongInputIsShortened(t *testing.T) {
+	long := strings.Repeat("1", 100000)
+	_, err := phone.Canonical(long)
+	var pe *phone.Error
+	if !errors.As(err, &pe) || pe.Value != long || len(err.Error()) > 300 || !strings.Contains(err.Error(), "100000 digits") {
+		t.Errorf("Canonical(100,000 digits): %.300v", err)
+	}
+}
+
 func TestFromMetaNeverRefusesAWAID(t *testing.T) {
 	// Digits libphonenumber calls impossible are still Meta's to decide.
 	for _, id := range []string{"16505551234", "5215512345678", "3423456", "99912345678", "1234567890123456", "+34611111111"} {
