@@ -8,7 +8,8 @@
 //	switchboard send      enqueue a message (text or template) for a Number
 //	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
-// Run `switchboard <subcommand> -h` for its flags.
+// Run `switchboard <subcommand> -h` (or --help) for its flags; asking for help prints the
+// usage on stdout and exits 0.
 package main
 
 import (
