@@ -57,6 +57,10 @@ test: envtest-assets $(HELM) ## Run every test (unit, envtest integration, Helm 
 	echo "$$(grep -c -- '--- PASS' $(BIN)/test.log) passed, $$(grep -c -- '--- FAIL' $(BIN)/test.log) failed"; \
 	exit $$rc
 
+.PHONY: fuzz-short
+fuzz-short: ## Fuzz the webhook decoder for a short while (its seeds also run in make test).
+	go test -run '^$$' -fuzz '^FuzzDecodeNotification$$' -fuzztime $${FUZZTIME:-30s} ./runtime/whatsapp/
+
 .PHONY: verify
 verify: generate manifests ## Regenerate everything, tidy go.mod, and fail on any difference.
 	go mod tidy
