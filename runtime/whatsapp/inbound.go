@@ -33,11 +33,11 @@ const (
 	TypeUnknown     = "unknown"
 )
 
-// More webhook fields (change.field) the inbox stores and counts.
-const (
-	FieldBusinessCapabilityUpdate = "business_capability_update"
-	FieldStatusPlayed             = "played" // a voice message's status, after read
-)
+// FieldBusinessCapabilityUpdate is the webhook field of messaging-limit increases.
+const FieldBusinessCapabilityUpdate = "business_capability_update"
+
+// StatusPlayed is a voice message's status after read.
+const StatusPlayed = "played"
 
 // ErrNotObject is returned when a webhook element is not a JSON object.
 var ErrNotObject = errors.New("whatsapp: webhook element is not a JSON object")
