@@ -1,0 +1,230 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// The resources the inbox watches. The Inbox is read as unstructured (spec.numberSelector
+// only), so this package does not depend on the Inbox's Go type.
+var (
+	InboxResource  = schema.GroupVersionResource{Group: "switchboard.dev", Version: "v1alpha1", Resource: "inboxes"}
+	NumberResource = schema.GroupVersionResource{Group: "switchboard.dev", Version: "v1alpha1", Resource: "numbers"}
+)
+
+// Source follows the Inbox, the Numbers of its namespace and the credentials Secrets of
+// the Numbers it serves, and keeps an immutable Snapshot of what the inbox serves,
+// replaced atomically on every change.
+//
+// The Numbers an Inbox serves are those its spec.numberSelector selects, less those an
+// older Inbox of the namespace also selects (the older one has them: the manager's
+// conflict rule). Secrets are read with GET (the inbox's Role names them with
+// resourceNames, so it cannot list or watch them): on every change of the Inbox or a
+// Number, and every Resync for rotated credentials.
+type Source struct {
+	inbox   store.NumberRef // the Inbox's namespace and name
+	dyn     dynamic.Interface
+	secrets kubernetes.Interface
+	log     *slog.Logger
+	// Resync is how often Secrets are read again (default 30 s).
+	Resync time.Duration
+	// OnSnapshot, when set, is called with each new Snapshot (metrics, readiness).
+	OnSnapshot func(*Snapshot)
+
+	snap    atomic.Pointer[Snapshot]
+	changed chan struct{}
+	inboxes cache.GenericLister
+	numbers cache.GenericLister
+}
+
+// NewSource prepares a Source for the Inbox namespace/name; Run starts it.
+func NewSource(cfg *rest.Config, inbox store.NumberRef, log *slog.Logger) (*Source, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{inbox: inbox, dyn: dyn, secrets: cs, log: log, Resync: 30 * time.Second,
+		changed: make(chan struct{}, 1)}, nil
+}
+
+// Snapshot returns the current Snapshot, or nil before the first one is built.
+func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
+
+// Run starts the informers and rebuilds the Snapshot on every change until ctx ends.
+func (s *Source) Run(ctx context.Context) {
+	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace, nil)
+	inf := map[schema.GroupVersionResource]*cache.GenericLister{InboxResource: &s.inboxes, NumberResource: &s.numbers}
+	for gvr, lister := range inf {
+		gi := f.ForResource(gvr)
+		_, _ = gi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(any) { s.poke() }, UpdateFunc: func(any, any) { s.poke() }, DeleteFunc: func(any) { s.poke() }})
+		*lister = gi.Lister()
+	}
+	f.Start(ctx.Done())
+	f.WaitForCacheSync(ctx.Done())
+	tick := time.NewTicker(s.Resync)
+	defer tick.Stop()
+	for {
+		s.rebuild(ctx)
+		select {
+		case <-ctx.Done():
+			f.Shutdown()
+			return
+		case <-s.changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Source) poke() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// rebuild computes and swaps in a new Snapshot; on error the previous one stays.
+func (s *Source) rebuild(ctx context.Context) {
+	numbers, err := s.served()
+	if err != nil {
+		s.log.Info("the Inbox's Numbers are not known yet", "inbox", s.inbox.String(), "reason", err.Error())
+		return
+	}
+	var out []Number
+	for _, num := range numbers {
+		n, err := s.withCredentials(ctx, num)
+		if err != nil {
+			s.log.Error("a served Number's credentials cannot be read; its webhooks are refused", "number", num.Name, "error", err)
+			continue
+		}
+		out = append(out, n)
+	}
+	snap := NewSnapshot(s.inbox.Namespace, out)
+	s.snap.Store(snap)
+	if s.OnSnapshot != nil {
+		s.OnSnapshot(snap)
+	}
+}
+
+// served lists the Numbers this Inbox serves.
+func (s *Source) served() ([]*sbv1.Number, error) {
+	all, err := s.inboxes.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	inboxes, mine, err := selectors(all, s.inbox.Name)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.numbers.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []*sbv1.Number
+	for _, o := range objs {
+		num := &sbv1.Number{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.(*unstructured.Unstructured).Object, num); err != nil {
+			continue
+		}
+		if owner := ownerOf(inboxes, num.Labels); owner == mine {
+			out = append(out, num)
+		}
+	}
+	return out, nil
+}
+
+// inboxSelector is an Inbox's selector and age, for the conflict rule.
+type inboxSelector struct {
+	name     string
+	created  metav1.Time
+	selector labels.Selector
+}
+
+// selectors reads every Inbox's spec.numberSelector, oldest first, and the index of name.
+func selectors(objs []runtime.Object, name string) ([]inboxSelector, int, error) {
+	var out []inboxSelector
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		raw, _, _ := unstructured.NestedMap(u.Object, "spec", "numberSelector")
+		var ls metav1.LabelSelector
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+			return nil, 0, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&ls)
+		if err != nil {
+			return nil, 0, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
+		}
+		out = append(out, inboxSelector{name: u.GetName(), created: u.GetCreationTimestamp(), selector: sel})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].created.Equal(&out[j].created) {
+			return out[i].created.Before(&out[j].created)
+		}
+		return out[i].name < out[j].name
+	})
+	for i, in := range out {
+		if in.name == name {
+			return out, i, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("no Inbox named %q in the namespace", name)
+}
+
+// ownerOf is the index of the oldest Inbox selecting a Number with these labels, or -1.
+func ownerOf(inboxes []inboxSelector, l map[string]string) int {
+	for i, in := range inboxes {
+		if in.selector.Matches(labels.Set(l)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// withCredentials reads the Number's credentials Secret.
+func (s *Source) withCredentials(ctx context.Context, num *sbv1.Number) (Number, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	name := num.Spec.CredentialsRef.Name
+	sec, err := s.secrets.CoreV1().Secrets(num.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return Number{}, fmt.Errorf("Secret %s: %s", name, apierrors.ReasonForError(err))
+	}
+	if err != nil {
+		return Number{}, fmt.Errorf("Secret %s: %w", name, err)
+	}
+	return numberOf(num, sec), nil
+}
+
+func numberOf(num *sbv1.Number, sec *corev1.Secret) Number {
+	return Number{
+		Ref:           store.NumberRef{Namespace: num.Namespace, Name: num.Name},
+		PhoneNumberID: num.Spec.PhoneNumberID, WABAID: num.Spec.BusinessAccountID,
+		DisplayDigits: Digits(num.Spec.DisplayPhoneNumber),
+		AppSecret:     string(sec.Data[sbv1.CredentialsAppSecretKey]),
+		VerifyToken:   string(sec.Data[sbv1.CredentialsVerifyTokenKey]),
+	}
+}

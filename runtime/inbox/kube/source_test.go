@@ -1,0 +1,174 @@
+package kube_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+func startAPIServer(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
+	}
+	bases := filepath.Join("..", "..", "..", "config", "crd", "bases")
+	dirs := []string{bases}
+	if _, err := os.Stat(filepath.Join(bases, "switchboard.dev_inboxes.yaml")); err != nil {
+		dirs = append(dirs, filepath.Join("testdata", "crd"))
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: dirs, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = sbv1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
+}
+
+func create(t *testing.T, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+func number(name, id, team, secret string) *sbv1.Number {
+	return &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "acme", Labels: map[string]string{"team": team}},
+		Spec: sbv1.NumberSpec{PhoneNumberID: id, BusinessAccountID: "102290129340398", DisplayPhoneNumber: "+1 555 078 " + id[len(id)-4:],
+			CredentialsRef: sbv1.LocalObjectReference{Name: secret}}}
+}
+
+func secret(name, appSecret string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "acme"},
+		StringData: map[string]string{"accessToken": "t", "appSecret": appSecret, "verifyToken": "v-" + name}}
+}
+
+func inbox(name string, selector map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "switchboard.dev/v1alpha1", "kind": "Inbox",
+		"metadata": map[string]any{"name": name, "namespace": "acme"},
+		"spec":     map[string]any{"numberSelector": selector}}}
+	return u
+}
+
+// served waits until the snapshot serves exactly want (Number names) and returns it.
+func served(t *testing.T, src *kube.Source, want ...string) *kube.Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		snap := src.Snapshot()
+		if snap != nil && names(snap) == fmtNames(want) {
+			return snap
+		}
+		if time.Now().After(deadline) {
+			got := "<none>"
+			if snap != nil {
+				got = names(snap)
+			}
+			t.Fatalf("served %s, want %s", got, fmtNames(want))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func names(s *kube.Snapshot) string {
+	var out []string
+	for _, n := range s.Numbers() {
+		out = append(out, n.Ref.Name)
+	}
+	return fmtNames(out)
+}
+
+func fmtNames(n []string) string {
+	s := ""
+	for _, x := range n {
+		s += x + ","
+	}
+	return s
+}
+
+func TestSourceFollowsInboxNumbersAndSecrets(t *testing.T) {
+	cfg, c := startAPIServer(t)
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}},
+		secret("creds-a", "app-a"), secret("creds-b", "app-b"),
+		number("a", "106540352242922", "sales", "creds-a"), number("b", "106540352242933", "support", "creds-b"))
+	create(t, c, inbox("older", map[string]any{"matchLabels": map[string]any{"team": "support"}}))
+	time.Sleep(1100 * time.Millisecond) // creation timestamps have one-second resolution
+	create(t, c, inbox("main", map[string]any{"matchExpressions": []any{
+		map[string]any{"key": "team", "operator": "In", "values": []any{"sales", "support"}}}}))
+
+	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Resync = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go src.Run(ctx)
+
+	// b belongs to the older Inbox.
+	snap := served(t, src, "a")
+	a, ok := snap.ByPhoneNumberID("106540352242922")
+	if !ok || a.AppSecret != "app-a" || a.VerifyToken != "v-creds-a" || a.DisplayDigits != "15550782922" {
+		t.Fatalf("a: ok %t, display %q, secrets read %t", ok, a.DisplayDigits, a.AppSecret == "app-a")
+	}
+	// The older Inbox goes: b comes to main.
+	if err := c.Delete(ctx, inbox("older", nil)); err != nil {
+		t.Fatal(err)
+	}
+	served(t, src, "a", "b")
+	// A rotated app secret is picked up.
+	sec := &corev1.Secret{}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "creds-a"}, sec)
+	sec.Data["appSecret"] = []byte("app-a-2")
+	if err := c.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n, _ := src.Snapshot().ByPhoneNumberID("106540352242922"); n.AppSecret != "app-a-2"; n, _ = src.Snapshot().ByPhoneNumberID("106540352242922") {
+		if time.Now().After(deadline) {
+			t.Fatal("rotated app secret not picked up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A relabelled Number leaves.
+	num := &sbv1.Number{}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "b"}, num)
+	num.Labels["team"] = "other"
+	if err := c.Update(ctx, num); err != nil {
+		t.Fatal(err)
+	}
+	served(t, src, "a")
+
+	if err := src.RefreshQuality(ctx, []kube.Number{a}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "a"}, num)
+	if ts, err := time.Parse(time.RFC3339Nano, num.Annotations[kube.RefreshQualityAnnotation]); err != nil || time.Since(ts) > time.Minute {
+		t.Fatalf("annotation %q (%v)", num.Annotations[kube.RefreshQualityAnnotation], err)
+	}
+}
