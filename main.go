@@ -6,6 +6,7 @@
 //	                      the manager and the samples, no cluster needed
 //	switchboard sender    one Number's sender: paces its outbox to Meta's limits
 //	switchboard send      enqueue a message (text or template) for a Number
+//	switchboard inbox     one Inbox's webhook receiver and conversations store
 //	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
 // Run `switchboard <subcommand> -h` (or --help) for its flags; asking for help prints the
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // time zones of RoutingPolicies and RetentionPolicies, even in a bare image
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
@@ -37,6 +39,7 @@ var subcommands = []subcommand{
 	{"dev", "run a local control plane, the CRDs, the manager and the samples", runDev},
 	{"sender", "drain one Number's outbox under its limits (run by the sender Deployment)", sender.Main},
 	{"send", "enqueue a message for a Number; --wait follows it to sent or failed", sender.SendMain},
+	{"inbox", "receive Meta's webhooks for an Inbox's Numbers and store conversations (run by the inbox Deployment)", inbox.Main},
 	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
 }
 

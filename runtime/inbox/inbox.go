@@ -1,0 +1,136 @@
+// Package inbox is `switchboard inbox --inbox NS/NAME`: a stateless HTTP service (run as
+// two or more replicas behind one Service) that receives Meta's webhooks for the Numbers
+// an Inbox selects and keeps contacts, conversations and messages in PostgreSQL. All its
+// state is in the database; the Kubernetes objects it follows (package kube) are read into
+// an immutable snapshot. This package only wires: flags, the store, the snapshot, the
+// traffic port (ingest, agentapi) and the metrics/probe port.
+package inbox
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/logging"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// Environment variables: the PostgreSQL DSN (the same variable the senders get, filled
+// by the manager from the namespace's database Secret) and the read API's bearer token
+// (or --api-token-file).
+const (
+	DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+	APITokenEnv    = "SWITCHBOARD_INBOX_TOKEN"
+)
+
+// flags of `switchboard inbox`.
+type flags struct {
+	inbox                 string
+	bindAddr, metricsAddr string
+	apiTokenFile          string
+	requestTimeout        time.Duration
+	maxAutoRepliesPerHour int
+	logLevel, logEncoding string
+}
+
+func (f *flags) parse(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("switchboard inbox", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&f.inbox, "inbox", "", "the Inbox this process serves, as NAMESPACE/NAME (required)")
+	fs.StringVar(&f.bindAddr, "bind-address", ":8080", "address of the traffic port: Meta's webhooks and the read API")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8081", "address of /healthz, /readyz and /metrics")
+	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 20*time.Second, "bound on one webhook's transaction; past it the answer is 503 and Meta retries")
+	fs.IntVar(&f.maxAutoRepliesPerHour, "max-auto-replies-per-hour", 5, "automatic replies one contact may receive in an hour")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&f.logEncoding, "log-encoding", "json", "log encoding: json or console")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := ParseInboxRef(f.inbox); err != nil {
+		return err
+	}
+	if f.requestTimeout <= 0 || f.maxAutoRepliesPerHour < 0 {
+		return fmt.Errorf("--request-timeout must be positive and --max-auto-replies-per-hour not negative, got %s and %d",
+			f.requestTimeout, f.maxAutoRepliesPerHour)
+	}
+	return nil
+}
+
+// ParseInboxRef reads NAMESPACE/NAME (the namespace is the tenant).
+func ParseInboxRef(s string) (store.NumberRef, error) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return store.NumberRef{}, fmt.Errorf("--inbox must be NAMESPACE/NAME, got %q", s)
+	}
+	return store.NumberRef{Namespace: ns, Name: name}, nil
+}
+
+// apiToken reads the read API's token from --api-token-file or the environment ("" for
+// none).
+func (f *flags) apiToken() (string, error) {
+	if f.apiTokenFile == "" {
+		return strings.TrimSpace(os.Getenv(APITokenEnv)), nil
+	}
+	b, err := os.ReadFile(f.apiTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--api-token-file: %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", fmt.Errorf("--api-token-file %s is empty", f.apiTokenFile)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Main runs `switchboard inbox` until ctx ends (SIGTERM).
+func Main(ctx context.Context, args []string, stdout io.Writer) error {
+	var f flags
+	if err := f.parse(args, stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := logging.New(os.Stderr, f.logLevel, f.logEncoding)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logging.Logr(log))
+	klog.SetLogger(logging.Logr(log))
+	dsn := os.Getenv(DatabaseURLEnv)
+	if dsn == "" {
+		return fmt.Errorf("%s is not set: the inbox needs the PostgreSQL DSN", DatabaseURLEnv)
+	}
+	token, err := f.apiToken()
+	if err != nil {
+		return err
+	}
+	ref, _ := ParseInboxRef(f.inbox)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the Kubernetes API server: %w", err)
+	}
+	src, err := kube.NewSource(cfg, ref, log)
+	if err != nil {
+		return err
+	}
+	go src.Run(ctx)
+	return Serve(ctx, Options{Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
+		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})
+}
+
+// logStart is the one info line at start (no secrets, no DSN).
+func logStart(log *slog.Logger, o Options) {
+	log.Info("inbox starting", "traffic", o.BindAddr, "metrics", o.MetricsAddr, "readAPI", o.APIToken != "")
+}

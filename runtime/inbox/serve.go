@@ -1,0 +1,159 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/logging"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+// Options configure Serve. Namespace, DSN, Snapshot and Log are required.
+type Options struct {
+	Namespace string // the Inbox's namespace: the tenant
+	DSN       string
+	// Snapshot returns what the inbox serves now (nil until loaded: not ready).
+	Snapshot func() *kube.Snapshot
+	// Refresh asks the manager to re-read Numbers (quality, account, capability updates).
+	Refresh func(ctx context.Context, numbers []kube.Number) error
+	// Rules returns the current inbound rules (nil: none).
+	Rules func() ingest.Rules
+	// The traffic port (webhooks, read API) and the probe port (/healthz, /readyz,
+	// /metrics): listeners, or addresses to listen on when a listener is nil.
+	Traffic, Probes       net.Listener
+	BindAddr, MetricsAddr string
+	APIToken              string // "" disables the read API
+	RequestTimeout        time.Duration
+	MaxAutoRepliesPerHour int
+	Log                   *slog.Logger
+}
+
+// Serve opens the store (applying the migrations under their advisory lock, retrying
+// while the database is unreachable), serves both ports, and shuts down gracefully when
+// ctx ends: requests in flight finish (a committed webhook still gets its 200).
+func Serve(ctx context.Context, o Options) error {
+	if err := o.listen(); err != nil {
+		return err
+	}
+	logStart(o.Log, o)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ingest.NewMetrics(reg)
+	var st atomic.Pointer[store.Store]
+	probes := &http.Server{Handler: probeMux(&st, o.Snapshot, reg), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = probes.Serve(o.Probes) }()
+	defer func() { _ = probes.Shutdown(context.WithoutCancel(ctx)) }()
+	s, err := openStore(ctx, o)
+	if err != nil || s == nil {
+		return err
+	}
+	defer s.Close()
+	st.Store(s)
+	traffic, err := o.trafficMux(s, metrics)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: traffic, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	go func() { _ = srv.Serve(o.Traffic) }()
+	<-ctx.Done()
+	o.Log.Info("inbox stopping: finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.RequestTimeout+5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func (o *Options) listen() error {
+	var err error
+	if o.Traffic == nil {
+		if o.Traffic, err = net.Listen("tcp", o.BindAddr); err != nil {
+			return fmt.Errorf("--bind-address %s: %w", o.BindAddr, err)
+		}
+	}
+	if o.Probes == nil {
+		if o.Probes, err = net.Listen("tcp", o.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-bind-address %s: %w", o.MetricsAddr, err)
+		}
+	}
+	o.BindAddr, o.MetricsAddr = o.Traffic.Addr().String(), o.Probes.Addr().String()
+	return nil
+}
+
+// openStore opens the store, retrying every 2 s while the database cannot be reached;
+// it returns nil, nil when ctx ends first.
+func openStore(ctx context.Context, o Options) (*store.Store, error) {
+	for {
+		s, err := store.Open(ctx, o.DSN, store.WithLogger(logging.Logr(o.Log)))
+		if err == nil {
+			return s, nil
+		}
+		o.Log.Error("opening the database; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	policy := conversation.DefaultAutoReplyPolicy
+	policy.MaxPerHour = o.MaxAutoRepliesPerHour
+	ingest.New(ingest.Config{Store: s, Snapshot: o.Snapshot, Rules: o.Rules, Refresh: o.Refresh, AutoReply: policy,
+		Metrics: metrics, Log: o.Log, Timeout: o.RequestTimeout}).Register(mux)
+	if o.APIToken == "" {
+		return mux, nil
+	}
+	api, err := agentapi.New(s, o.Namespace, o.APIToken, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	api.Register(mux)
+	return mux, nil
+}
+
+// probeMux serves /healthz (the process runs), /readyz (a working database connection
+// and the snapshot loaded) and /metrics.
+func probeMux(st *atomic.Pointer[store.Store], snapshot func() *kube.Snapshot, reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), st.Load(), snapshot()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func ready(ctx context.Context, s *store.Store, snap *kube.Snapshot) error {
+	if s == nil {
+		return errors.New("the database is not open yet")
+	}
+	if snap == nil {
+		return errors.New("the Inbox and its Numbers are not loaded yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		return errors.New("the database does not answer")
+	}
+	return nil
+}
