@@ -176,7 +176,10 @@ func (h *Handler) logStored(p *plan, t *tally) {
 		}
 	}
 	h.cfg.Log.Info("webhook stored", "messages", len(p.inbound), "newMessages", newMessages,
-		"statuses", len(p.statuses), "events", len(p.events), "unserved", len(p.unserved) > 0)
+		"statuses", len(p.statuses), "events", len(p.events))
+	if len(p.unserved) > 0 {
+		h.cfg.Log.Info("webhook changes for phone numbers this inbox does not serve were not stored", "byField", p.unserved)
+	}
 }
 
 // commit writes the plan in one transaction, retried (at most 3 times) when PostgreSQL
