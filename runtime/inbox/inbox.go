@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
@@ -101,12 +100,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
-	log, err := logging.New(os.Stderr, f.logLevel, f.logEncoding)
+	log, err := logging.Setup(os.Stderr, f.logLevel, f.logEncoding)
 	if err != nil {
 		return err
 	}
-	ctrl.SetLogger(logging.Logr(log))
-	klog.SetLogger(logging.Logr(log))
 	dsn := os.Getenv(DatabaseURLEnv)
 	if dsn == "" {
 		return fmt.Errorf("%s is not set: the inbox needs the PostgreSQL DSN", DatabaseURLEnv)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // New returns a logger writing to w at level (debug, info or error) in encoding
@@ -35,3 +37,15 @@ func New(w io.Writer, level, encoding string) (*slog.Logger, error) {
 
 // Logr adapts a slog logger for controller-runtime and klog.
 func Logr(l *slog.Logger) logr.Logger { return logr.FromSlogHandler(l.Handler()) }
+
+// Setup is New for a process's main logger: it also becomes the logger of
+// controller-runtime and klog (client-go), so that every line is in one encoding.
+func Setup(w io.Writer, level, encoding string) (*slog.Logger, error) {
+	l, err := New(w, level, encoding)
+	if err != nil {
+		return nil, err
+	}
+	ctrllog.SetLogger(Logr(l))
+	klog.SetLogger(Logr(l))
+	return l, nil
+}

@@ -57,6 +57,16 @@ func keep(b []byte, v any) (raw json.RawMessage, decodeErr string, err error) {
 	return raw, "", nil
 }
 
+// keepLenient is keep for elements that survive a typed view that does not decode:
+// reset (given the raw JSON) then clears the element and fills what it can.
+func keepLenient(b []byte, v any, reset func(raw json.RawMessage)) (json.RawMessage, string, error) {
+	raw, bad, err := keep(b, v)
+	if err == nil && bad != "" {
+		reset(raw)
+	}
+	return raw, bad, err
+}
+
 // encode writes raw when set, and the typed view v otherwise.
 func encode(raw json.RawMessage, v any) ([]byte, error) {
 	if len(raw) > 0 {
@@ -126,13 +136,9 @@ func (n Notification) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON keeps the raw entry; an entry whose id, time or changes do not decode
 // sets DecodeError (and has no changes).
-func (e *NotificationEntry) UnmarshalJSON(b []byte) error {
+func (e *NotificationEntry) UnmarshalJSON(b []byte) (err error) {
 	type plain NotificationEntry
-	raw, bad, err := keep(b, (*plain)(e))
-	if bad != "" {
-		*e = NotificationEntry{}
-	}
-	e.Raw, e.DecodeError = raw, bad
+	e.Raw, e.DecodeError, err = keepLenient(b, (*plain)(e), func(json.RawMessage) { *e = NotificationEntry{} })
 	return err
 }
 
@@ -144,13 +150,9 @@ func (e NotificationEntry) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON keeps the raw change; a change whose field is not a string sets
 // DecodeError.
-func (c *NotificationChange) UnmarshalJSON(b []byte) error {
+func (c *NotificationChange) UnmarshalJSON(b []byte) (err error) {
 	type plain NotificationChange
-	raw, bad, err := keep(b, (*plain)(c))
-	if bad != "" {
-		*c = NotificationChange{}
-	}
-	c.Raw, c.DecodeError = raw, bad
+	c.Raw, c.DecodeError, err = keepLenient(b, (*plain)(c), func(json.RawMessage) { *c = NotificationChange{} })
 	return err
 }
 
@@ -261,18 +263,13 @@ type Inbound struct {
 
 // UnmarshalJSON keeps the raw message; a typed view that does not decode sets
 // DecodeError and keeps whichever of id, from, timestamp and type are strings.
-func (m *Inbound) UnmarshalJSON(b []byte) error {
+func (m *Inbound) UnmarshalJSON(b []byte) (err error) {
 	type plain Inbound
-	raw, bad, err := keep(b, (*plain)(m))
-	if err != nil {
-		return err
-	}
-	if bad != "" {
+	m.Raw, m.DecodeError, err = keepLenient(b, (*plain)(m), func(raw json.RawMessage) {
 		*m = Inbound{}
 		m.ID, m.From, m.Timestamp, m.Type = lenientStrings(raw, "id", "from", "timestamp", "type")
-	}
-	m.Raw, m.DecodeError = raw, bad
-	return nil
+	})
+	return err
 }
 
 // MarshalJSON writes Raw when set.
@@ -462,18 +459,13 @@ type InboundStatus struct {
 
 // UnmarshalJSON keeps the raw status; a typed view that does not decode sets DecodeError
 // and keeps whichever of id, status, timestamp and recipient_id are strings.
-func (s *InboundStatus) UnmarshalJSON(b []byte) error {
+func (s *InboundStatus) UnmarshalJSON(b []byte) (err error) {
 	type plain InboundStatus
-	raw, bad, err := keep(b, (*plain)(s))
-	if err != nil {
-		return err
-	}
-	if bad != "" {
+	s.Raw, s.DecodeError, err = keepLenient(b, (*plain)(s), func(raw json.RawMessage) {
 		*s = InboundStatus{}
 		s.ID, s.Status, s.Timestamp, s.RecipientID = lenientStrings(raw, "id", "status", "timestamp", "recipient_id")
-	}
-	s.Raw, s.DecodeError = raw, bad
-	return nil
+	})
+	return err
 }
 
 // MarshalJSON writes Raw when set.
