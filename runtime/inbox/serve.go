@@ -81,7 +81,7 @@ func (o *Options) listen() error {
 	var err error
 	if o.Traffic == nil {
 		if o.Traffic, err = net.Listen("tcp", o.BindAddr); err != nil {
-			return fmt.Errorf("--bind-address %s: %w", o.BindAddr, err)
+			return fmt.Errorf("--http-bind-address %s: %w", o.BindAddr, err)
 		}
 	}
 	if o.Probes == nil {

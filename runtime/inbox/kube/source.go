@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -36,11 +35,12 @@ var (
 // the Numbers it serves, and keeps an immutable Snapshot of what the inbox serves,
 // replaced atomically on every change.
 //
-// The Numbers an Inbox serves are those its spec.numberSelector selects, less those an
-// older Inbox of the namespace also selects (the older one has them: the manager's
-// conflict rule). Secrets are read with GET (the inbox's Role names them with
-// resourceNames, so it cannot list or watch them): on every change of the Inbox or a
-// Number, and every Resync for rotated credentials.
+// The Numbers an Inbox serves are those its spec.numberSelector selects, less those
+// whose status.inbox names another Inbox (an older Inbox selects them too: the manager's
+// conflict rule, which it records there). The inbox's Role lets it read its own Inbox
+// only, so the other Inboxes are never listed. Secrets are read with GET (the Role names
+// them with resourceNames): on every change of the Inbox or a Number, and every Resync
+// for rotated credentials.
 type Source struct {
 	inbox   store.NumberRef // the Inbox's namespace and name
 	dyn     dynamic.Interface
@@ -76,28 +76,36 @@ func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 
 // Run starts the informers and rebuilds the Snapshot on every change until ctx ends.
 func (s *Source) Run(ctx context.Context) {
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace, nil)
-	inf := map[schema.GroupVersionResource]*cache.GenericLister{InboxResource: &s.inboxes, NumberResource: &s.numbers}
-	for gvr, lister := range inf {
-		gi := f.ForResource(gvr)
-		_, _ = gi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: func(any) { s.poke() }, UpdateFunc: func(any, any) { s.poke() }, DeleteFunc: func(any) { s.poke() }})
-		*lister = gi.Lister()
+	own := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace,
+		func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + s.inbox.Name })
+	all := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace, nil)
+	s.inboxes = s.inform(own, InboxResource)
+	s.numbers = s.inform(all, NumberResource)
+	for _, f := range []dynamicinformer.DynamicSharedInformerFactory{own, all} {
+		f.Start(ctx.Done())
+		f.WaitForCacheSync(ctx.Done())
 	}
-	f.Start(ctx.Done())
-	f.WaitForCacheSync(ctx.Done())
 	tick := time.NewTicker(s.Resync)
 	defer tick.Stop()
 	for {
 		s.rebuild(ctx)
 		select {
 		case <-ctx.Done():
-			f.Shutdown()
+			own.Shutdown()
+			all.Shutdown()
 			return
 		case <-s.changed:
 		case <-tick.C:
 		}
 	}
+}
+
+// inform registers an informer that rebuilds the snapshot on any change.
+func (s *Source) inform(f dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource) cache.GenericLister {
+	gi := f.ForResource(gvr)
+	_, _ = gi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { s.poke() }, UpdateFunc: func(any, any) { s.poke() }, DeleteFunc: func(any) { s.poke() }})
+	return gi.Lister()
 }
 
 func (s *Source) poke() {
@@ -132,11 +140,11 @@ func (s *Source) rebuild(ctx context.Context) {
 
 // served lists the Numbers this Inbox serves.
 func (s *Source) served() ([]*sbv1.Number, error) {
-	all, err := s.inboxes.List(labels.Everything())
+	obj, err := s.inboxes.ByNamespace(s.inbox.Namespace).Get(s.inbox.Name)
 	if err != nil {
 		return nil, err
 	}
-	inboxes, mine, err := selectors(all, s.inbox.Name)
+	sel, err := numberSelector(obj.(*unstructured.Unstructured))
 	if err != nil {
 		return nil, err
 	}
@@ -146,62 +154,32 @@ func (s *Source) served() ([]*sbv1.Number, error) {
 	}
 	var out []*sbv1.Number
 	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		// status.inbox: the Inbox the manager gave the Number to ("" while it has not yet).
+		owner, _, _ := unstructured.NestedString(u.Object, "status", "inbox")
 		num := &sbv1.Number{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.(*unstructured.Unstructured).Object, num); err != nil {
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, num) != nil {
 			continue
 		}
-		if owner := ownerOf(inboxes, num.Labels); owner == mine {
+		if sel.Matches(labels.Set(num.Labels)) && (owner == "" || owner == s.inbox.Name) {
 			out = append(out, num)
 		}
 	}
 	return out, nil
 }
 
-// inboxSelector is an Inbox's selector and age, for the conflict rule.
-type inboxSelector struct {
-	name     string
-	created  metav1.Time
-	selector labels.Selector
-}
-
-// selectors reads every Inbox's spec.numberSelector, oldest first, and the index of name.
-func selectors(objs []runtime.Object, name string) ([]inboxSelector, int, error) {
-	var out []inboxSelector
-	for _, o := range objs {
-		u := o.(*unstructured.Unstructured)
-		raw, _, _ := unstructured.NestedMap(u.Object, "spec", "numberSelector")
-		var ls metav1.LabelSelector
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
-			return nil, 0, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
-		}
-		sel, err := metav1.LabelSelectorAsSelector(&ls)
-		if err != nil {
-			return nil, 0, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
-		}
-		out = append(out, inboxSelector{name: u.GetName(), created: u.GetCreationTimestamp(), selector: sel})
+// numberSelector reads an Inbox's spec.numberSelector.
+func numberSelector(u *unstructured.Unstructured) (labels.Selector, error) {
+	raw, _, _ := unstructured.NestedMap(u.Object, "spec", "numberSelector")
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+		return nil, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].created.Equal(&out[j].created) {
-			return out[i].created.Before(&out[j].created)
-		}
-		return out[i].name < out[j].name
-	})
-	for i, in := range out {
-		if in.name == name {
-			return out, i, nil
-		}
+	sel, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil {
+		return nil, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
 	}
-	return nil, 0, fmt.Errorf("no Inbox named %q in the namespace", name)
-}
-
-// ownerOf is the index of the oldest Inbox selecting a Number with these labels, or -1.
-func ownerOf(inboxes []inboxSelector, l map[string]string) int {
-	for i, in := range inboxes {
-		if in.selector.Matches(labels.Set(l)) {
-			return i
-		}
-	}
-	return -1
+	return sel, nil
 }
 
 // withCredentials reads the Number's credentials Secret.

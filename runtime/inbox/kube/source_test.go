@@ -111,15 +111,17 @@ func fmtNames(n []string) string {
 	return s
 }
 
+// TestSourceFollowsInboxNumbersAndSecrets: the selector of its own Inbox (another
+// Inbox's is ignored), label and selector changes, rotated secrets, and the refresh
+// annotation.
 func TestSourceFollowsInboxNumbersAndSecrets(t *testing.T) {
 	cfg, c := startAPIServer(t)
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}},
 		secret("creds-a", "app-a"), secret("creds-b", "app-b"),
 		number("a", "106540352242922", "sales", "creds-a"), number("b", "106540352242933", "support", "creds-b"))
-	create(t, c, inbox("older", map[string]any{"matchLabels": map[string]any{"team": "support"}}))
-	time.Sleep(1100 * time.Millisecond) // creation timestamps have one-second resolution
 	create(t, c, inbox("main", map[string]any{"matchExpressions": []any{
-		map[string]any{"key": "team", "operator": "In", "values": []any{"sales", "support"}}}}))
+		map[string]any{"key": "team", "operator": "In", "values": []any{"sales", "support"}}}}),
+		inbox("other", map[string]any{"matchLabels": map[string]any{"team": "sales"}}))
 
 	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -130,17 +132,21 @@ func TestSourceFollowsInboxNumbersAndSecrets(t *testing.T) {
 	t.Cleanup(cancel)
 	go src.Run(ctx)
 
-	// b belongs to the older Inbox.
-	snap := served(t, src, "a")
+	snap := served(t, src, "a", "b")
 	a, ok := snap.ByPhoneNumberID("106540352242922")
 	if !ok || a.AppSecret != "app-a" || a.VerifyToken != "v-creds-a" || a.DisplayDigits != "15550782922" {
 		t.Fatalf("a: ok %t, display %q, secrets read %t", ok, a.DisplayDigits, a.AppSecret == "app-a")
 	}
-	// The older Inbox goes: b comes to main.
-	if err := c.Delete(ctx, inbox("older", nil)); err != nil {
+	// The selector narrows: b leaves.
+	in := &unstructured.Unstructured{}
+	in.SetGroupVersionKind(inbox("main", nil).GroupVersionKind())
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "main"}, in)
+	_ = unstructured.SetNestedStringMap(in.Object, map[string]string{"team": "sales"}, "spec", "numberSelector", "matchLabels")
+	unstructured.RemoveNestedField(in.Object, "spec", "numberSelector", "matchExpressions")
+	if err := c.Update(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	served(t, src, "a", "b")
+	served(t, src, "a")
 	// A rotated app secret is picked up.
 	sec := &corev1.Secret{}
 	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "creds-a"}, sec)
@@ -157,12 +163,12 @@ func TestSourceFollowsInboxNumbersAndSecrets(t *testing.T) {
 	}
 	// A relabelled Number leaves.
 	num := &sbv1.Number{}
-	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "b"}, num)
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "a"}, num)
 	num.Labels["team"] = "other"
 	if err := c.Update(ctx, num); err != nil {
 		t.Fatal(err)
 	}
-	served(t, src, "a")
+	served(t, src)
 
 	if err := src.RefreshQuality(ctx, []kube.Number{a}); err != nil {
 		t.Fatal(err)
