@@ -76,7 +76,7 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []conversation.Summary
-	a.read(w, r.Context(), func(tx pgx.Tx) (err error) {
+	a.read(r.Context(), w, func(tx pgx.Tx) (err error) {
 		items, err = conversation.List(r.Context(), tx, a.namespace, limit)
 		return err
 	}, func() any { return items })
@@ -94,14 +94,14 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []conversation.Message
-	a.read(w, r.Context(), func(tx pgx.Tx) (err error) {
+	a.read(r.Context(), w, func(tx pgx.Tx) (err error) {
 		items, err = conversation.Messages(r.Context(), tx, a.namespace, id, limit)
 		return err
 	}, func() any { return items })
 }
 
 // read runs fn in a read-only transaction and writes {"items": items()}.
-func (a *API) read(w http.ResponseWriter, ctx context.Context, fn func(pgx.Tx) error, items func() any) {
+func (a *API) read(ctx context.Context, w http.ResponseWriter, fn func(pgx.Tx) error, items func() any) {
 	err := a.store.ReadTx(ctx, fn)
 	switch {
 	case errors.Is(err, conversation.ErrNoConversation):

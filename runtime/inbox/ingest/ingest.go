@@ -129,7 +129,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		h.refuseSignature(w, reason)
 		return
 	}
-	h.ingest(w, r.Context(), snap, body, secrets)
+	h.ingest(r.Context(), w, snap, body, secrets)
 }
 
 func (h *Handler) refuseSignature(w http.ResponseWriter, reason string) {
@@ -138,7 +138,7 @@ func (h *Handler) refuseSignature(w http.ResponseWriter, reason string) {
 	http.Error(w, "invalid "+whatsapp.SignatureHeader, http.StatusUnauthorized)
 }
 
-func (h *Handler) ingest(w http.ResponseWriter, ctx context.Context, snap *kube.Snapshot, body []byte, secrets map[string]bool) {
+func (h *Handler) ingest(ctx context.Context, w http.ResponseWriter, snap *kube.Snapshot, body []byte, secrets map[string]bool) {
 	n, err := whatsapp.DecodeNotification(body)
 	if err != nil {
 		h.cfg.Metrics.Webhooks.WithLabelValues("", ResultRefused).Inc()

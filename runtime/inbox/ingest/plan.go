@@ -163,15 +163,16 @@ func (p *plan) event(numbers []kube.Number, ev conversation.Event) {
 }
 
 // sort orders the writes so that concurrent requests (two replicas, Meta's duplicates)
-// lock contacts, conversations and statuses in the same order and do not deadlock.
+// lock contacts, conversations and statuses in the same order and do not deadlock (the
+// rare rest, such as a 131050 opt-out locking a contact after the messages, is retried).
 func (p *plan) sort() {
 	sort.SliceStable(p.inbound, func(i, j int) bool {
 		a, b := p.inbound[i], p.inbound[j]
+		if a.waID != b.waID { // contacts are per namespace: lock them in wa_id order
+			return a.waID < b.waID
+		}
 		if a.number.Ref.Name != b.number.Ref.Name {
 			return a.number.Ref.Name < b.number.Ref.Name
-		}
-		if a.waID != b.waID {
-			return a.waID < b.waID
 		}
 		return a.msg.ID < b.msg.ID
 	})
