@@ -110,8 +110,14 @@ func (w *writer) actions(ctx context.Context, c conversation.Conversation, it in
 	return nil
 }
 
-// reply sends an automatic reply unless the auto-reply policy refuses it.
+// reply sends an automatic reply unless the customer-service window is closed (a
+// message Meta delivers late, after retries, may be more than 24 hours old) or the
+// auto-reply policy refuses it.
 func (w *writer) reply(ctx context.Context, c conversation.Conversation, it inboundItem, a Action) error {
+	if !c.WindowOpen(w.now) {
+		w.tally.autoReplies["window-closed"]++
+		return nil
+	}
 	refused, err := conversation.MayAutoReply(ctx, w.tx, c, a.replyKey(), a.OncePerConversation, w.h.cfg.AutoReply, w.now)
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		KeywordMatches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_inbox_keyword_matches_total",
 			Help: "Inbound messages matched by a keyword rule, by rule."}, []string{"rule"}),
 		AutoReplies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_inbox_auto_replies_total",
-			Help: "Automatic replies, by result (sent, repeat, hourly-cap, once-per-conversation)."}, []string{"result"}),
+			Help: "Automatic replies, by result (sent, or not sent: window-closed, repeat, hourly-cap, once-per-conversation)."}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Webhooks, m.SignatureFailures, m.IngestSeconds, m.Messages, m.Statuses,
