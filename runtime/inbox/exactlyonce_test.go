@@ -150,7 +150,7 @@ func checkExactlyOnce(t *testing.T, ctx context.Context, dsn string, want map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	rows, _ := conn.Query(ctx, `SELECT wamid, count(*) FROM messages GROUP BY wamid`)
 	got := map[string]int{}
 	var id string

@@ -173,11 +173,11 @@ func numberSelector(u *unstructured.Unstructured) (labels.Selector, error) {
 	raw, _, _ := unstructured.NestedMap(u.Object, "spec", "numberSelector")
 	var ls metav1.LabelSelector
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
-		return nil, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
+		return nil, fmt.Errorf("the Inbox %s: spec.numberSelector: %w", u.GetName(), err)
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&ls)
 	if err != nil {
-		return nil, fmt.Errorf("Inbox %s: spec.numberSelector: %w", u.GetName(), err)
+		return nil, fmt.Errorf("the Inbox %s: spec.numberSelector: %w", u.GetName(), err)
 	}
 	return sel, nil
 }
@@ -189,10 +189,10 @@ func (s *Source) withCredentials(ctx context.Context, num *sbv1.Number) (Number,
 	name := num.Spec.CredentialsRef.Name
 	sec, err := s.secrets.CoreV1().Secrets(num.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
-		return Number{}, fmt.Errorf("Secret %s: %s", name, apierrors.ReasonForError(err))
+		return Number{}, fmt.Errorf("the Secret %s: %s", name, apierrors.ReasonForError(err))
 	}
 	if err != nil {
-		return Number{}, fmt.Errorf("Secret %s: %w", name, err)
+		return Number{}, fmt.Errorf("the Secret %s: %w", name, err)
 	}
 	return numberOf(num, sec), nil
 }
