@@ -52,19 +52,29 @@ type Conversation struct {
 	LastMessageAt   *time.Time
 }
 
+// upsertContactSQL records a contact by wa_id ($1 namespace, $2 wa_id, $3 profile name)
+// and returns its id; a non-empty profile name replaces the stored one.
+const upsertContactSQL = `
+	INSERT INTO contacts (namespace, wa_id, profile_name) VALUES ($1, $2, NULLIF($3, ''))
+	ON CONFLICT (namespace, wa_id) DO UPDATE
+	   SET profile_name = COALESCE(EXCLUDED.profile_name, contacts.profile_name),
+	       updated_at = CASE WHEN EXCLUDED.profile_name IS DISTINCT FROM contacts.profile_name
+	                         AND EXCLUDED.profile_name IS NOT NULL THEN now() ELSE contacts.updated_at END
+	RETURNING id`
+
+// openSQL finds or opens the unresolved conversation of contact $3 on Number $1/$2.
+const openSQL = `
+	INSERT INTO conversations (namespace, number, contact_id) VALUES ($1, $2, $3)
+	ON CONFLICT (namespace, number, contact_id) WHERE status <> 'resolved'
+	DO UPDATE SET updated_at = conversations.updated_at
+	RETURNING id, contact_id, status, window_expires_at, last_message_at`
+
 // UpsertContact records a contact by wa_id (canonical digits) and returns its id. A
 // non-empty profileName replaces the stored one (Meta sends the current profile with each
-// message).
+// message). It holds the contact's row lock until the transaction ends.
 func UpsertContact(ctx context.Context, tx pgx.Tx, namespace, waID, profileName string) (int64, error) {
 	var id int64
-	err := tx.QueryRow(ctx, `
-		INSERT INTO contacts (namespace, wa_id, profile_name) VALUES ($1, $2, NULLIF($3, ''))
-		ON CONFLICT (namespace, wa_id) DO UPDATE
-		   SET profile_name = COALESCE(EXCLUDED.profile_name, contacts.profile_name),
-		       updated_at = CASE WHEN EXCLUDED.profile_name IS DISTINCT FROM contacts.profile_name
-		                         AND EXCLUDED.profile_name IS NOT NULL THEN now() ELSE contacts.updated_at END
-		RETURNING id`, namespace, waID, profileName).Scan(&id)
-	if err != nil {
+	if err := tx.QueryRow(ctx, upsertContactSQL, namespace, waID, profileName).Scan(&id); err != nil {
 		return 0, fmt.Errorf("conversation: upsert contact: %w", err)
 	}
 	return id, nil
@@ -74,13 +84,9 @@ func UpsertContact(ctx context.Context, tx pgx.Tx, namespace, waID, profileName 
 // resolved conversation is never reopened: the next message opens a new one, so that
 // resolution times and reports stay per conversation.
 func Open(ctx context.Context, tx pgx.Tx, number store.NumberRef, contactID int64) (Conversation, error) {
-	c := Conversation{Number: number, ContactID: contactID}
-	err := tx.QueryRow(ctx, `
-		INSERT INTO conversations (namespace, number, contact_id) VALUES ($1, $2, $3)
-		ON CONFLICT (namespace, number, contact_id) WHERE status <> 'resolved'
-		DO UPDATE SET updated_at = conversations.updated_at
-		RETURNING id, status, window_expires_at, last_message_at`,
-		number.Namespace, number.Name, contactID).Scan(&c.ID, &c.Status, &c.WindowExpiresAt, &c.LastMessageAt)
+	c := Conversation{Number: number}
+	err := tx.QueryRow(ctx, openSQL, number.Namespace, number.Name, contactID).
+		Scan(&c.ID, &c.ContactID, &c.Status, &c.WindowExpiresAt, &c.LastMessageAt)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("conversation: open for %s: %w", number, err)
 	}
@@ -91,18 +97,21 @@ func Open(ctx context.Context, tx pgx.Tx, number store.NumberRef, contactID int6
 // customer-service window runs to at+24h, and the last message time moves forward (never
 // back, since messages may arrive out of order).
 func Touch(ctx context.Context, tx pgx.Tx, c *Conversation, at time.Time) error {
-	err := tx.QueryRow(ctx, `
-		UPDATE conversations
-		   SET window_expires_at = GREATEST(window_expires_at, $2::timestamptz + $3::interval),
-		       last_message_at = GREATEST(last_message_at, $2::timestamptz),
-		       updated_at = now()
-		 WHERE id = $1 RETURNING window_expires_at, last_message_at`,
-		c.ID, at, ServiceWindow.String()).Scan(&c.WindowExpiresAt, &c.LastMessageAt)
+	err := tx.QueryRow(ctx, touchSQL, c.ID, at, ServiceWindow.String()).Scan(&c.WindowExpiresAt, &c.LastMessageAt)
 	if err != nil {
 		return fmt.Errorf("conversation: touch %d: %w", c.ID, err)
 	}
 	return nil
 }
+
+// touchSQL moves conversation $1's window to $2 + $3 and its last message time to $2,
+// never back.
+const touchSQL = `
+	UPDATE conversations
+	   SET window_expires_at = GREATEST(window_expires_at, $2::timestamptz + $3::interval),
+	       last_message_at = GREATEST(last_message_at, $2::timestamptz),
+	       updated_at = now()
+	 WHERE id = $1 RETURNING window_expires_at, last_message_at`
 
 // Tag adds tags to the contact and to the conversation (set semantics, at most 50 each:
 // the CHECK constraint refuses more).

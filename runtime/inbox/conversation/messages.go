@@ -55,23 +55,29 @@ func contextWAMID(m whatsapp.Inbound) string {
 	return ""
 }
 
-// InsertInbound stores a customer's message in the conversation, once per wamid: it
-// reports false when the wamid was already stored (Meta's retries and duplicates, or
-// another inbox replica storing the same webhook at the same moment).
-func InsertInbound(ctx context.Context, tx pgx.Tx, c Conversation, m whatsapp.Inbound, at time.Time) (bool, error) {
+// insertInboundSQL stores a customer's message once per wamid.
+const insertInboundSQL = `
+	INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content,
+	                      media_id, media_mime_type, media_sha256, media_filename, context_wamid,
+	                      status, created_at)
+	VALUES ($1, $2, 'in', $3, $4, NULLIF($5, ''), $6, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''),
+	        NULLIF($10, ''), NULLIF($11, ''), 'received', $12)
+	ON CONFLICT (namespace, wamid) WHERE wamid IS NOT NULL DO NOTHING`
+
+func insertInboundArgs(c Conversation, m whatsapp.Inbound, at time.Time) []any {
 	var media whatsapp.ReceivedMedia
 	if p := m.Media(); p != nil {
 		media = *p
 	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content,
-		                      media_id, media_mime_type, media_sha256, media_filename, context_wamid,
-		                      status, created_at)
-		VALUES ($1, $2, 'in', $3, $4, NULLIF($5, ''), $6, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''),
-		        NULLIF($10, ''), NULLIF($11, ''), 'received', $12)
-		ON CONFLICT (namespace, wamid) WHERE wamid IS NOT NULL DO NOTHING`,
-		c.Number.Namespace, c.ID, m.ID, StoredType(m), m.Body(), []byte(m.Raw),
-		media.ID, media.MimeType, media.SHA256, media.Filename, contextWAMID(m), at)
+	return []any{c.Number.Namespace, c.ID, m.ID, StoredType(m), m.Body(), []byte(m.Raw),
+		media.ID, media.MimeType, media.SHA256, media.Filename, contextWAMID(m), at}
+}
+
+// InsertInbound stores a customer's message in the conversation, once per wamid: it
+// reports false when the wamid was already stored (Meta's retries and duplicates, or
+// another inbox replica storing the same webhook at the same moment).
+func InsertInbound(ctx context.Context, tx pgx.Tx, c Conversation, m whatsapp.Inbound, at time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, insertInboundSQL, insertInboundArgs(c, m, at)...)
 	if err != nil {
 		return false, fmt.Errorf("conversation: insert message: %w", err)
 	}

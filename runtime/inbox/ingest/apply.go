@@ -25,15 +25,11 @@ type writer struct {
 	ns    string
 	now   time.Time
 	tally *tally
-	// conversations caches the contact's conversation per (number, wa_id) for the request.
-	conversations map[[2]string]conversation.Conversation
 }
 
 func (w *writer) apply(ctx context.Context, p *plan) error {
-	for _, it := range p.inbound {
-		if err := w.inbound(ctx, it); err != nil {
-			return err
-		}
+	if err := w.inbound(ctx, p.inbound); err != nil {
+		return err
 	}
 	for _, it := range p.statuses {
 		isNew, err := conversation.RecordStatus(ctx, w.tx, w.ns, it.status, w.now)
@@ -53,40 +49,82 @@ func (w *writer) apply(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// conversationOf upserts the contact (taking its row lock) and finds or opens its
-// conversation on the Number.
-func (w *writer) conversationOf(ctx context.Context, it inboundItem) (conversation.Conversation, error) {
-	key := [2]string{it.number.Ref.Name, it.waID}
-	if c, ok := w.conversations[key]; ok {
-		return c, nil
+// inbound stores the customer messages in three pipelined round trips (contacts and
+// conversations, messages, windows), then applies the rules to the new ones.
+func (w *writer) inbound(ctx context.Context, items []inboundItem) error {
+	if len(items) == 0 {
+		return nil
 	}
-	contactID, err := conversation.UpsertContact(ctx, w.tx, w.ns, it.waID, it.profile)
+	convs, err := w.open(ctx, items)
 	if err != nil {
-		return conversation.Conversation{}, err
+		return err
 	}
-	c, err := conversation.Open(ctx, w.tx, it.number.Ref, contactID)
-	if err == nil {
-		w.conversations[key] = c
+	received := make([]conversation.Received, len(items))
+	for i, it := range items {
+		received[i] = conversation.Received{Conversation: *convs[i], Message: it.msg, At: conversation.SentAt(it.msg.Timestamp, w.now)}
 	}
-	return c, err
+	isNew, err := conversation.InsertAll(ctx, w.tx, received)
+	if err != nil {
+		return err
+	}
+	if err := w.touch(ctx, convs, received, isNew); err != nil {
+		return err
+	}
+	for i, it := range items {
+		if isNew[i] {
+			w.tally.messages[[2]string{typeLabel(conversation.StoredType(it.msg)), "in"}]++
+			if err := w.actions(ctx, *convs[i], it, w.h.rules().Match(it.number.Ref, it.msg, received[i].At)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-func (w *writer) inbound(ctx context.Context, it inboundItem) error {
-	c, err := w.conversationOf(ctx, it)
+// open upserts each customer once and finds or opens their conversation on the Number;
+// it returns each item's conversation (items of one customer share it).
+func (w *writer) open(ctx context.Context, items []inboundItem) ([]*conversation.Conversation, error) {
+	index := map[[2]string]int{}
+	var parties []conversation.Party
+	for _, it := range items {
+		key := [2]string{it.number.Ref.Name, it.waID}
+		if _, ok := index[key]; !ok {
+			index[key] = len(parties)
+			parties = append(parties, conversation.Party{Number: it.number.Ref, WAID: it.waID, ProfileName: it.profile})
+		}
+	}
+	convs, err := conversation.OpenAll(ctx, w.tx, parties)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	at := conversation.SentAt(it.msg.Timestamp, w.now)
-	isNew, err := conversation.InsertInbound(ctx, w.tx, c, it.msg, at)
-	if err != nil || !isNew {
-		return err
+	out := make([]*conversation.Conversation, len(items))
+	for i, it := range items {
+		out[i] = &convs[index[[2]string{it.number.Ref.Name, it.waID}]]
 	}
-	w.tally.messages[[2]string{typeLabel(conversation.StoredType(it.msg)), "in"}]++
-	if err := conversation.Touch(ctx, w.tx, &c, at); err != nil {
-		return err
+	return out, nil
+}
+
+// touch moves each conversation's window to its latest new message.
+func (w *writer) touch(ctx context.Context, convs []*conversation.Conversation, received []conversation.Received, isNew []bool) error {
+	latest := map[*conversation.Conversation]time.Time{}
+	var order []*conversation.Conversation
+	for i, r := range received {
+		if !isNew[i] {
+			continue
+		}
+		t, seen := latest[convs[i]]
+		if !seen {
+			order = append(order, convs[i])
+		}
+		if !seen || r.At.After(t) {
+			latest[convs[i]] = r.At
+		}
 	}
-	w.conversations[[2]string{it.number.Ref.Name, it.waID}] = c
-	return w.actions(ctx, c, it, w.h.rules().Match(it.number.Ref, it.msg, at))
+	times := make([]time.Time, len(order))
+	for i, c := range order {
+		times[i] = latest[c]
+	}
+	return conversation.TouchAll(ctx, w.tx, order, times)
 }
 
 // actions applies the matched rules' actions to a new message's conversation.

@@ -192,8 +192,7 @@ func (h *Handler) commit(ctx context.Context, namespace string, p *plan) (*tally
 	for attempt := 0; attempt < 3; attempt++ {
 		t = newTally()
 		err = h.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
-			wr := &writer{h: h, tx: tx, ns: namespace, now: h.cfg.Now(), tally: t,
-				conversations: map[[2]string]conversation.Conversation{}}
+			wr := &writer{h: h, tx: tx, ns: namespace, now: h.cfg.Now(), tally: t}
 			return wr.apply(ctx, p)
 		})
 		if !retryable(err) {
