@@ -19,6 +19,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -28,7 +29,7 @@ import (
 // by the manager from the namespace's database Secret) and the read API's bearer token
 // (or --api-token-file).
 const (
-	DatabaseURLEnv = "SWITCHBOARD_DATABASE_URL"
+	DatabaseURLEnv = contract.InboxDatabaseURLEnv
 	APITokenEnv    = "SWITCHBOARD_INBOX_TOKEN"
 )
 
@@ -45,9 +46,9 @@ type flags struct {
 func (f *flags) parse(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("switchboard inbox", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.inbox, "inbox", "", "the Inbox this process serves, as NAMESPACE/NAME (required)")
-	fs.StringVar(&f.bindAddr, "http-bind-address", ":8080", "address of the traffic port: Meta's webhooks and the read API")
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":9090", "address of /healthz, /readyz and /metrics")
+	fs.StringVar(&f.inbox, contract.InboxFlag, "", "the Inbox this process serves, as NAMESPACE/NAME (required)")
+	fs.StringVar(&f.bindAddr, contract.InboxHTTPAddressFlag, fmt.Sprintf(":%d", contract.InboxHTTPPort), "address of the traffic port: Meta's webhooks and the read API")
+	fs.StringVar(&f.metricsAddr, contract.InboxMetricsAddressFlag, fmt.Sprintf(":%d", contract.InboxMetricsPort), "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 20*time.Second, "bound on one webhook's transaction; past it the answer is 503 and Meta retries")
 	fs.IntVar(&f.maxAutoRepliesPerHour, "max-auto-replies-per-hour", 5, "automatic replies one contact may receive in an hour")

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -22,7 +23,7 @@ import (
 )
 
 // Path is where Meta sends the webhooks of every Number the inbox serves.
-const Path = "/webhooks/whatsapp"
+const Path = contract.InboxWebhookPath
 
 // MaxBody is Meta's limit on a webhook body: 3 MB (Meta, "Webhooks overview"). A larger
 // body is answered 413.

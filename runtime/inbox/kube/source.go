@@ -24,23 +24,18 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
-// The resources the inbox watches. The Inbox is read as unstructured (spec.numberSelector
-// only), so this package does not depend on the Inbox's Go type.
-var (
-	InboxResource  = schema.GroupVersionResource{Group: "switchboard.dev", Version: "v1alpha1", Resource: "inboxes"}
-	NumberResource = schema.GroupVersionResource{Group: "switchboard.dev", Version: "v1alpha1", Resource: "numbers"}
-)
+// NumberResource is the Numbers the inbox watches.
+var NumberResource = sbv1.GroupVersion.WithResource("numbers")
 
 // Source follows the Inbox, the Numbers of its namespace and the credentials Secrets of
 // the Numbers it serves, and keeps an immutable Snapshot of what the inbox serves,
 // replaced atomically on every change.
 //
-// The Numbers an Inbox serves are those its spec.numberSelector selects, less those
-// whose status.inbox names another Inbox (an older Inbox selects them too: the manager's
-// conflict rule, which it records there). The inbox's Role lets it read its own Inbox
-// only, so the other Inboxes are never listed. Secrets are read with GET (the Role names
-// them with resourceNames): on every change of the Inbox or a Number, and every Resync
-// for rotated credentials.
+// The Numbers an Inbox serves are those of its namespace whose status.inbox names it
+// (contract.InboxFlag): the manager decides (the oldest Inbox selecting a Number wins)
+// and grants the inbox's Role the credentials Secrets of exactly those Numbers. Secrets
+// are read with GET (the Role names them with resourceNames): on every change of a
+// Number, and every Resync for rotated credentials.
 type Source struct {
 	inbox   store.NumberRef // the Inbox's namespace and name
 	dyn     dynamic.Interface
@@ -53,7 +48,6 @@ type Source struct {
 
 	snap    atomic.Pointer[Snapshot]
 	changed chan struct{}
-	inboxes cache.GenericLister
 	numbers cache.GenericLister
 }
 
@@ -76,22 +70,16 @@ func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 
 // Run starts the informers and rebuilds the Snapshot on every change until ctx ends.
 func (s *Source) Run(ctx context.Context) {
-	own := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace,
-		func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + s.inbox.Name })
 	all := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace, nil)
-	s.inboxes = s.inform(own, InboxResource)
 	s.numbers = s.inform(all, NumberResource)
-	for _, f := range []dynamicinformer.DynamicSharedInformerFactory{own, all} {
-		f.Start(ctx.Done())
-		f.WaitForCacheSync(ctx.Done())
-	}
+	all.Start(ctx.Done())
+	all.WaitForCacheSync(ctx.Done())
 	tick := time.NewTicker(s.Resync)
 	defer tick.Stop()
 	for {
 		s.rebuild(ctx)
 		select {
 		case <-ctx.Done():
-			own.Shutdown()
 			all.Shutdown()
 			return
 		case <-s.changed:
@@ -138,48 +126,31 @@ func (s *Source) rebuild(ctx context.Context) {
 	}
 }
 
-// served lists the Numbers this Inbox serves.
+// served lists the Numbers this Inbox serves: those whose status.inbox names it.
 func (s *Source) served() ([]*sbv1.Number, error) {
-	obj, err := s.inboxes.ByNamespace(s.inbox.Namespace).Get(s.inbox.Name)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := numberSelector(obj.(*unstructured.Unstructured))
-	if err != nil {
-		return nil, err
-	}
 	objs, err := s.numbers.List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
 	var out []*sbv1.Number
-	for _, o := range objs {
-		u := o.(*unstructured.Unstructured)
-		// status.inbox: the Inbox the manager gave the Number to ("" while it has not yet).
-		owner, _, _ := unstructured.NestedString(u.Object, "status", "inbox")
-		num := &sbv1.Number{}
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, num) != nil {
-			continue
-		}
-		if sel.Matches(labels.Set(num.Labels)) && (owner == "" || owner == s.inbox.Name) {
-			out = append(out, num)
+	for _, num := range convertAll[sbv1.Number](objs) {
+		if num.Status.Inbox == s.inbox.Name {
+			out = append(out, &num)
 		}
 	}
 	return out, nil
 }
 
-// numberSelector reads an Inbox's spec.numberSelector.
-func numberSelector(u *unstructured.Unstructured) (labels.Selector, error) {
-	raw, _, _ := unstructured.NestedMap(u.Object, "spec", "numberSelector")
-	var ls metav1.LabelSelector
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
-		return nil, fmt.Errorf("the Inbox %s: spec.numberSelector: %w", u.GetName(), err)
+// convertAll converts the informers' objects; one that does not convert is left out.
+func convertAll[T any](objs []runtime.Object) []T {
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		var v T
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(o.(*unstructured.Unstructured).Object, &v) == nil {
+			out = append(out, v)
+		}
 	}
-	sel, err := metav1.LabelSelectorAsSelector(&ls)
-	if err != nil {
-		return nil, fmt.Errorf("the Inbox %s: spec.numberSelector: %w", u.GetName(), err)
-	}
-	return sel, nil
+	return out
 }
 
 // withCredentials reads the Number's credentials Secret.
