@@ -122,8 +122,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg, metrics := NewMetrics()
+	src.CompileSeconds = metrics.RuleCompileSeconds
 	go src.Run(ctx)
 	return Serve(ctx, Options{Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+		Registry: reg, Metrics: metrics,
 		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
 		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})
 }

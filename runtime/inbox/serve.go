@@ -32,8 +32,10 @@ type Options struct {
 	Snapshot func() *kube.Snapshot
 	// Refresh asks the manager to re-read Numbers (quality, account, capability updates).
 	Refresh func(ctx context.Context, numbers []kube.Number) error
-	// Rules returns the current inbound rules (nil: none).
-	Rules func() ingest.Rules
+	// Metrics and Registry: created by Serve when nil (Main creates them, to share the
+	// rule compile histogram with the snapshot source).
+	Metrics  *ingest.Metrics
+	Registry *prometheus.Registry
 	// The traffic port (webhooks, read API) and the probe port (/healthz, /readyz,
 	// /metrics): listeners, or addresses to listen on when a listener is nil.
 	Traffic, Probes       net.Listener
@@ -52,9 +54,10 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 	logStart(o.Log, o)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := ingest.NewMetrics(reg)
+	if o.Registry == nil {
+		o.Registry, o.Metrics = NewMetrics()
+	}
+	reg, metrics := o.Registry, o.Metrics
 	var st atomic.Pointer[store.Store]
 	probes := &http.Server{Handler: probeMux(&st, o.Snapshot, reg), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = probes.Serve(o.Probes) }()
@@ -76,6 +79,14 @@ func Serve(ctx context.Context, o Options) error {
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.RequestTimeout+5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// NewMetrics returns a registry with the Go and process collectors and the inbox's
+// metrics.
+func NewMetrics() (*prometheus.Registry, *ingest.Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, ingest.NewMetrics(reg)
 }
 
 func (o *Options) listen() error {
@@ -115,7 +126,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	mux := http.NewServeMux()
 	policy := conversation.DefaultAutoReplyPolicy
 	policy.MaxPerHour = o.MaxAutoRepliesPerHour
-	ingest.New(ingest.Config{Store: s, Snapshot: o.Snapshot, Rules: o.Rules, Refresh: o.Refresh, AutoReply: policy,
+	ingest.New(ingest.Config{Store: s, Snapshot: o.Snapshot, Rules: rulesOf(o.Snapshot), Refresh: o.Refresh, AutoReply: policy,
 		Metrics: metrics, Log: o.Log, Timeout: o.RequestTimeout}).Register(mux)
 	if o.APIToken == "" {
 		return mux, nil

@@ -37,6 +37,8 @@ var numA = kube.Number{Ref: store.NumberRef{Namespace: "acme", Name: "sales-es"}
 
 const token = "s3cret-token"
 
+func served(numbers ...kube.Number) *kube.Snapshot { return kube.NewSnapshot("acme", numbers) }
+
 // server is one in-process inbox.
 type server struct {
 	traffic, probes string
@@ -53,11 +55,12 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-func startServer(t *testing.T, dsn string, loaded bool) *server {
+// startServer serves snap (nil: not loaded yet) on free ports.
+func startServer(t *testing.T, dsn string, snap *kube.Snapshot) *server {
 	t.Helper()
 	s := &server{done: make(chan error, 1)}
-	if loaded {
-		s.snap.Store(kube.NewSnapshot("acme", []kube.Number{numA}))
+	if snap != nil {
+		s.snap.Store(snap)
 	}
 	tr, pr := listen(t), listen(t)
 	s.traffic, s.probes = "http://"+tr.Addr().String(), "http://"+pr.Addr().String()
@@ -105,7 +108,7 @@ func waitStatus(t *testing.T, url string, want int) {
 }
 
 func TestReadinessNeedsSnapshotAndDatabase(t *testing.T) {
-	s := startServer(t, srv.NewDatabase(t), false)
+	s := startServer(t, srv.NewDatabase(t), nil)
 	waitStatus(t, s.probes+"/healthz", 200)
 	waitStatus(t, s.probes+"/readyz", 503)
 	s.snap.Store(kube.NewSnapshot("acme", []kube.Number{numA}))
@@ -118,15 +121,9 @@ func TestReadinessNeedsSnapshotAndDatabase(t *testing.T) {
 // End to end: the simulator delivers signed webhooks of several types; the read API
 // returns the conversation and its messages with their whole content.
 func TestWebhooksToReadAPI(t *testing.T) {
-	s := startServer(t, srv.NewDatabase(t), true)
+	s := startServer(t, srv.NewDatabase(t), served(numA))
 	waitStatus(t, s.probes+"/readyz", 200)
-	sim, err := simulator.New(simulator.Config{Seed: 3, Numbers: []simulator.Number{{ID: numA.PhoneNumberID,
-		DisplayPhoneNumber: "+1 555 078 3881", BusinessAccountID: numA.WABAID, AppSecret: numA.AppSecret,
-		WebhookURL: s.traffic + ingest.Path}}, Webhooks: simulator.WebhookConfig{BaseDelay: 20 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
+	sim := newSimulator(t, s)
 	for _, in := range []simulator.Inbound{{From: "34600000001", Name: "Ana", Text: "¿cuánto cuesta?"},
 		{From: "34600000001", Name: "Ana", Type: "image", Text: "mi foto"}, {From: "34600000001", Name: "Ana", Type: "list_reply", ID: "r1", Title: "Rojo"}} {
 		if _, err := sim.Inject(numA.PhoneNumberID, in); err != nil {
@@ -174,6 +171,19 @@ func TestWebhooksToReadAPI(t *testing.T) {
 	}
 }
 
+// newSimulator starts Meta's stand-in with numA's webhooks pointed at s.
+func newSimulator(t *testing.T, s *server) *simulator.Server {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{Seed: 3, Numbers: []simulator.Number{{ID: numA.PhoneNumberID,
+		DisplayPhoneNumber: "+1 555 078 3881", BusinessAccountID: numA.WABAID, AppSecret: numA.AppSecret,
+		WebhookURL: s.traffic + ingest.Path}}, Webhooks: simulator.WebhookConfig{BaseDelay: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	code, body := get(t, url, token)
@@ -186,7 +196,7 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 func TestReadAPIRefusals(t *testing.T) {
-	s := startServer(t, srv.NewDatabase(t), true)
+	s := startServer(t, srv.NewDatabase(t), served(numA))
 	waitStatus(t, s.probes+"/readyz", 200)
 	for _, c := range []struct {
 		path, bearer string

@@ -13,6 +13,9 @@ type Metrics struct {
 	Unserved          *prometheus.CounterVec
 	KeywordMatches    *prometheus.CounterVec
 	AutoReplies       *prometheus.CounterVec
+	// RuleCompileSeconds is observed by the snapshot source (package kube) each time it
+	// compiles the served Numbers' keyword rules and business hours.
+	RuleCompileSeconds prometheus.Histogram
 }
 
 // Results of a webhook change (the result label of switchboard_inbox_webhooks_total).
@@ -43,10 +46,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Inbound messages matched by a keyword rule, by rule."}, []string{"rule"}),
 		AutoReplies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_inbox_auto_replies_total",
 			Help: "Automatic replies, by result (sent, or not sent: window-closed, repeat, hourly-cap, once-per-conversation)."}, []string{"result"}),
+		RuleCompileSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_inbox_rule_compile_seconds",
+			Help:    "Time to compile the served Numbers' inbound keyword rules and business hours, per change.",
+			Buckets: []float64{.0001, .001, .01, .05, .1, .25, .5, 1, 2.5}}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Webhooks, m.SignatureFailures, m.IngestSeconds, m.Messages, m.Statuses,
-			m.Unserved, m.KeywordMatches, m.AutoReplies)
+			m.Unserved, m.KeywordMatches, m.AutoReplies, m.RuleCompileSeconds)
 	}
 	return m
 }

@@ -19,6 +19,7 @@ type Number struct {
 	DisplayDigits string // spec.displayPhoneNumber, digits only ("" when not set)
 	AppSecret     string // the credentials Secret's appSecret: verifies X-Hub-Signature-256
 	VerifyToken   string // the credentials Secret's verifyToken: Meta's hub.challenge handshake
+	Policy        Policy // inbound keyword rules and business hours
 }
 
 // String names the Number without its secrets.
@@ -32,13 +33,14 @@ type Snapshot struct {
 	byID      map[string]*Number
 	byDisplay map[string]*Number
 	byWABA    map[string][]*Number
+	byName    map[string]*Number
 }
 
 // NewSnapshot indexes the served Numbers of the namespace (the Inbox's). Numbers without
 // a phone number id cannot be matched to webhooks and are left out.
 func NewSnapshot(namespace string, numbers []Number) *Snapshot {
 	s := &Snapshot{Namespace: namespace, byID: map[string]*Number{}, byDisplay: map[string]*Number{},
-		byWABA: map[string][]*Number{}}
+		byWABA: map[string][]*Number{}, byName: map[string]*Number{}}
 	for _, n := range numbers {
 		if n.PhoneNumberID != "" {
 			s.numbers = append(s.numbers, n)
@@ -51,6 +53,7 @@ func NewSnapshot(namespace string, numbers []Number) *Snapshot {
 			s.byDisplay[n.DisplayDigits] = n
 		}
 		s.byWABA[n.WABAID] = append(s.byWABA[n.WABAID], n)
+		s.byName[n.Ref.Name] = n
 	}
 	return s
 }
@@ -59,19 +62,20 @@ func NewSnapshot(namespace string, numbers []Number) *Snapshot {
 func (s *Snapshot) Numbers() []Number { return s.numbers }
 
 // ByPhoneNumberID finds a served Number by Meta's phone number id (metadata.phone_number_id).
-func (s *Snapshot) ByPhoneNumberID(id string) (Number, bool) {
-	n, ok := s.byID[id]
-	if !ok {
-		return Number{}, false
-	}
-	return *n, true
-}
+func (s *Snapshot) ByPhoneNumberID(id string) (Number, bool) { return lookup(s.byID, id) }
+
+// ByName finds a served Number by its object name.
+func (s *Snapshot) ByName(name string) (Number, bool) { return lookup(s.byName, name) }
 
 // ByDisplayNumber finds a served Number by its phone number as webhooks write it
 // (display_phone_number or phone_number: digits, perhaps with spaces or a "+").
 func (s *Snapshot) ByDisplayNumber(phone string) (Number, bool) {
-	n, ok := s.byDisplay[Digits(phone)]
-	if !ok || phone == "" {
+	return lookup(s.byDisplay, Digits(phone))
+}
+
+func lookup(m map[string]*Number, key string) (Number, bool) {
+	n, ok := m[key]
+	if !ok || key == "" {
 		return Number{}, false
 	}
 	return *n, true

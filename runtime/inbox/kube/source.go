@@ -45,10 +45,15 @@ type Source struct {
 	Resync time.Duration
 	// OnSnapshot, when set, is called with each new Snapshot (metrics, readiness).
 	OnSnapshot func(*Snapshot)
+	// CompileSeconds, when set, observes how long compiling the Numbers' policies
+	// (keyword rules, business hours) took, per snapshot.
+	CompileSeconds interface{ Observe(float64) }
 
 	snap    atomic.Pointer[Snapshot]
 	changed chan struct{}
 	numbers cache.GenericLister
+	rules   cache.GenericLister
+	routing cache.GenericLister
 }
 
 // NewSource prepares a Source for the Inbox namespace/name; Run starts it.
@@ -72,6 +77,8 @@ func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 func (s *Source) Run(ctx context.Context) {
 	all := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace, nil)
 	s.numbers = s.inform(all, NumberResource)
+	s.rules = s.inform(all, KeywordRuleResource)
+	s.routing = s.inform(all, RoutingPolicyResource)
 	all.Start(ctx.Done())
 	all.WaitForCacheSync(ctx.Done())
 	tick := time.NewTicker(s.Resync)
@@ -106,18 +113,35 @@ func (s *Source) poke() {
 // rebuild computes and swaps in a new Snapshot; on error the previous one stays.
 func (s *Source) rebuild(ctx context.Context) {
 	numbers, err := s.served()
-	if err != nil {
-		s.log.Info("the Inbox's Numbers are not known yet", "inbox", s.inbox.String(), "reason", err.Error())
-		return
+	if err == nil {
+		var pols policies
+		pols, err = listPolicies(s.rules, s.routing)
+		if err == nil {
+			s.swap(ctx, numbers, pols)
+			return
+		}
 	}
+	s.log.Info("the Inbox's Numbers are not known yet", "inbox", s.inbox.String(), "reason", err.Error())
+}
+
+// swap builds the Snapshot of the served Numbers, with their credentials and compiled
+// policies, and makes it current.
+func (s *Source) swap(ctx context.Context, numbers []*sbv1.Number, pols policies) {
 	var out []Number
+	var compiling time.Duration
 	for _, num := range numbers {
 		n, err := s.withCredentials(ctx, num)
 		if err != nil {
 			s.log.Error("a served Number's credentials cannot be read; its webhooks are refused", "number", num.Name, "error", err)
 			continue
 		}
+		start := time.Now()
+		n.Policy = pols.compile(num, s.log)
+		compiling += time.Since(start)
 		out = append(out, n)
+	}
+	if s.CompileSeconds != nil {
+		s.CompileSeconds.Observe(compiling.Seconds())
 	}
 	snap := NewSnapshot(s.inbox.Namespace, out)
 	s.snap.Store(snap)

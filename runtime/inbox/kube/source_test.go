@@ -114,7 +114,7 @@ func fmtNames(n []string) string {
 }
 
 // TestSourceFollowsNumbersAndSecrets: the Numbers whose status.inbox names the Inbox,
-// as it changes, rotated secrets, and the refresh annotation.
+// as it changes, rotated secrets, the Numbers' policies, and the refresh annotation.
 func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
 	cfg, c := startAPIServer(t)
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}},
@@ -160,6 +160,7 @@ func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	checkPolicies(t, ctx, c, src)
 	// A Number given to another Inbox leaves.
 	giveTo(t, c, "b", "older")
 	served(t, src, "a")
@@ -171,5 +172,46 @@ func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
 	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "a"}, num)
 	if ts, err := time.Parse(time.RFC3339Nano, num.Annotations[contract.QualityRefreshAnnotation]); err != nil || time.Since(ts) > time.Minute {
 		t.Fatalf("annotation %q (%v)", num.Annotations[contract.QualityRefreshAnnotation], err)
+	}
+}
+
+// checkPolicies: the served Number's Inbound KeywordRules and RoutingPolicy are compiled
+// into the snapshot, and a change applies without a restart.
+func checkPolicies(t *testing.T, ctx context.Context, c client.Client, src *kube.Source) {
+	t.Helper()
+	sales := metav1.LabelSelector{MatchLabels: map[string]string{"team": "sales"}}
+	kr := &sbv1.KeywordRule{ObjectMeta: metav1.ObjectMeta{Name: "precio", Namespace: "acme"},
+		Spec: sbv1.KeywordRuleSpec{NumberSelector: sales, Direction: sbv1.Inbound, Match: sbv1.KeywordMatch{Any: []string{"precio"}},
+			Actions: sbv1.KeywordActions{Reply: &sbv1.ReplyAction{Text: "lista"}}}}
+	rp := &sbv1.RoutingPolicy{ObjectMeta: metav1.ObjectMeta{Name: "support", Namespace: "acme"},
+		Spec: sbv1.RoutingPolicySpec{NumberSelector: sales, AfterHours: &sbv1.AfterHours{Reply: "cerrado"},
+			BusinessHours: &sbv1.BusinessHours{TimeZone: "Europe/Madrid", Weekly: []sbv1.WeeklyWindow{
+				{Days: []sbv1.Weekday{"Mon"}, From: "09:00", To: "18:00"}}}}}
+	create(t, c, kr, rp)
+	matches := func(text string) func(kube.Policy) bool {
+		return func(p kube.Policy) bool { return p.Inbound != nil && len(p.Inbound.Match(text, true)) == 1 }
+	}
+	waitPolicy(t, src, "the rule and the business hours", func(p kube.Policy) bool {
+		monday := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+		return matches("¿PRECIO?")(p) && p.AfterHoursReply == "cerrado" && p.Hours.Open(monday) && !p.Hours.Open(monday.Add(24*time.Hour))
+	})
+	kr.Spec.Match.Any = []string{"tarifa"}
+	if err := c.Update(ctx, kr); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy(t, src, "the changed rule", func(p kube.Policy) bool { return matches("tarifa")(p) && !matches("precio")(p) })
+}
+
+func waitPolicy(t *testing.T, src *kube.Source, what string, ok func(kube.Policy) bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if n, found := src.Snapshot().ByName("a"); found && ok(n.Policy) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the snapshot never had %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
