@@ -110,7 +110,7 @@ func (o *Options) listen() error {
 func openStore(ctx context.Context, o Options) (*store.Store, error) {
 	for {
 		s, err := store.Open(ctx, o.DSN, store.WithLogger(logging.Logr(o.Log)))
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			return s, nil
 		}
 		o.Log.Error("opening the database; retrying", "error", err)

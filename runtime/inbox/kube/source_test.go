@@ -3,46 +3,19 @@ package kube_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube/kubetest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
-
-func startAPIServer(t *testing.T) (*rest.Config, client.Client) {
-	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = sbv1.AddToScheme(scheme)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg, c
-}
 
 func create(t *testing.T, c client.Client, objs ...client.Object) {
 	t.Helper()
@@ -116,7 +89,7 @@ func fmtNames(n []string) string {
 // TestSourceFollowsNumbersAndSecrets: the Numbers whose status.inbox names the Inbox,
 // as it changes, rotated secrets, the Numbers' policies, and the refresh annotation.
 func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
-	cfg, c := startAPIServer(t)
+	cfg, c, _ := kubetest.Start(t)
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}},
 		secret("creds-a", "app-a"), secret("creds-b", "app-b"),
 		number("a", "106540352242922", "sales", "creds-a"), number("b", "106540352242933", "support", "creds-b"),
