@@ -119,6 +119,18 @@ func refEligible(p Policy, login string, c Conversation) bool {
 	return slices.ContainsFunc(teams, func(t Team) bool { return slices.Contains(t.Members, login) })
 }
 
+// refQueueOrder restates docs/routing.md#the-queue: higher priority first, then the
+// longest waiting, then the lower id.
+func refQueueOrder(a, b Conversation) int {
+	switch {
+	case a.Priority != b.Priority:
+		return b.Priority - a.Priority
+	case !a.WaitingSince.Equal(b.WaitingSince):
+		return int(a.WaitingSince.Sub(b.WaitingSince))
+	}
+	return int(a.ID - b.ID)
+}
+
 // world is a snapshot with what the plan decided, seen from the outside.
 type world struct {
 	p        Policy
@@ -147,7 +159,7 @@ func newWorld(t *testing.T, p Policy, s Snapshot, res Result) *world {
 			w.queue = append(w.queue, c)
 		}
 	}
-	Queue(w.queue)
+	slices.SortFunc(w.queue, refQueueOrder)
 	for _, a := range res.Assignments {
 		if _, twice := w.assigned[a.Conversation]; twice {
 			t.Fatalf("conversation %d assigned twice", a.Conversation)
@@ -181,6 +193,29 @@ func (w *world) checkInvariants(t *testing.T) {
 		w.checkNotStarved(t, c, open)
 	}
 	w.checkQueueOrder(t)
+	w.checkAway(t)
+}
+
+// checkAway: exactly the online agents whose connection is gone for
+// AwayAfterDisconnect are marked Disconnected; the others marked Missed are online
+// and reach MissesBeforeAway with this plan's lapses.
+func (w *world) checkAway(t *testing.T) {
+	marked := map[string]AwayReason{}
+	for _, m := range w.res.Away {
+		marked[m.Agent] = m.Reason
+	}
+	misses := map[string]int{}
+	for _, r := range w.res.Released {
+		misses[r.Agent] = r.Misses
+	}
+	for _, a := range w.s.Agents {
+		gone := a.Availability == Online && !a.GoneSince.IsZero() && !t0.Before(a.GoneSince.Add(w.p.AwayAfterDisconnect))
+		missed := a.Availability == Online && !gone && misses[a.Login] >= w.p.MissesBeforeAway
+		want := map[[2]bool]AwayReason{{true, false}: AwayDisconnected, {false, true}: AwayMissed}[[2]bool{gone, missed}]
+		if marked[a.Login] != want {
+			t.Fatalf("agent %+v (misses now %d) marked away %q, want %q", a, misses[a.Login], marked[a.Login], want)
+		}
+	}
 }
 
 // checkChoice: the agent may take c and has room; no other candidate is in a better
