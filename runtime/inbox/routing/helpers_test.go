@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,9 +35,11 @@ func mustRouter(t testing.TB, p Policy) *Router {
 func on(specs ...string) []Agent {
 	var out []Agent
 	for _, s := range specs {
-		var open int
 		login, n, _ := strings.Cut(s, ":")
-		fmt.Sscan(n, &open)
+		open, err := strconv.Atoi(n)
+		if err != nil {
+			panic(fmt.Sprintf("on(%q): %v", s, err))
+		}
 		out = append(out, Agent{Login: login, Availability: Online, Open: open})
 	}
 	return out

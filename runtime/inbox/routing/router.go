@@ -99,12 +99,12 @@ func and(a, b []bool) []bool {
 	if b == nil {
 		return nil
 	}
-	out, any := make([]bool, len(a)), false
+	out, some := make([]bool, len(a)), false
 	for i := range a {
 		out[i] = a[i] && b[i]
-		any = any || out[i]
+		some = some || out[i]
 	}
-	if !any {
+	if !some {
 		return nil
 	}
 	return out
