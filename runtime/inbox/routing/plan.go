@@ -94,9 +94,10 @@ func (r *Router) Pick(s Snapshot, c Conversation) (Assignment, bool, error) {
 }
 
 // Queue sorts conversations in queue order: higher Priority first, then older
-// WaitingSince, then lower ID (for a deterministic order).
+// WaitingSince, then lower ID (for a deterministic order; with unique ids the order
+// is total, so an unstable sort gives the same result).
 func Queue(cs []Conversation) {
-	slices.SortStableFunc(cs, func(a, b Conversation) int {
+	slices.SortFunc(cs, func(a, b Conversation) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.WaitingSince.Compare(b.WaitingSince), cmp.Compare(a.ID, b.ID))
 	})
 }

@@ -133,8 +133,16 @@ func (p *planner) rotatesBefore(a, b *agentState) bool {
 	return a.Login < b.Login
 }
 
-// lessLoaded: fewer open conversations, then idle longer, then the login.
+// lessLoaded: fewer open conversations, then idle longer, then the login (the
+// comparisons short-circuit: this runs for every candidate of every conversation).
 func lessLoaded(a, b *agentState) bool {
-	return cmp.Or(cmp.Compare(a.Open, b.Open), a.IdleSince.Compare(b.IdleSince),
-		cmp.Compare(a.seq, b.seq), strings.Compare(a.Login, b.Login)) < 0
+	switch {
+	case a.Open != b.Open:
+		return a.Open < b.Open
+	case !a.IdleSince.Equal(b.IdleSince):
+		return a.IdleSince.Before(b.IdleSince)
+	case a.seq != b.seq:
+		return a.seq < b.seq
+	}
+	return a.Login < b.Login
 }
