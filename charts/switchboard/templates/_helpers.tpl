@@ -99,3 +99,65 @@ The sender image: each empty sender.image field falls back to the manager's.
 {{- define "switchboard.senderImagePullPolicy" -}}
 {{- .Values.sender.image.pullPolicy | default .Values.image.pullPolicy }}
 {{- end }}
+
+{{/*
+Labels of the sender and inbox pods that the manager declares (controllers/number_sender.go
+and controllers/inbox_workload.go set them; app.kubernetes.io/component is sender or
+inbox).
+*/}}
+{{- define "switchboard.workloadSelectorLabels" -}}
+app.kubernetes.io/name: switchboard
+app.kubernetes.io/managed-by: switchboard-manager
+{{- end }}
+
+{{/*
+The namespaces of the senders and inboxes, as a JSON array: networkPolicy.workloadNamespaces,
+else watchNamespaces (empty: all namespaces).
+*/}}
+{{- define "switchboard.workloadNamespaces" -}}
+{{- .Values.networkPolicy.workloadNamespaces | default .Values.watchNamespaces | toJson }}
+{{- end }}
+
+{{/*
+A NetworkPolicy ingress rule letting networkPolicy.metricsFrom reach a metrics port.
+Takes a dict: from (peers), port.
+*/}}
+{{- define "switchboard.metricsIngress" -}}
+- ports:
+    - {port: {{ .port }}, protocol: TCP}
+  {{- with .from }}
+  from:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicy egress rules of a Switchboard process: HTTPS to anywhere (Meta's Graph API;
+it has no fixed addresses), the API server, DNS, and, when database is true, PostgreSQL.
+Takes a dict: np (.Values.networkPolicy), database (bool).
+*/}}
+{{- define "switchboard.egress" -}}
+- ports:
+    - {port: 443, protocol: TCP}
+- ports:
+    {{- range .np.apiServer.ports }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+  {{- with .np.apiServer.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if .database }}
+- ports:
+    - {port: {{ .np.database.port }}, protocol: TCP}
+  {{- with .np.database.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- if .np.allowDNS }}
+- ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- end }}
+{{- end }}
