@@ -83,9 +83,13 @@ helm-lint: $(HELM) ## Lint the chart and render it.
 update-golden: envtest-assets ## Rewrite the golden files of the rendered sender and inbox objects.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./controllers/ -run 'Golden' -update
 
+# BENCH picks the benchmark packages; SCALE_N (default 100) the Numbers of bench/scale,
+# e.g. `SCALE_N=1000 make bench BENCH=./bench/scale`.
+BENCH ?= ./bench/...
+
 .PHONY: bench
-bench: ## Run the benchmarks (ratios against ceilings measured in the same run).
-	go test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/...
+bench: envtest-assets ## Run the benchmarks (ratios against ceilings measured in the same run).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m $(BENCH)
 
 ##@ Run
 
