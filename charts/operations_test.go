@@ -83,10 +83,27 @@ func TestManagerResources(t *testing.T) {
 			t.Errorf("manager resources.%s is not set: %v", strings.Join(path, "."), c["resources"])
 		}
 	}
+	if !goMemLimitFromLimit(c) {
+		t.Errorf("manager env has no GOMEMLIMIT from resourceFieldRef limits.memory: %v", c["env"])
+	}
 	c = managerContainer(t, render(t, "--set", "resources.limits.memory=1Gi"))
 	if got := str(object(c), "resources", "limits", "memory"); got != "1Gi" {
 		t.Errorf("resources.limits.memory = %q, want 1Gi", got)
 	}
+	if c := managerContainer(t, render(t, "--set", "resources.limits=null")); goMemLimitFromLimit(c) {
+		t.Errorf("GOMEMLIMIT is set without a memory limit: %v", c["env"])
+	}
+}
+
+func goMemLimitFromLimit(c object) bool {
+	env, _ := c["env"].([]any)
+	for _, e := range env {
+		m, _ := e.(map[string]any)
+		if m["name"] == "GOMEMLIMIT" && str(m, "valueFrom", "resourceFieldRef", "resource") == "limits.memory" {
+			return true
+		}
+	}
+	return false
 }
 
 func TestNetworkPoliciesOffByDefault(t *testing.T) {

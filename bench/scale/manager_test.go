@@ -39,6 +39,9 @@ func startManager(b *testing.B, ns string, poll time.Duration) *manager {
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port), "--health-probe-bind-address=0",
 		"--watch-namespaces="+ns, "--quality-poll-interval="+poll.String(), "--log-level=error")
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if v := os.Getenv("SCALE_GOMEMLIMIT"); v != "" {
+		m.cmd.Env = append(m.cmd.Env, "GOMEMLIMIT="+v) // the manager's only, not the API server's
+	}
 	m.cmd.Stderr = &m.stderr
 	if err := m.cmd.Start(); err != nil {
 		b.Fatalf("starting the manager: %v", err)
