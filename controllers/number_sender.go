@@ -93,7 +93,9 @@ func senderServiceAccount(num *sbv1.Number) *corev1ac.ServiceAccountApplyConfigu
 }
 
 // senderRole lets a sender see and report on its own Number, read only its own
-// credentials Secret, hold its leader-election Lease and emit events: nothing else.
+// credentials Secret, read the KeywordRules and RoutingPolicies of its namespace (its
+// Outbound rules and their business hours), hold its leader-election Lease and emit
+// events: nothing else.
 func senderRole(num *sbv1.Number) *rbacv1ac.RoleApplyConfiguration {
 	name := senderName(num)
 	return rbacv1ac.Role(name, num.Namespace).
@@ -103,6 +105,8 @@ func senderRole(num *sbv1.Number) *rbacv1ac.RoleApplyConfiguration {
 				WithResourceNames(num.Name).WithVerbs("get", "list", "watch"),
 			rbacv1ac.PolicyRule().WithAPIGroups(sbv1.GroupVersion.Group).WithResources("numbers/status").
 				WithResourceNames(num.Name).WithVerbs("get", "patch"),
+			rbacv1ac.PolicyRule().WithAPIGroups(sbv1.GroupVersion.Group).WithResources("keywordrules", "routingpolicies").
+				WithVerbs("get", "list", "watch"),
 			rbacv1ac.PolicyRule().WithAPIGroups("").WithResources("secrets").
 				WithResourceNames(num.Spec.CredentialsRef.Name).WithVerbs("get", "watch"),
 			rbacv1ac.PolicyRule().WithAPIGroups("coordination.k8s.io").WithResources("leases").

@@ -16,6 +16,10 @@ type Metrics struct {
 	LimitCampaign      prometheus.Gauge
 	Leader             prometheus.Gauge
 	Fenced             prometheus.Gauge
+	// OutboundBlocked counts messages an Outbound KeywordRule blocked, by rule
+	// (NAMESPACE/NAME: as many series as rules).
+	OutboundBlocked *prometheus.CounterVec
+	OutboundRules   prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -43,10 +47,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while this process holds the number's Lease."}),
 		Fenced: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_fenced",
 			Help: "1 while this process holds the number's PostgreSQL advisory lock."}),
+		OutboundBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_blocked_total",
+			Help: "Outbound messages an Outbound KeywordRule blocked (never sent to Meta), by rule as namespace/name."}, []string{"rule"}),
+		OutboundRules: prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_sender_outbound_rules",
+			Help: "Outbound KeywordRules compiled for the number (rules that do not compile are left out)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sent, m.Failed, m.ThrottledSeconds, m.PossiblyDuplicated, m.Ambiguous, m.BudgetDeferred,
-			m.QueueDepth, m.LimitPerSecond, m.LimitCampaign, m.Leader, m.Fenced)
+			m.QueueDepth, m.LimitPerSecond, m.LimitCampaign, m.Leader, m.Fenced,
+			m.OutboundBlocked, m.OutboundRules)
 	}
 	return m
 }

@@ -36,6 +36,9 @@ type numberSource struct {
 	// identity is this process's name (the pod name), reported as the active sender.
 	identity string
 
+	// onNumber is told every version of the Number read (the rules follow its labels).
+	onNumber func(*sbv1.Number)
+
 	mu   sync.Mutex
 	last *sbv1.Number
 	// published are the limits last sent on the limits channel.
@@ -66,10 +69,17 @@ func (n *numberSource) current(ctx context.Context) (*sbv1.Number, error) {
 	if err := n.c.Get(ctx, client.ObjectKey{Namespace: n.ref.Namespace, Name: n.ref.Name}, num); err != nil {
 		return nil, fmt.Errorf("reading Number %s: %w", n.ref, err)
 	}
+	n.setLast(num)
+	return num, nil
+}
+
+func (n *numberSource) setLast(num *sbv1.Number) {
 	n.mu.Lock()
 	n.last = num
 	n.mu.Unlock()
-	return num, nil
+	if n.onNumber != nil {
+		n.onNumber(num)
+	}
 }
 
 // watch follows the Number and publishes its limits whenever they change.
@@ -102,9 +112,7 @@ func (n *numberSource) watchOnce(ctx context.Context) error {
 			return fmt.Errorf("watch error: %v", ev.Object)
 		}
 		if num, ok := ev.Object.(*sbv1.Number); ok && ev.Type == watch.Modified {
-			n.mu.Lock()
-			n.last = num
-			n.mu.Unlock()
+			n.setLast(num)
 			n.publish(num)
 		}
 	}

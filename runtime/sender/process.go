@@ -123,6 +123,7 @@ type process struct {
 	dsn     string
 	log     *slog.Logger
 	number  *numberSource
+	rules   *ruleSource
 	metrics *Metrics
 	reg     *prometheus.Registry
 	ready   atomic.Bool
@@ -144,8 +145,15 @@ func newProcess(ctx context.Context, f flags, dsn string, log *slog.Logger) (*pr
 		src.identity = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	reg := prometheus.NewRegistry()
-	return &process{f: f, ref: ref, dsn: dsn, log: log.With("number", ref.String()), number: src,
-		metrics: NewMetrics(reg), reg: reg}, nil
+	metrics := NewMetrics(reg)
+	log = log.With("number", ref.String())
+	rules, err := newRuleSource(cfg, src.c.Scheme(), ref, metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	src.onNumber = rules.setNumber
+	return &process{f: f, ref: ref, dsn: dsn, log: log, number: src, rules: rules,
+		metrics: metrics, reg: reg}, nil
 }
 
 func (p *process) run(ctx context.Context) error {
@@ -155,6 +163,11 @@ func (p *process) run(ctx context.Context) error {
 	}
 	defer stop()
 	go p.number.watch(ctx)
+	go func() {
+		if err := p.rules.run(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("following the KeywordRules; sending stops", "error", err)
+		}
+	}()
 	if !p.f.leaderElect {
 		p.ready.Store(true)
 		return p.lead(ctx)
@@ -237,6 +250,9 @@ func (p *process) lead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := p.rules.ready(ctx, rulesWait); err != nil {
+		return err
+	}
 	p.log.Info("sending", "limits", limitsOf(num, time.Now()))
 	if err := p.number.reportDelivery(ctx, sbv1.DeliveryStatus{ActiveSender: p.number.identity}); err != nil {
 		p.log.Error("reporting the active sender in the Number's status", "error", err)
@@ -244,10 +260,14 @@ func (p *process) lead(ctx context.Context) error {
 	return Run(ctx, Config{
 		PhoneNumberID: num.Spec.PhoneNumberID, API: api, Outbox: lock, Wake: wake, Poll: p.f.poll,
 		Limits: p.number.limits, Initial: limitsOf(num, time.Now()), Workers: p.f.workers,
-		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Retry: p.f.retry.WithSpec(num.Spec.Sending),
+		PauseFor: p.f.pauseFor, OnPause: p.number.reportPause, Guard: p.rules, Retry: p.f.retry.WithSpec(num.Spec.Sending),
 		Metrics: p.metrics, Log: p.log,
 	})
 }
+
+// rulesWait bounds the wait for the Outbound KeywordRules before sending: a leader
+// that cannot read them gives its Lease up rather than send unchecked.
+const rulesWait = time.Minute
 
 // fence waits for the number's advisory lock: a previous sender may still hold it
 // for a moment after losing its Lease.

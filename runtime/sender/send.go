@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/phone"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -112,7 +113,7 @@ func follow(ctx context.Context, st *store.Store, id int64, limit time.Duration,
 			fmt.Fprintf(out, "sent %s\n", m.WAMID)
 			return nil
 		case store.StateFailed:
-			return fmt.Errorf("message %d failed: code %d: %s", id, m.ErrorCode, m.ErrorMessage)
+			return failedError(m)
 		}
 		select {
 		case <-ctx.Done():
@@ -120,4 +121,13 @@ func follow(ctx context.Context, st *store.Store, id int64, limit time.Duration,
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// failedError says why a message failed: the rule that blocked it (never sent to Meta),
+// or Meta's error code and message.
+func failedError(m store.Message) error {
+	if m.ErrorCode == outbound.BlockedCode {
+		return fmt.Errorf("message %d not sent: %s", m.ID, m.ErrorMessage)
+	}
+	return fmt.Errorf("message %d failed: code %d: %s", m.ID, m.ErrorCode, m.ErrorMessage)
 }

@@ -65,7 +65,10 @@ type Config struct {
 	// OnPause reports a pause of the number (an event and a status field on the Number).
 	OnPause func(reason string, until time.Time)
 	// Retry bounds the retries of each class; classes left out take DefaultRetryPolicy.
-	Retry   RetryPolicy
+	Retry RetryPolicy
+	// Guard checks every claimed message against the Number's Outbound KeywordRules
+	// before it is sent; nil checks nothing (`switchboard sender` always sets it).
+	Guard   Guard
 	Metrics *Metrics
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -282,7 +285,7 @@ func (s *sender) dispatchLane(ctx context.Context, lane store.Lane, now time.Tim
 		if err != nil {
 			return 0, false, s.fenceErr(err)
 		}
-		batch = claimed
+		batch = s.screen(ctx, claimed)
 	}
 	if lane == store.LaneConversation {
 		s.pacer.SetConversationPending(len(batch) > 0)
