@@ -164,12 +164,13 @@ func setupNumber(t *testing.T, r *rig) (client.Client, string) {
 }
 
 // runMain starts `switchboard sender` (this test binary in sender.Main mode) with
-// leader election and short Lease timings.
-func (r *rig) runMain(kubeconfig, pod, dsn string) *exec.Cmd {
+// leader election and short Lease timings; extra flags come last and win.
+func (r *rig) runMain(kubeconfig, pod, dsn string, extra ...string) *exec.Cmd {
 	r.t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "--number="+number.String(), "--leader-elect",
+	args := append([]string{"-test.run=^$", "--", "--number=" + number.String(), "--leader-elect",
 		"--lease-duration=2s", "--renew-deadline=1500ms", "--retry-period=200ms",
-		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--log-encoding=console")
+		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--log-encoding=console"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1", "POD_NAME="+pod, "KUBECONFIG="+kubeconfig, sender.DatabaseURLEnv+"="+dsn)
 	log, _ := os.Create(filepath.Join(r.t.TempDir(), pod+".log"))
 	cmd.Stdout, cmd.Stderr = log, log

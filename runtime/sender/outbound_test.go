@@ -1,0 +1,282 @@
+package sender_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
+	"github.com/switchboard-dev/switchboard/runtime/sender"
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+)
+
+const blockedRule = "acme/no-guarantees"
+
+// TestOutboundBlockedOnEveryPath: `switchboard sender` (its own process, rules read
+// from the API server) blocks a message with an Outbound keyword whatever wrote it —
+// `switchboard send --wait` (store.Enqueue), the inbox's store.EnqueueTx, a campaign
+// template with the word in a body parameter, a row INSERTed by hand — and nothing of
+// it reaches the simulator; the Event is on the KeywordRule, the metric counts each, a
+// word added to the rule applies without a restart, and other messages are sent.
+func TestOutboundBlockedOnEveryPath(t *testing.T) {
+	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
+	c, kubeconfig := setupNumber(t, r)
+	rule := noGuarantees()
+	if err := c.Create(t.Context(), rule); err != nil {
+		t.Fatal(err)
+	}
+	metrics := freeAddr(t)
+	r.runMain(kubeconfig, "sender-a", r.dsn, "--metrics-bind-address="+metrics)
+	waitLeaseHolder(t, c, "")
+
+	var blocked []int64
+	blocked = append(blocked, r.sendWait(t, "34699000001", "Resultado GARANTIZADO al 100%"))
+	blocked = append(blocked, r.enqueueTx(t, "34699000002",
+		`{"type":"interactive","interactive":{"type":"button","body":{"text":"¿Confirmas?"},
+		 "action":{"buttons":[{"type":"reply","reply":{"id":"si","title":"Sí, garantizado"}}]}}}`))
+	blocked = append(blocked, r.enqueueRaw(t, store.LaneCampaign, "34699000003",
+		`{"type":"template","template":{"name":"promo","language":{"code":"es"},"components":[
+		 {"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"éxito garantizado"}]}]}}`, r.st.Enqueue))
+	blocked = append(blocked, r.insertSQL(t, "34699000004", `{"type":"image","image":{"link":"https://example.com/a.jpg","caption":"Garantizado."}}`))
+	sentID := r.enqueueRaw(t, store.LaneConversation, "34600000009", templateWith("Hola, ¿en qué te ayudo?"), r.st.Enqueue)
+
+	for _, id := range blocked {
+		r.wantBlocked(t, id, `"garantizado"`)
+	}
+	if m := r.final(t, sentID); m.State != store.StateSent {
+		t.Fatalf("a message without keywords is %s (%s), want sent", m.State, m.ErrorMessage)
+	}
+
+	// A word added to the rule applies live: probe until a message with it is blocked.
+	rule.Spec.Match.Any = append(rule.Spec.Match.Any, "milagro")
+	if err := c.Update(t.Context(), rule); err != nil {
+		t.Fatal(err)
+	}
+	blocked = append(blocked, r.probeUntilBlocked(t, "Un MILAGRO de precio", `"milagro"`))
+
+	r.wantNothingReachedMeta(t)
+	wantMetric(t, metrics, fmt.Sprintf(`switchboard_outbound_blocked_total{rule=%q} %d`, blockedRule, len(blocked)))
+	wantEvent(t, c)
+}
+
+func noGuarantees() *sbv1.KeywordRule {
+	return &sbv1.KeywordRule{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: "no-guarantees"},
+		Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Outbound, Priority: 100,
+			Match:   sbv1.KeywordMatch{Any: []string{"garantizado", "garantía total"}, Mode: sbv1.MatchWord},
+			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{Reason: "Never promise results."}}}}
+}
+
+// sendWait runs `switchboard send --wait` for a text: it must fail naming the rule.
+func (r *rig) sendWait(t *testing.T, to, text string) int64 {
+	t.Helper()
+	t.Setenv(sender.DatabaseURLEnv, r.dsn)
+	var out strings.Builder
+	err := sender.SendMain(t.Context(), []string{"--number=" + number.String(), "--to=" + to, "--text=" + text, "--wait=60s"}, &out)
+	want := `not sent: blocked by KeywordRule ` + blockedRule + `: "garantizado" in text.body: Never promise results.`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("switchboard send --wait: err = %v, want it to contain %s", err, want)
+	}
+	var id int64
+	if _, err := fmt.Sscan(out.String(), &id); err != nil {
+		t.Fatalf("switchboard send printed %q, not an id", out.String())
+	}
+	return id
+}
+
+// enqueueTx enqueues as the inbox does: store.EnqueueTx in the caller's transaction.
+func (r *rig) enqueueTx(t *testing.T, to, payload string) int64 {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var id int64
+	err = pgx.BeginFunc(t.Context(), conn, func(tx pgx.Tx) error {
+		id, err = store.EnqueueTx(t.Context(), tx, store.NewMessage{Number: number, Recipient: to,
+			Lane: store.LaneConversation, Payload: json.RawMessage(payload)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (r *rig) enqueueRaw(t *testing.T, lane store.Lane, to, payload string,
+	enqueue func(context.Context, store.NewMessage) (int64, error)) int64 {
+	t.Helper()
+	id, err := enqueue(t.Context(), store.NewMessage{Number: number, Recipient: to, Lane: lane, Payload: json.RawMessage(payload)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// insertSQL writes a row by hand, with no notification: the sender finds it by polling.
+func (r *rig) insertSQL(t *testing.T, to, payload string) int64 {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var id int64
+	err = conn.QueryRow(t.Context(), `INSERT INTO outbox (namespace, number, recipient, lane, payload)
+		VALUES ($1, $2, $3, 'conversation', $4) RETURNING id`, number.Namespace, number.Name, to, payload).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// final waits until the message is sent or failed.
+func (r *rig) final(t *testing.T, id int64) store.Message {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m, err := r.st.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State == store.StateSent || m.State == store.StateFailed {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %d is still %s after 60s", id, m.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *rig) wantBlocked(t *testing.T, id int64, keyword string) {
+	t.Helper()
+	m := r.final(t, id)
+	want := "blocked by KeywordRule " + blockedRule + ": " + keyword
+	if m.State != store.StateFailed || m.ErrorCode != outbound.BlockedCode || !strings.HasPrefix(m.ErrorMessage, want) {
+		t.Errorf("message %d: %s, code %d, %q; want failed, code %d, %q…", id, m.State, m.ErrorCode, m.ErrorMessage,
+			outbound.BlockedCode, want)
+	}
+}
+
+// templateWith is a template message with text as its body parameter (a template, so
+// that the simulator's customer-service window does not refuse it).
+func templateWith(text string) string {
+	p, _ := json.Marshal(map[string]any{"type": "template", "template": map[string]any{
+		"name": "aviso", "language": map[string]string{"code": "es"}, "components": []any{map[string]any{
+			"type": "body", "parameters": []any{map[string]string{"type": "text", "text": text}}}}}})
+	return string(p)
+}
+
+// probeUntilBlocked enqueues a template with text to a new recipient each time until one is blocked
+// (the rule change reaches the sender through its watch, within seconds).
+func (r *rig) probeUntilBlocked(t *testing.T, text, keyword string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		id := r.enqueueRaw(t, store.LaneConversation, fmt.Sprintf("34698%06d", i), templateWith(text), r.st.Enqueue)
+		if m := r.final(t, id); m.State == store.StateFailed {
+			r.wantBlocked(t, id, keyword)
+			return id
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("after 60s a message with %s is still sent: the rule change did not apply", keyword)
+	return 0
+}
+
+// wantNothingReachedMeta: every call the simulator saw is a sent row, and no blocked
+// recipient (34699…) was ever called.
+func (r *rig) wantNothingReachedMeta(t *testing.T) {
+	t.Helper()
+	counts, _, err := r.st.Counts(t.Context(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tap.mu.Lock()
+	defer r.tap.mu.Unlock()
+	if len(r.tap.log) != counts[store.StateSent] {
+		t.Errorf("the simulator saw %d calls for %d sent messages", len(r.tap.log), counts[store.StateSent])
+	}
+	for _, a := range r.tap.log {
+		if strings.HasPrefix(a.to, "34699") {
+			t.Errorf("a blocked message reached the simulator (to %s)", a.to)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// wantMetric waits for a line of the sender's /metrics.
+func wantMetric(t *testing.T, addr, line string) {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body = string(b); strings.Contains(body, line+"\n") {
+			return
+		}
+	}
+	t.Errorf("the sender's metrics lack %s; they have:\n%s", line, grepLines(body, "outbound"))
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// wantEvent waits for the OutboundBlocked Event on the KeywordRule, which names the
+// keyword but neither a recipient nor the rest of a message.
+func wantEvent(t *testing.T, c client.Client) {
+	t.Helper()
+	var seen []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var list eventsv1.EventList
+		if err := c.List(t.Context(), &list, client.InNamespace(number.Namespace)); err != nil {
+			t.Fatal(err)
+		}
+		seen = seen[:0]
+		for _, e := range list.Items {
+			seen = append(seen, e.Reason+" "+e.Regarding.Kind+"/"+e.Regarding.Name+": "+e.Note)
+			if e.Reason != "OutboundBlocked" || e.Regarding.Kind != "KeywordRule" || e.Regarding.Name != "no-guarantees" {
+				continue
+			}
+			if strings.Contains(e.Note, "34699") || strings.Contains(e.Note, "Resultado") || !strings.Contains(e.Note, `"garantizado"`) {
+				t.Errorf("the event's note %q must name the keyword and nothing of the message or recipient", e.Note)
+			}
+			return
+		}
+	}
+	t.Errorf("no OutboundBlocked event on KeywordRule no-guarantees; events: %q", seen)
+}
