@@ -47,7 +47,7 @@ func senderMain() int {
 
 // startAPIServer runs a kube-apiserver (envtest) with the CRDs and writes an admin
 // kubeconfig.
-func startAPIServer(t *testing.T) (client.Client, string) {
+func startAPIServer(t *testing.T) (*envtest.Environment, client.Client, string) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
@@ -58,18 +58,7 @@ func startAPIServer(t *testing.T) (client.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := kubeconfigFor(t, env, envtest.User{Name: "admin", Groups: []string{"system:masters"}})
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = sbv1.AddToScheme(scheme)
@@ -77,7 +66,26 @@ func startAPIServer(t *testing.T) (client.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, path
+	return env, c, path
+}
+
+// kubeconfigFor writes a kubeconfig authenticating as user (a client certificate).
+func kubeconfigFor(t *testing.T, env *envtest.Environment, user envtest.User) string {
+	t.Helper()
+	u, err := env.AddUser(user, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KUBECONFIG is a list separated by colons, which user names may contain.
+	path := filepath.Join(t.TempDir(), strings.ReplaceAll(user.Name, ":", "_")+".kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestLeaseHandover: two `switchboard sender` processes for one Number elect one
@@ -143,7 +151,8 @@ func TestLeaderThatCannotSendGivesUp(t *testing.T) {
 // filled in as the manager would.
 func setupNumber(t *testing.T, r *rig) (client.Client, string) {
 	t.Helper()
-	c, kubeconfig := startAPIServer(t)
+	env, c, kubeconfig := startAPIServer(t)
+	r.env = env
 	ctx := t.Context()
 	mustCreate := func(o client.Object) {
 		if err := c.Create(ctx, o); err != nil {

@@ -7,14 +7,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/outbound"
@@ -25,15 +31,16 @@ import (
 
 const blockedRule = "acme/no-guarantees"
 
-// TestOutboundBlockedOnEveryPath: `switchboard sender` (its own process, rules read
-// from the API server) blocks a message with an Outbound keyword whatever wrote it —
+// TestOutboundBlockedOnEveryPath: `switchboard sender` (its own process, with only the
+// Role the manager gives it, rules read from the API server) blocks a message with an Outbound keyword whatever wrote it —
 // `switchboard send --wait` (store.Enqueue), the inbox's store.EnqueueTx, a campaign
 // template with the word in a body parameter, a row INSERTed by hand — and nothing of
 // it reaches the simulator; the Event is on the KeywordRule, the metric counts each, a
 // word added to the rule applies without a restart, and other messages are sent.
 func TestOutboundBlockedOnEveryPath(t *testing.T) {
 	r := newRig(t, simulator.Number{Throughput: "STANDARD", Tier: "TIER_UNLIMITED"})
-	c, kubeconfig := setupNumber(t, r)
+	c, _ := setupNumber(t, r)
+	kubeconfig := r.asSenderRole(t, c)
 	rule := noGuarantees()
 	if err := c.Create(t.Context(), rule); err != nil {
 		t.Fatal(err)
@@ -70,6 +77,44 @@ func TestOutboundBlockedOnEveryPath(t *testing.T) {
 	r.wantNothingReachedMeta(t)
 	wantMetric(t, metrics, fmt.Sprintf(`switchboard_outbound_blocked_total{rule=%q} %d`, blockedRule, len(blocked)))
 	wantEvent(t, c)
+}
+
+// asSenderRole applies the sender Role and RoleBinding exactly as the manager renders
+// them (the controllers' golden files, for Number acme/sales-es and its Secret
+// acme-whatsapp) and returns a kubeconfig of the sender's ServiceAccount user, so that
+// the sender runs with what its Role allows and nothing more.
+func (r *rig) asSenderRole(t *testing.T, c client.Client) string {
+	t.Helper()
+	ctx := t.Context()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: "acme-whatsapp"},
+		StringData: map[string]string{"accessToken": token}}
+	num := &sbv1.Number{}
+	if err := c.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: number.Namespace, Name: number.Name}, num); err != nil {
+		t.Fatal(err)
+	}
+	num.Spec.CredentialsRef.Name = secret.Name
+	if err := c.Update(ctx, num); err != nil {
+		t.Fatal(err)
+	}
+	golden := map[string]client.Object{"sender-role.yaml": &rbacv1.Role{}, "sender-rolebinding.yaml": &rbacv1.RoleBinding{}}
+	for name, obj := range golden {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "controllers", "testdata", "golden", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(raw, obj); err != nil {
+			t.Fatal(err)
+		}
+		obj.SetOwnerReferences(nil) // the golden Number's uid is not this one's
+		if err := c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return kubeconfigFor(t, r.env, envtest.User{Name: "system:serviceaccount:acme:sender-sales-es",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:acme"}})
 }
 
 func noGuarantees() *sbv1.KeywordRule {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -110,6 +112,7 @@ type rig struct {
 	sim *simulator.Server
 	tap *tap
 	url string
+	env *envtest.Environment // the API server of setupNumber
 }
 
 func newRig(t *testing.T, num simulator.Number) *rig {
