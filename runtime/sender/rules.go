@@ -177,5 +177,10 @@ func (r *ruleSource) Blocked(ctx context.Context, m store.Message, b *outbound.B
 	auditBlocked(ctx, m, b)
 }
 
-// auditBlocked is the seam for the audit entry of a blocked message.
+// auditBlocked is the seam for the audit entry of a blocked message. The audit log
+// (table audit_log) comes with the inbox's migration 00003, not yet on this branch's
+// base, so nothing is written yet. The entry to write, once it is: namespace, actor
+// "switchboard-sender", action "outbound.blocked", object_kind "outbox", object_id the
+// row's id, after {"rule": NAMESPACE/NAME, "keyword": …, "field": …} (never the
+// recipient or the text), in the transaction that fails the row.
 func auditBlocked(context.Context, store.Message, *outbound.Block) {}
