@@ -45,6 +45,7 @@ func TestOutboundBlockedOnEveryPath(t *testing.T) {
 	if err := c.Create(t.Context(), rule); err != nil {
 		t.Fatal(err)
 	}
+	closedNow(t, c)
 	metrics := freeAddr(t)
 	r.runMain(kubeconfig, "sender-a", r.dsn, "--metrics-bind-address="+metrics)
 	waitLeaseHolder(t, c, "")
@@ -59,12 +60,21 @@ func TestOutboundBlockedOnEveryPath(t *testing.T) {
 		 {"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"éxito garantizado"}]}]}}`, r.st.Enqueue))
 	blocked = append(blocked, r.insertSQL(t, "34699000004", `{"type":"image","image":{"link":"https://example.com/a.jpg","caption":"Garantizado."}}`))
 	sentID := r.enqueueRaw(t, store.LaneConversation, "34600000009", templateWith("Hola, ¿en qué te ayudo?"), r.st.Enqueue)
+	// The Number's RoutingPolicy is closed today: its AfterHours rule blocks, its
+	// BusinessHours rule does not.
+	afterHours := r.enqueueRaw(t, store.LaneConversation, "34699000005", templateWith("Es URGENTE"), r.st.Enqueue)
+	officeOnly := r.enqueueRaw(t, store.LaneConversation, "34600000010", templateWith("Pasa por la oficina"), r.st.Enqueue)
 
 	for _, id := range blocked {
 		r.wantBlocked(t, id, `"garantizado"`)
 	}
-	if m := r.final(t, sentID); m.State != store.StateSent {
-		t.Fatalf("a message without keywords is %s (%s), want sent", m.State, m.ErrorMessage)
+	for _, id := range []int64{sentID, officeOnly} {
+		if m := r.final(t, id); m.State != store.StateSent {
+			t.Fatalf("message %d is %s (%s), want sent", id, m.State, m.ErrorMessage)
+		}
+	}
+	if m := r.final(t, afterHours); !strings.HasPrefix(m.ErrorMessage, `blocked by KeywordRule acme/after-hours: "urgente"`) {
+		t.Errorf("an AfterHours rule while the RoutingPolicy is closed: %s %q, want blocked", m.State, m.ErrorMessage)
 	}
 
 	// A word added to the rule applies live: probe until a message with it is blocked.
@@ -115,6 +125,37 @@ func (r *rig) asSenderRole(t *testing.T, c client.Client) string {
 	}
 	return kubeconfigFor(t, r.env, envtest.User{Name: "system:serviceaccount:acme:sender-sales-es",
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:acme"}})
+}
+
+// closedNow creates the RoutingPolicy es-hours, closed from yesterday to tomorrow (three
+// holidays, in UTC), names it in the Number's status as the manager would, and two rules
+// limited by it: after-hours ("urgente") and office-only ("oficina").
+func closedNow(t *testing.T, c client.Client) {
+	t.Helper()
+	ctx, now := t.Context(), time.Now().UTC()
+	var holidays []string
+	for d := -1; d <= 1; d++ {
+		holidays = append(holidays, now.AddDate(0, 0, d).Format(time.DateOnly))
+	}
+	rp := &sbv1.RoutingPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: number.Namespace, Name: "es-hours"},
+		Spec: sbv1.RoutingPolicySpec{BusinessHours: &sbv1.BusinessHours{TimeZone: "UTC", Holidays: holidays,
+			Weekly: []sbv1.WeeklyWindow{{Days: []sbv1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}, From: "00:00", To: "23:59"}}}}}
+	afterHours, office := noGuarantees(), noGuarantees()
+	afterHours.Name, afterHours.Spec.When, afterHours.Spec.Match.Any = "after-hours", sbv1.OutsideBusinessHours, []string{"urgente"}
+	office.Name, office.Spec.When, office.Spec.Match.Any = "office-only", sbv1.DuringBusinessHours, []string{"oficina"}
+	for _, obj := range []client.Object{rp, afterHours, office} {
+		if err := c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	num := &sbv1.Number{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: number.Namespace, Name: number.Name}, num); err != nil {
+		t.Fatal(err)
+	}
+	num.Status.RoutingPolicy = rp.Name
+	if err := c.Status().Update(ctx, num); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func noGuarantees() *sbv1.KeywordRule {
