@@ -182,16 +182,23 @@ func (r *rig) sendWait(t *testing.T, to, text string) int64 {
 	return id
 }
 
-// enqueueTx enqueues as the inbox does: store.EnqueueTx in the caller's transaction.
-func (r *rig) enqueueTx(t *testing.T, to, payload string) int64 {
+// conn is a connection of the test's own, closed at its end.
+func (r *rig) conn(t *testing.T) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), r.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+// enqueueTx enqueues as the inbox does: store.EnqueueTx in the caller's transaction.
+func (r *rig) enqueueTx(t *testing.T, to, payload string) int64 {
+	t.Helper()
+	conn := r.conn(t)
 	var id int64
-	err = pgx.BeginFunc(t.Context(), conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(t.Context(), conn, func(tx pgx.Tx) (err error) {
 		id, err = store.EnqueueTx(t.Context(), tx, store.NewMessage{Number: number, Recipient: to,
 			Lane: store.LaneConversation, Payload: json.RawMessage(payload)})
 		return err
@@ -215,13 +222,9 @@ func (r *rig) enqueueRaw(t *testing.T, lane store.Lane, to, payload string,
 // insertSQL writes a row by hand, with no notification: the sender finds it by polling.
 func (r *rig) insertSQL(t *testing.T, to, payload string) int64 {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), r.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := r.conn(t)
 	var id int64
-	err = conn.QueryRow(t.Context(), `INSERT INTO outbox (namespace, number, recipient, lane, payload)
+	err := conn.QueryRow(t.Context(), `INSERT INTO outbox (namespace, number, recipient, lane, payload)
 		VALUES ($1, $2, $3, 'conversation', $4) RETURNING id`, number.Namespace, number.Name, to, payload).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
@@ -310,8 +313,9 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
 }
 
 // wantMetric waits for a line of the sender's /metrics.
