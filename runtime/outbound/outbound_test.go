@@ -47,9 +47,10 @@ func TestTexts(t *testing.T) {
 				{"type":"currency","currency":{"amount_1000":100990,"code":"USD","fallback_value":"$100.99"}},
 				{"type":"date_time","date_time":{"fallback_value":"February 25, 1977"}}]},
 			{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload","payload":"secret"}]},
-			{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"suffix"}]}]}}`,
+			{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"suffix"}]},
+			{"type":"button","sub_type":"copy_code","index":"2","parameters":[{"type":"coupon_code","coupon_code":"GARANTIA25"}]}]}}`,
 			[]string{"template.components[0].parameters[0].text=h1", "template.components[1].parameters[0].text=p1",
-				"template.components[3].parameters[0].text=suffix",
+				"template.components[3].parameters[0].text=suffix", "template.components[4].parameters[0].coupon_code=GARANTIA25",
 				"template.components[1].parameters[1].currency.fallback_value=$100.99",
 				"template.components[1].parameters[2].date_time.fallback_value=February 25, 1977"}},
 		"carousel": {`{"type":"template","template":{"name":"c","components":[{"type":"carousel","cards":[

@@ -25,7 +25,7 @@ type Text struct {
 // purpose: ids, links, media ids, language codes, the template's name (its own text
 // was reviewed by Meta and is not in the payload), quick-reply payloads and button
 // ids (returned in webhooks, never shown), and audio and stickers (no text).
-var textFields = []string{
+var textFields = append([]string{
 	"text.body",
 	"image.caption", "video.caption", "document.caption", "document.filename",
 	"location.name", "location.address",
@@ -37,20 +37,26 @@ var textFields = []string{
 	"interactive.action.sections[].title",
 	"interactive.action.sections[].rows[].title", "interactive.action.sections[].rows[].description",
 	"interactive.action.parameters.display_text", "interactive.action.parameters.flow_cta",
-	"template.components[].parameters[].text",
-	"template.components[].parameters[].currency.fallback_value",
-	"template.components[].parameters[].date_time.fallback_value",
-	"template.components[].cards[].components[].parameters[].text",
-	"template.components[].cards[].components[].parameters[].currency.fallback_value",
-	"template.components[].cards[].components[].parameters[].date_time.fallback_value",
-}
+}, templateFields()...)
 
-// Fields lists the fields Texts reads, in the notation of docs/sender.md.
-func Fields() []string { return append([]string(nil), textFields...) }
+// templateParameterFields are the fields of a template parameter that a customer reads
+// (text, the coupon code of a copy-code button, the fallback texts of currency and date
+// parameters), under a template's components and under its carousel cards' components.
+var templateParameterFields = []string{"text", "coupon_code", "currency.fallback_value", "date_time.fallback_value"}
+
+func templateFields() []string {
+	var out []string
+	for _, components := range []string{"template.components[]", "template.components[].cards[].components[]"} {
+		for _, f := range templateParameterFields {
+			out = append(out, components+".parameters[]."+f)
+		}
+	}
+	return out
+}
 
 // Texts returns the texts of a stored outbound payload (the outbox's payload column: a
 // Cloud API message object without messaging_product and to) that a customer reads, in
-// the order of Fields. Empty strings are left out. A payload that is not a JSON object
+// the order of textFields. Empty strings are left out. A payload that is not a JSON object
 // has no texts (Meta refuses it too).
 func Texts(payload json.RawMessage) []Text {
 	dec := json.NewDecoder(bytes.NewReader(payload))
