@@ -1,8 +1,10 @@
 // Package sender drains one number's outbox under its effective limits: conversation
 // replies first, campaigns from what is left, each message paced by the number's
 // throughput, the recipient's pair rate and, for campaigns, the campaign rate and the
-// unique-recipients budget. It runs only while it holds the number's fence (the
-// PostgreSQL advisory lock of store.NumberLock), so its in-process limiter is exact.
+// unique-recipients budget. Every claimed message is first checked against the
+// number's Outbound KeywordRules (Guard, runtime/outbound): a match fails it, unsent. It
+// runs only while it holds the number's fence (the PostgreSQL advisory lock of
+// store.NumberLock), so its in-process limiter is exact.
 package sender
 
 import (
