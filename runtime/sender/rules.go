@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -90,11 +91,14 @@ func (r *ruleSource) run(ctx context.Context) error {
 	}
 }
 
-// setNumber records the Number as last read (its labels select the rules, its
-// status.routingPolicy names the business hours).
+// setNumber records the Number as last read, and recompiles when what the rules depend
+// on changed: its labels (which select the rules) or its status.routingPolicy (which
+// names the business hours).
 func (r *ruleSource) setNumber(num *sbv1.Number) {
-	r.number.Store(num)
-	r.poke()
+	old := r.number.Swap(num)
+	if old == nil || !maps.Equal(old.Labels, num.Labels) || old.Status.RoutingPolicy != num.Status.RoutingPolicy {
+		r.poke()
+	}
 }
 
 func (r *ruleSource) poke() {
