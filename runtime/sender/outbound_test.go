@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,7 @@ func TestOutboundBlockedOnEveryPath(t *testing.T) {
 	blocked = append(blocked, r.probeUntilBlocked(t, "Un MILAGRO de precio", `"milagro"`))
 
 	r.wantNothingReachedMeta(t)
+	r.wantAudit(t, append(blocked, afterHours))
 	wantMetric(t, metrics, fmt.Sprintf(`switchboard_outbound_blocked_total{rule=%q} %d`, blockedRule, len(blocked)))
 	wantEvent(t, c)
 }
@@ -304,6 +306,30 @@ func (r *rig) wantNothingReachedMeta(t *testing.T) {
 		if strings.HasPrefix(a.to, "34699") {
 			t.Errorf("a blocked message reached the simulator (to %s)", a.to)
 		}
+	}
+}
+
+// wantAudit: each blocked row has its audit entry, naming the rule, the keyword and the
+// field, and nothing of the recipient or the text.
+func (r *rig) wantAudit(t *testing.T, ids []int64) {
+	t.Helper()
+	rows, _ := r.conn(t).Query(t.Context(), `SELECT object_id, actor, after::text FROM audit_log
+		WHERE namespace = $1 AND object_kind = 'outbox' AND action = 'outbound.blocked' ORDER BY object_id::bigint`, number.Namespace)
+	var got []string
+	var id, actor, after string
+	_, err := pgx.ForEachRow(rows, []any{&id, &actor, &after}, func() error {
+		got = append(got, id)
+		if actor != sender.AuditActor || !strings.Contains(after, `"rule": "acme/`) || strings.Contains(after, "34699") {
+			t.Errorf("audit entry of message %s: actor %q, after %s", id, actor, after)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if want := fmt.Sprint(ids); fmt.Sprint(got) != want {
+		t.Errorf("audit entries for messages %v, want %v", got, want)
 	}
 }
 

@@ -169,8 +169,8 @@ func (r *ruleSource) Check(payload json.RawMessage, now time.Time) *outbound.Blo
 
 // Blocked implements Guard: a Warning Event OutboundBlocked on the KeywordRule, naming
 // the Number, the keyword and the field, never the recipient or the rest of the text
-// (identical events are counted in one series), and the audit entry.
-func (r *ruleSource) Blocked(ctx context.Context, m store.Message, b *outbound.Block) {
+// (identical events are counted in one series).
+func (r *ruleSource) Blocked(ctx context.Context, b *outbound.Block) {
 	rule := &sbv1.KeywordRule{}
 	if err := r.cache.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Rule}, rule); err != nil {
 		r.log.Error("reading the KeywordRule for its event", "rule", b.RuleRef(), "error", err)
@@ -178,13 +178,4 @@ func (r *ruleSource) Blocked(ctx context.Context, m store.Message, b *outbound.B
 		r.record.Eventf(rule, num, corev1.EventTypeWarning, "OutboundBlocked", "Send",
 			"blocked an outbound message of Number %s: keyword %q in %s", r.ref.Name, b.Keyword, b.Field)
 	}
-	auditBlocked(ctx, m, b)
 }
-
-// auditBlocked is the seam for the audit entry of a blocked message. The audit log
-// (table audit_log) comes with the inbox's migration 00003, not yet on this branch's
-// base, so nothing is written yet. The entry to write, once it is: namespace, actor
-// "switchboard-sender", action "outbound.blocked", object_kind "outbox", object_id the
-// row's id, after {"rule": NAMESPACE/NAME, "keyword": …, "field": …} (never the
-// recipient or the text), in the transaction that fails the row.
-func auditBlocked(context.Context, store.Message, *outbound.Block) {}

@@ -34,6 +34,7 @@ type Outbox interface {
 	MarkSentBatch(ctx context.Context, sent []store.Sent) error
 	Retry(ctx context.Context, id int64, at time.Time, o store.Outcome) error
 	Fail(ctx context.Context, id int64, o store.Outcome) error
+	FailAudited(ctx context.Context, id int64, o store.Outcome, a store.Audit) error
 	RecoverInFlight(ctx context.Context) (int, error)
 	CampaignRecipients(ctx context.Context, since time.Time) (int, error)
 	PruneCampaignRecipients(ctx context.Context, before time.Time) (int, error)
