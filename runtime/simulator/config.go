@@ -20,6 +20,7 @@ type Config struct {
 	Statuses           StatusConfig
 	Limits             LimitConfig
 	Recipients         RecipientConfig // how recipients resolve to wa_ids
+	Media              MediaConfig     // media URLs' lifetime and the upload bound
 	MaxInjected        int             // bound on messages one traffic event may inject; default 100,000
 	TemplateCategory   string          // pricing category of templates; default "marketing"
 	Logger             *slog.Logger    // default: discard
@@ -76,6 +77,7 @@ func (c Config) withDefaults() Config {
 	c.Webhooks = c.Webhooks.withDefaults()
 	c.Statuses = c.Statuses.withDefaults()
 	c.Limits = c.Limits.withDefaults()
+	c.Media = c.Media.withDefaults()
 	return c
 }
 

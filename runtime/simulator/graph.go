@@ -171,8 +171,13 @@ func readBody(r *http.Request) (map[string]any, []byte, *graphError) {
 	return body, raw, nil
 }
 
-// handlePhoneNumber serves GET /{version}/{phone-number-id}?fields=….
+// handlePhoneNumber serves GET /{version}/{phone-number-id}?fields=…, or
+// GET /{version}/{media-id} when the node is a media object (media_http.go).
 func (s *Server) handlePhoneNumber(w http.ResponseWriter, r *http.Request) {
+	if s.isMedia(r) {
+		s.handleMediaGet(w, r)
+		return
+	}
 	s.graphHeaders(w, r.PathValue("version"))
 	st, gerr := s.authorize(r, "get")
 	if gerr != nil {

@@ -2,8 +2,6 @@ package simulator
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -15,8 +13,10 @@ import (
 type Inbound struct {
 	From        string `json:"from"`                  // the user's number (digits), resolved to a wa_id as recipients are
 	Name        string `json:"name,omitempty"`        // profile name; default "User <from>"
-	Type        string `json:"type,omitempty"`        // text (default), image, button_reply, list_reply, button
-	Text        string `json:"text,omitempty"`        // text body, image caption, or quick-reply button text
+	Type        string `json:"type,omitempty"`        // text (default), image, document, audio, video, sticker, button_reply, list_reply, button
+	Text        string `json:"text,omitempty"`        // text body, media caption, or quick-reply button text
+	MimeType    string `json:"mime_type,omitempty"`   // media's MIME type; default by type (media.go)
+	Filename    string `json:"filename,omitempty"`    // a document's file name
 	ID          string `json:"id,omitempty"`          // tapped button/row ID, or quick-reply payload
 	Title       string `json:"title,omitempty"`       // tapped button/row title
 	Description string `json:"description,omitempty"` // tapped row description
@@ -80,6 +80,9 @@ func (s *Server) inboundMessage(st *numberState, in Inbound, from, id string, no
 		}
 		return wholeInbound(in.Message, from, id, now)
 	}
+	if _, ok := mediaKinds[in.Type]; ok {
+		return s.inboundMediaMessage(st, in, from, id, now), nil
+	}
 	msg := whatsapp.InboundMessage{From: from, ID: id, Timestamp: unix(now)}
 	return msg, s.fillInbound(&msg, st, in)
 }
@@ -107,8 +110,6 @@ func (s *Server) fillInbound(msg *whatsapp.InboundMessage, st *numberState, in I
 	switch msg.Type {
 	case "text":
 		msg.Text = &whatsapp.Text{Body: orStr(in.Text, "Hello")}
-	case "image":
-		msg.Image = s.inboundImage(in.Text)
 	case "button_reply", "list_reply":
 		pick := &whatsapp.ReplyPick{ID: orStr(in.ID, "option-1"), Title: orStr(in.Title, "Option 1"), Description: in.Description}
 		msg.Interactive = &whatsapp.InboundInteractive{Type: msg.Type}
@@ -123,18 +124,10 @@ func (s *Server) fillInbound(msg *whatsapp.InboundMessage, st *numberState, in I
 		msg.Button = &whatsapp.InboundButton{Payload: orStr(in.ID, orStr(in.Text, "OK")), Text: orStr(in.Text, "OK")}
 		msg.Context = s.replyContext(st, msg.From, in.Context)
 	default:
-		return fmt.Errorf("simulator: inbound type %q: want text, image, button_reply, list_reply or button", in.Type)
+		return fmt.Errorf("simulator: inbound type %q: want text, image, document, audio, video, sticker, "+
+			"button_reply, list_reply or button", in.Type)
 	}
 	return nil
-}
-
-func (s *Server) inboundImage(caption string) *whatsapp.InboundMedia {
-	sum := make([]byte, 32)
-	for i := 0; i < 4; i++ {
-		binary.BigEndian.PutUint64(sum[i*8:], s.rnd.u64("image-sha", s.seq*4+uint64(i)))
-	}
-	return &whatsapp.InboundMedia{Caption: caption, MimeType: "image/jpeg",
-		SHA256: base64.StdEncoding.EncodeToString(sum), ID: s.rnd.digits("media", s.seq, 16)}
 }
 
 // replyContext points a tap at the business message it answers.

@@ -28,7 +28,8 @@ type Server struct {
 	loads   map[uint64]*LoadRun // inbound loads, by id
 	seq     uint64              // message and trace sequence
 	totals  Counters
-	faults  faultTable // see faults.go
+	faults  faultTable  // see faults.go
+	media   *mediaStore // see media.go
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -48,6 +49,7 @@ func New(cfg Config) (*Server, error) {
 		batches: map[batchKey]*batch{},
 		loads:   map[uint64]*LoadRun{},
 		totals:  Counters{Rejected: map[int]int64{}},
+		media:   newMediaStore(cfg.Seed),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sched = newScheduler(s.clock)
@@ -108,6 +110,7 @@ func (s *Server) routes() {
 	})
 	s.controlRoutes()
 	s.faultRoutes()
+	s.mediaRoutes()
 }
 
 // RunDue runs every scheduled event that is due at the clock's current time
