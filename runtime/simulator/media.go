@@ -42,14 +42,15 @@ type mediaObject struct {
 // mediaStore holds the media objects by ID. Its lock is taken after Server.mu, never
 // before it.
 type mediaStore struct {
-	mu      sync.Mutex
-	objects map[string]*mediaObject
-	key     []byte // signs download URLs
+	mu        sync.Mutex
+	objects   map[string]*mediaObject
+	byMessage map[string]string // inbound wamid → media ID
+	key       []byte            // signs download URLs
 }
 
 func newMediaStore(seed int64) *mediaStore {
 	key := sha256.Sum256([]byte("simulator-media-url:" + strconv.FormatInt(seed, 10)))
-	return &mediaStore{objects: map[string]*mediaObject{}, key: key[:]}
+	return &mediaStore{objects: map[string]*mediaObject{}, byMessage: map[string]string{}, key: key[:]}
 }
 
 func (m *mediaStore) put(o *mediaObject) {
@@ -117,6 +118,14 @@ func (s *Server) MediaSHA256(id string) (string, bool) {
 	return hex.EncodeToString(o.sum[:]), true
 }
 
+// MediaOf returns the media ID an injected inbound media message (by wamid) carries.
+func (s *Server) MediaOf(wamid string) (string, bool) {
+	s.media.mu.Lock()
+	defer s.media.mu.Unlock()
+	id, ok := s.media.byMessage[wamid]
+	return id, ok
+}
+
 // mediaKinds are the inbound message types that carry a media object, with the MIME type
 // the simulator gives them unless Inbound.MimeType says otherwise.
 var mediaKinds = map[string]string{
@@ -132,6 +141,9 @@ func (s *Server) inboundMediaMessage(st *numberState, in Inbound, from, id strin
 		mimeType: orStr(in.MimeType, mediaKinds[in.Type])}
 	o.data = s.mediaBytes(o.id, s.seq)
 	s.media.put(o)
+	s.media.mu.Lock()
+	s.media.byMessage[id] = o.id
+	s.media.mu.Unlock()
 	obj := map[string]any{"mime_type": o.mimeType, "sha256": base64.StdEncoding.EncodeToString(o.sum[:]), "id": o.id}
 	mediaExtras(obj, in, o.id)
 	return map[string]any{"from": from, "id": id, "timestamp": unix(now), "type": in.Type, in.Type: obj}
