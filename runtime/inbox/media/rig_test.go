@@ -3,80 +3,18 @@ package media_test
 import (
 	"context"
 	"io"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
-	"github.com/switchboard-dev/switchboard/runtime/inbox/media/s3test"
-	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
-
-const (
-	pnid  = "106540352242922"
-	token = "EAAJB-media-token"
-	user  = "16505551234"
-)
-
-// sim is a simulator with a fake clock and one number, and a client with its token.
-type sim struct {
-	t      *testing.T
-	srv    *simulator.Server
-	clock  *simulator.FakeClock
-	client *whatsapp.Client
-}
-
-func newSim(t *testing.T) *sim {
-	t.Helper()
-	clock := simulator.NewFakeClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	srv, err := simulator.New(simulator.Config{Clock: clock, Numbers: []simulator.Number{
-		{ID: pnid, DisplayPhoneNumber: "+1 555-078-3881", AccessToken: token}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	client, err := whatsapp.New(whatsapp.Options{BaseURL: hs.URL, AccessToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sim{t: t, srv: srv, clock: clock, client: client}
-}
-
-// media injects an inbound message of kind and returns its media ID.
-func (s *sim) media(kind string) string {
-	s.t.Helper()
-	wamid, err := s.srv.Inject(pnid, simulator.Inbound{From: user, Type: kind})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	id, ok := s.srv.MediaOf(wamid)
-	if !ok {
-		s.t.Fatalf("no media in %s", wamid)
-	}
-	return id
-}
 
 // stores opens a store of each kind: a local directory and a real S3-protocol server.
 func stores(t *testing.T) map[string]*media.Store {
 	t.Helper()
-	dir, err := media.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := s3test.Start(t)
-	s3, err := media.OpenS3(context.Background(), media.S3Config{Bucket: gw.Bucket, Endpoint: gw.Endpoint,
-		Region: gw.Region, PathStyle: true, AccessKeyID: gw.AccessKey, SecretAccessKey: gw.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*media.Store{dir, s3} {
-		t.Cleanup(func() { _ = s.Close() })
-	}
-	return map[string]*media.Store{"dir": dir, "s3": s3}
+	return map[string]*media.Store{"dir": mediatest.Dir(t), "s3": mediatest.S3(t)}
 }
 
 // countingGraph counts GetMedia calls and can run a hook after each (to expire URLs).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
 )
 
 // TestFetchStoresVerified archives each media kind in both stores: the bytes read back
@@ -18,15 +19,15 @@ func TestFetchStoresVerified(t *testing.T) {
 	ctx := context.Background()
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			s := newSim(t)
+			s := mediatest.NewSim(t)
 			for _, kind := range []string{"image", "document", "audio", "video", "sticker"} {
-				key := media.Key{Namespace: "shop", Number: "support", MediaID: s.media(kind)}
-				g := &countingGraph{Graph: s.client}
+				key := media.Key{Namespace: "shop", Number: "support", MediaID: s.Media(kind)}
+				g := &countingGraph{Graph: s.Client}
 				obj, err := media.Fetch(ctx, g, store, key)
 				if err != nil {
 					t.Fatalf("%s: %v", kind, err)
 				}
-				want, _ := s.srv.MediaSHA256(key.MediaID)
+				want, _ := s.Server.MediaSHA256(key.MediaID)
 				sum := sha256.Sum256(readAll(t, store, key))
 				if obj.SHA256 != want || hex.EncodeToString(sum[:]) != want || obj.Key != key.String() {
 					t.Fatalf("%s: stored %+v, read %x, Meta says %s", kind, obj, sum, want)
@@ -44,12 +45,12 @@ func TestChecksumMismatchRefused(t *testing.T) {
 	ctx := context.Background()
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			s := newSim(t)
-			key := media.Key{Namespace: "shop", Number: "support", MediaID: s.media("document")}
-			if err := s.srv.CorruptMedia(key.MediaID); err != nil {
+			s := mediatest.NewSim(t)
+			key := media.Key{Namespace: "shop", Number: "support", MediaID: s.Media("document")}
+			if err := s.Server.CorruptMedia(key.MediaID); err != nil {
 				t.Fatal(err)
 			}
-			_, err := media.Fetch(ctx, s.client, store, key)
+			_, err := media.Fetch(ctx, s.Client, store, key)
 			var ce *media.ChecksumError
 			if !errors.As(err, &ce) || ce.Got == ce.Want {
 				t.Fatalf("want a checksum error, got %v", err)
@@ -64,13 +65,13 @@ func TestChecksumMismatchRefused(t *testing.T) {
 // TestExpiredURLRetried: the URL expires between GET /{media-id} and the download; Fetch
 // gets a fresh one and stores the media.
 func TestExpiredURLRetried(t *testing.T) {
-	s := newSim(t)
-	store := stores(t)["s3"]
-	key := media.Key{Namespace: "shop", Number: "support", MediaID: s.media("image")}
-	g := &countingGraph{Graph: s.client}
+	s := mediatest.NewSim(t)
+	store := mediatest.S3(t)
+	key := media.Key{Namespace: "shop", Number: "support", MediaID: s.Media("image")}
+	g := &countingGraph{Graph: s.Client}
 	g.after = func() {
 		if g.gets.Load() == 1 {
-			s.clock.Advance(6 * time.Minute) // past Meta's 5 minutes
+			s.Clock.Advance(6 * time.Minute) // past Meta's 5 minutes
 		}
 	}
 	if _, err := media.Fetch(context.Background(), g, store, key); err != nil || g.gets.Load() != 2 {
@@ -81,7 +82,7 @@ func TestExpiredURLRetried(t *testing.T) {
 // TestBadKeyRefused: a key segment that could escape its tenant's prefix is refused by
 // name, before anything is written.
 func TestBadKeyRefused(t *testing.T) {
-	store := stores(t)["dir"]
+	store := mediatest.Dir(t)
 	for _, key := range []media.Key{{Namespace: "..", Number: "n", MediaID: "1"},
 		{Namespace: "ns", Number: "a/b", MediaID: "1"}, {Namespace: "ns", Number: "n", MediaID: ""}} {
 		_, err := store.Put(context.Background(), key, strings.NewReader("x"), media.Expect{SHA256: strings.Repeat("0", 64)})
