@@ -34,7 +34,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &srv)) }
 // pool runs transactions as *store.Store does (InTx, ReadTx).
 type pool struct{ *pgxpool.Pool }
 
-func (p pool) InTx(ctx context.Context, fn func(pgx.Tx) error) error { return pgx.BeginFunc(ctx, p.Pool, fn) }
+func (p pool) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, p.Pool, fn)
+}
 
 func (p pool) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, p.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
