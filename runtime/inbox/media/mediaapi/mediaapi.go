@@ -74,7 +74,7 @@ func stream(w http.ResponseWriter, r *http.Request, store *media.Store, rec arch
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the media store is unavailable, retry later"})
 		return
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 	h := w.Header()
 	h.Set("Content-Type", body.ContentType())
 	h.Set("Content-Length", strconv.FormatInt(body.Size(), 10))
