@@ -134,6 +134,9 @@ type outcome struct {
 }
 
 func (w *Worker) fetch(ctx context.Context, c claimed) outcome {
+	if err := c.key.Validate(); err != nil {
+		return outcome{err: permanent{err}}
+	}
 	g, err := w.graphs(c.key.Namespace, c.key.Number)
 	if err != nil {
 		return outcome{err: err}
@@ -155,7 +158,7 @@ func (w *Worker) finish(ctx context.Context, c claimed, o outcome) error {
 			return err
 		})
 	}
-	final := c.attempts >= w.cfg.MaxAttempts || unknownMedia(o.err)
+	final := c.attempts >= w.cfg.MaxAttempts || unknownMedia(o.err) || errors.As(o.err, new(permanent))
 	w.log.Warn("media archive: download failed", "media_id", c.key.MediaID, "attempt", c.attempts,
 		"final", final, "error", o.err)
 	return w.db.InTx(ctx, func(tx pgx.Tx) error {
@@ -174,6 +177,11 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	}
 	return min(d, w.cfg.MaxDelay)
 }
+
+// permanent is an error no retry can mend (a media ID that cannot be an object key).
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
 
 // unknownMedia reports Meta's answer for a media ID that does not exist (any more).
 func unknownMedia(err error) bool {
