@@ -38,6 +38,7 @@ type flags struct {
 	inbox                 string
 	bindAddr, metricsAddr string
 	apiTokenFile          string
+	mediaDir              string
 	requestTimeout        time.Duration
 	maxAutoRepliesPerHour int
 	logLevel, logEncoding string
@@ -50,6 +51,7 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.StringVar(&f.bindAddr, contract.InboxHTTPAddressFlag, fmt.Sprintf(":%d", contract.InboxHTTPPort), "address of the traffic port: Meta's webhooks and the read API")
 	fs.StringVar(&f.metricsAddr, contract.InboxMetricsAddressFlag, fmt.Sprintf(":%d", contract.InboxMetricsPort), "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
+	fs.StringVar(&f.mediaDir, "media-dir", "", "directory archiving inbound media (dev mode; default: no archive)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 20*time.Second, "bound on one webhook's transaction; past it the answer is 503 and Meta retries")
 	fs.IntVar(&f.maxAutoRepliesPerHour, "max-auto-replies-per-hour", 5, "automatic replies one contact may receive in an hour")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
@@ -125,7 +127,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	reg, metrics := NewMetrics()
 	src.CompileSeconds = metrics.RuleCompileSeconds
 	go src.Run(ctx)
-	return Serve(ctx, Options{Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+	archiveStore, err := openMedia(f.mediaDir)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, Options{Media: archiveStore,Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
 		Registry: reg, Metrics: metrics,
 		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
 		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})

@@ -20,6 +20,8 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -43,7 +45,10 @@ type Options struct {
 	APIToken              string // "" disables the read API
 	RequestTimeout        time.Duration
 	MaxAutoRepliesPerHour int
-	Log                   *slog.Logger
+	// Media, when set, archives inbound media there (see media.go and docs/inbox-media.md).
+	Media   *media.Store
+	Archive archive.Config
+	Log     *slog.Logger
 }
 
 // Serve opens the store (applying the migrations under their advisory lock, retrying
@@ -68,6 +73,7 @@ func Serve(ctx context.Context, o Options) error {
 	}
 	defer s.Close()
 	st.Store(s)
+	o.startArchive(ctx, s)
 	traffic, err := o.trafficMux(s, metrics)
 	if err != nil {
 		return err
@@ -136,6 +142,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 		return nil, err
 	}
 	api.Register(mux)
+	o.registerMedia(mux, api, s)
 	return mux, nil
 }
 

@@ -55,8 +55,8 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// startServer serves snap (nil: not loaded yet) on free ports.
-func startServer(t *testing.T, dsn string, snap *kube.Snapshot) *server {
+// startServer serves snap (nil: not loaded yet) on free ports; opts change the options.
+func startServer(t *testing.T, dsn string, snap *kube.Snapshot, opts ...func(*inbox.Options)) *server {
 	t.Helper()
 	s := &server{done: make(chan error, 1)}
 	if snap != nil {
@@ -65,10 +65,12 @@ func startServer(t *testing.T, dsn string, snap *kube.Snapshot) *server {
 	tr, pr := listen(t), listen(t)
 	s.traffic, s.probes = "http://"+tr.Addr().String(), "http://"+pr.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		s.done <- inbox.Serve(ctx, inbox.Options{Namespace: "acme", DSN: dsn, Snapshot: s.snap.Load, Traffic: tr, Probes: pr,
-			APIToken: token, RequestTimeout: 10 * time.Second, MaxAutoRepliesPerHour: 5, Log: slog.New(slog.DiscardHandler)})
-	}()
+	o := inbox.Options{Namespace: "acme", DSN: dsn, Snapshot: s.snap.Load, Traffic: tr, Probes: pr,
+		APIToken: token, RequestTimeout: 10 * time.Second, MaxAutoRepliesPerHour: 5, Log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	go func() { s.done <- inbox.Serve(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-s.done; err != nil {

@@ -54,6 +54,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/conversations/{id}/messages", a.authorized(a.messages))
 }
 
+// Protect puts h behind the API's bearer token (the media endpoint, runtime/inbox/media/mediaapi).
+func (a *API) Protect(h http.Handler) http.Handler { return a.authorized(h.ServeHTTP) }
+
 // authorized checks "Authorization: Bearer <token>" in constant time (hashes of equal
 // length are compared, so the token's length does not leak either).
 func (a *API) authorized(next http.HandlerFunc) http.Handler {

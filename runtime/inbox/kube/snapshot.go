@@ -19,6 +19,9 @@ type Number struct {
 	DisplayDigits string // spec.displayPhoneNumber, digits only ("" when not set)
 	AppSecret     string // the credentials Secret's appSecret: verifies X-Hub-Signature-256
 	VerifyToken   string // the credentials Secret's verifyToken: Meta's hub.challenge handshake
+	AccessToken   string // the credentials Secret's accessToken: downloads the Number's media
+	APIBaseURL    string // spec.apiBaseURL: the Graph API (or the simulator)
+	APIVersion    string // spec.apiVersion, e.g. v23.0
 	Policy        Policy // inbound keyword rules and business hours
 }
 

@@ -199,5 +199,7 @@ func numberOf(num *sbv1.Number, sec *corev1.Secret) Number {
 		DisplayDigits: Digits(num.Spec.DisplayPhoneNumber),
 		AppSecret:     string(sec.Data[sbv1.CredentialsAppSecretKey]),
 		VerifyToken:   string(sec.Data[sbv1.CredentialsVerifyTokenKey]),
+		AccessToken:   string(sec.Data[sbv1.CredentialsAccessTokenKey]),
+		APIBaseURL:    num.Spec.APIBaseURL, APIVersion: num.Spec.APIVersion,
 	}
 }

@@ -3,7 +3,13 @@
 --
 --   * namespace, number: the tenant (the Inbox's namespace) and the Number resource whose
 --     access token downloads it; media_id is Meta's media ID, unique per Number.
---   * message_id: the inbox message carrying it (NULL when the message row is gone).
+--   * message_id: the inbox message carrying it; set to NULL when the message is deleted, so
+--     retention can still find the object to delete from the bucket.
+--
+-- Every inbound message stored with a media_id enqueues its row here, in the same
+-- transaction, through the trigger messages_enqueue_media (so the ingest's pipelined
+-- batches need no extra statement). A media_id that cannot be an object key is queued all
+-- the same and failed by the worker with the reason: a bad webhook never blocks ingest.
 --   * state: pending (to download), stored (in the bucket under object_key, its sha256
 --     checked), failed (gave up after max attempts or a permanent refusal; last_error says
 --     why, and the message shows it).
@@ -19,7 +25,7 @@ CREATE TABLE media (
     namespace       text        NOT NULL CHECK (namespace <> ''),
     number          text        NOT NULL CHECK (number <> ''),
     media_id        text        NOT NULL CHECK (media_id <> ''),
-    message_id      bigint,
+    message_id      bigint      REFERENCES messages (id) ON DELETE SET NULL,
     mime_type       text,
     state           text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'stored', 'failed')),
     attempts        integer     NOT NULL DEFAULT 0 CHECK (attempts >= 0),
@@ -36,5 +42,22 @@ CREATE TABLE media (
 CREATE INDEX media_due ON media (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX media_message ON media (message_id) WHERE message_id IS NOT NULL;
 
+-- +goose StatementBegin
+CREATE FUNCTION media_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO media (namespace, number, media_id, message_id, mime_type)
+    SELECT NEW.namespace, c.number, NEW.media_id, NEW.id, NEW.media_mime_type
+      FROM conversations c WHERE c.id = NEW.conversation_id
+    ON CONFLICT (namespace, number, media_id) DO NOTHING;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER messages_enqueue_media AFTER INSERT ON messages
+    FOR EACH ROW WHEN (NEW.direction = 'in' AND NEW.media_id IS NOT NULL AND NEW.media_id <> '')
+    EXECUTE FUNCTION media_enqueue();
+
 -- +goose Down
+DROP TRIGGER messages_enqueue_media ON messages;
+DROP FUNCTION media_enqueue();
 DROP TABLE media;

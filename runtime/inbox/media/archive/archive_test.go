@@ -136,7 +136,7 @@ func (r *rig) run(w *archive.Worker) {
 // api serves GET /api/v1/media/{id} for namespace.
 func (r *rig) api(namespace string) *httptest.Server {
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/media/{id}", mediaapi.Handler(r.db, r.store, namespace, nil))
+	mediaapi.New(r.db, r.store, namespace, nil).Register(mux, func(h http.Handler) http.Handler { return h })
 	hs := httptest.NewServer(mux)
 	r.t.Cleanup(hs.Close)
 	return hs

@@ -94,3 +94,9 @@ func ByMediaID(ctx context.Context, tx pgx.Tx, namespace, number, mediaID string
 	return scanRecord(tx.QueryRow(ctx, `SELECT `+recordColumns+` FROM media
 		WHERE namespace = $1 AND number = $2 AND media_id = $3`, namespace, number, mediaID))
 }
+
+// ByMessage reads the media row of an inbox message of namespace.
+func ByMessage(ctx context.Context, tx pgx.Tx, namespace string, messageID int64) (Record, error) {
+	return scanRecord(tx.QueryRow(ctx, `SELECT `+recordColumns+` FROM media
+		WHERE namespace = $1 AND message_id = $2`, namespace, messageID))
+}

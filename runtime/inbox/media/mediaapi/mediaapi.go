@@ -1,7 +1,9 @@
 // Package mediaapi serves archived media to agents through the inbox, never through a
 // public URL:
 //
-//	GET /api/v1/media/{id}   the object's bytes (id: the media row, as messages show it)
+//	GET /api/v1/media/{id}                the object's bytes (id: the media row)
+//	GET /api/v1/messages/{id}/media       the media row of a message: state, attempts,
+//	                                      last_error (a failed download shows here), sha256, size
 //
 // The caller mounts it behind the inbox API's bearer token; the tenant is the Inbox's
 // namespace, so another namespace's media ID answers 404. Media not yet stored answers
@@ -29,39 +31,68 @@ type ReadDB interface {
 	ReadTx(ctx context.Context, fn func(pgx.Tx) error) error
 }
 
-// Handler serves GET /api/v1/media/{id} for namespace; log may be nil.
-func Handler(db ReadDB, store *media.Store, namespace string, log *slog.Logger) http.HandlerFunc {
+// API serves the media endpoints of one namespace.
+type API struct {
+	db        ReadDB
+	store     *media.Store
+	namespace string
+	log       *slog.Logger
+}
+
+// New returns the API of namespace; log may be nil.
+func New(db ReadDB, store *media.Store, namespace string, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return &API{db: db, store: store, namespace: namespace, log: log}
+}
+
+// Register adds the endpoints to mux, each wrapped by protect (the bearer token check).
+func (a *API) Register(mux *http.ServeMux, protect func(http.Handler) http.Handler) {
+	mux.Handle("GET /api/v1/media/{id}", protect(a.lookup(archive.Get, a.serveObject)))
+	mux.Handle("GET /api/v1/messages/{id}/media", protect(a.lookup(archive.ByMessage, a.serveRecord)))
+}
+
+type finder func(ctx context.Context, tx pgx.Tx, namespace string, id int64) (archive.Record, error)
+
+// lookup reads the record {id} names with find, in the namespace, and hands it to next.
+func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, archive.Record)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{
-				"error": fmt.Sprintf("media id must be a positive integer, got %q", r.PathValue("id"))})
+				"error": fmt.Sprintf("id must be a positive integer, got %q", r.PathValue("id"))})
 			return
 		}
 		var rec archive.Record
-		err = db.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
-			rec, err = archive.Get(r.Context(), tx, namespace, id)
+		err = a.db.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
+			rec, err = find(r.Context(), tx, a.namespace, id)
 			return err
 		})
-		serve(w, r, store, rec, err, log)
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such media"})
+		case err != nil:
+			a.log.Error("reading media", "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database is unavailable, retry later"})
+		default:
+			next(w, r, rec)
+		}
 	}
 }
 
-func serve(w http.ResponseWriter, r *http.Request, store *media.Store, rec archive.Record, err error, log *slog.Logger) {
-	switch {
-	case errors.Is(err, archive.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such media"})
-	case err != nil:
-		log.Error("reading media", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database is unavailable, retry later"})
-	case rec.State != archive.Stored:
+// serveRecord answers the media row: state, attempts, last_error, sha256, size.
+func (a *API) serveRecord(w http.ResponseWriter, _ *http.Request, rec archive.Record) {
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// serveObject streams a stored object, or answers 409 with the row when not stored.
+func (a *API) serveObject(w http.ResponseWriter, r *http.Request, rec archive.Record) {
+	if rec.State != archive.Stored {
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "media is " + rec.State, "media": rec})
-	default:
-		stream(w, r, store, rec, log)
+		return
 	}
+	stream(w, r, a.store, rec, a.log)
 }
 
 // stream copies the object to w, with its type, length and sha256; as an attachment so

@@ -1,0 +1,105 @@
+package inbox_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
+	"github.com/switchboard-dev/switchboard/runtime/simulator"
+)
+
+// End to end: the simulator delivers an image; the inbox stores the message, archives the
+// media from the simulator's Graph API into a real S3-protocol server with its sha256
+// checked, and serves it behind the read API's token, to its own namespace only.
+func TestInboundMediaArchived(t *testing.T) {
+	dsn := srv.NewDatabase(t)
+	bucket := mediatest.S3(t)
+	num := numA
+	num.AccessToken = "graph-token-a"
+	sim, graph := mediaSimulator(t, num.AccessToken)
+	num.APIBaseURL = graph
+	withMedia := func(o *inbox.Options) {
+		o.Media, o.Archive = bucket, archive.Config{Poll: 20 * time.Millisecond}
+	}
+	s := startServer(t, dsn, served(num), withMedia)
+	other := startServer(t, dsn, kube.NewSnapshot("other", nil), withMedia, func(o *inbox.Options) { o.Namespace = "other" })
+	waitStatus(t, s.probes+"/readyz", 200)
+	if err := sim.UpdateNumber(num.PhoneNumberID, func(n *simulator.Number) { n.WebhookURL = s.traffic + ingest.Path }); err != nil {
+		t.Fatal(err)
+	}
+	wamid, err := sim.Inject(num.PhoneNumberID, simulator.Inbound{From: "34600000001", Type: "image", Text: "recibo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaID, _ := sim.MediaOf(wamid)
+	id, messageID := awaitStored(t, dsn, mediaID)
+	if code, body := get(t, fmt.Sprintf("%s/api/v1/messages/%d/media", s.traffic, messageID), token); code != 200 ||
+		!strings.Contains(body, `"state":"stored"`) || !strings.Contains(body, mediaID) {
+		t.Fatalf("the message's media: %d %s", code, body)
+	}
+	url := fmt.Sprintf("/api/v1/media/%d", id)
+	code, body := get(t, s.traffic+url, token)
+	sum := sha256.Sum256([]byte(body))
+	if want, _ := sim.MediaSHA256(mediaID); code != 200 || hex.EncodeToString(sum[:]) != want {
+		t.Fatalf("GET %s: %d, %d bytes", url, code, len(body))
+	}
+	if code, _ := get(t, s.traffic+url, ""); code != 401 {
+		t.Fatalf("without the token: %d", code)
+	}
+	if code, body := get(t, other.traffic+url, token); code != 404 {
+		t.Fatalf("another namespace's inbox read it: %d %s", code, body)
+	}
+}
+
+// mediaSimulator serves the simulator's Graph API on loopback; numA's webhooks are
+// pointed at the inbox once it listens.
+func mediaSimulator(t *testing.T, accessToken string) (*simulator.Server, string) {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{Seed: 5, Numbers: []simulator.Number{{ID: numA.PhoneNumberID,
+		DisplayPhoneNumber: "+1 555 078 3881", BusinessAccountID: numA.WABAID, AppSecret: numA.AppSecret,
+		AccessToken: accessToken}}, Webhooks: simulator.WebhookConfig{BaseDelay: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	return sim, hs.URL
+}
+
+// awaitStored waits (generously) for the media row of mediaID to be stored and returns
+// its id and its message's.
+func awaitStored(t *testing.T, dsn, mediaID string) (int64, int64) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var id, messageID int64
+		var state string
+		_ = conn.QueryRow(context.Background(), `SELECT id, state, message_id FROM media WHERE media_id = $1`,
+			mediaID).Scan(&id, &state, &messageID)
+		if state == archive.Stored {
+			return id, messageID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("media %s not stored (state %q)", mediaID, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
