@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,10 @@ import (
 // spec.apiBaseURL names. Another address (127.0.0.1:0: a free port) moves the samples too.
 const devSimulatorListen = "127.0.0.1:18090"
 
+// devInboxListen is the default --inbox-listen: the address the simulator scenario's
+// webhookURLs name. Another address (127.0.0.1:0: a free port) moves them too.
+const devInboxListen = "127.0.0.1:18080"
+
 // devFlags configure `switchboard dev`.
 type devFlags struct {
 	controlPlaneBin string
@@ -41,6 +46,7 @@ type devFlags struct {
 	stateDir        string
 	wait            time.Duration
 	simListen       string
+	inboxListen     string
 	simScenario     string
 	pollInterval    time.Duration
 }
@@ -57,6 +63,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
 	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
 	fs.StringVar(&f.simListen, "simulator-listen", devSimulatorListen, "loopback address of the Cloud API simulator (127.0.0.1:0: a free port); sample Numbers whose apiBaseURL is http://"+devSimulatorListen+" are pointed at it")
+	fs.StringVar(&f.inboxListen, "inbox-listen", devInboxListen, "loopback address of the sample Inbox's traffic port (webhooks, read API; 127.0.0.1:0: a free port); the simulator's webhookURLs on http://"+devInboxListen+" are pointed at it")
 	fs.StringVar(&f.simScenario, "simulator-scenario", "config/dev/simulator.yaml", "scenario of the simulator: the sample numbers and their tokens")
 	fs.DurationVar(&f.pollInterval, "quality-poll-interval", 3*time.Second, "how often the manager reads each number's quality from the simulator")
 	if err := fs.Parse(args); err != nil {
@@ -86,7 +93,11 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
-	simAddr, simDone, err := startDevSimulator(ctx, f)
+	inboxAddr, err := reserveLoopback(f.inboxListen)
+	if err != nil {
+		return fmt.Errorf("--inbox-listen: %w", err)
+	}
+	simAddr, simDone, err := startDevSimulator(ctx, f, inboxAddr)
 	if err != nil {
 		return err
 	}
@@ -122,16 +133,19 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return err
 	}
-	dsn, stopSenders, err := startDevSenders(ctx, cfg, c, f, stdout)
+	tokenFile, err := writeInboxToken(f.stateDir)
 	if err != nil {
 		return err
 	}
-	defer stopSenders()
+	defer func() { _ = os.Remove(tokenFile) }()
+	dsn, stopWorkloads, err := startDevWorkloads(ctx, cfg, c, f, devInbox{addr: inboxAddr, tokenFile: tokenFile}, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopWorkloads()
 	waitReconciled(ctx, c, objs, f.wait)
 	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, simAddr)
-	fmt.Fprintf(stdout, "\nSend a message through a sample number's sender to the simulator:\n  %s=%q %s send --number acme/sales-es --to 34600000001 --template hello_world --wait 30s\n",
-		sender.DatabaseURLEnv, dsn, os.Args[0])
-	fmt.Fprintln(stdout, "Press Ctrl-C to stop everything and clean up.")
+	printWalkthrough(stdout, dsn, simAddr, inboxAddr, tokenFile)
 
 	select {
 	case <-ctx.Done():
@@ -152,12 +166,18 @@ func devManagerFlags(pollInterval time.Duration) managerFlags {
 	return f
 }
 
-// startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends.
-// It returns the address it listens on; the returned channel closes once it has stopped.
-func startDevSimulator(ctx context.Context, f devFlags) (string, <-chan struct{}, error) {
+// startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends,
+// their webhooks on the default inbox address sent to inboxAddr. It returns the address
+// it listens on; the returned channel closes once it has stopped.
+func startDevSimulator(ctx context.Context, f devFlags, inboxAddr string) (string, <-chan struct{}, error) {
 	sc, err := simulator.LoadScenario(f.simScenario)
 	if err != nil {
 		return "", nil, fmt.Errorf("--simulator-scenario: %w", err)
+	}
+	for i, n := range sc.Numbers {
+		if rest, ok := strings.CutPrefix(n.WebhookURL, "http://"+devInboxListen+"/"); ok {
+			sc.Numbers[i].WebhookURL = "http://" + inboxAddr + "/" + rest
+		}
 	}
 	var cfg simulator.Config
 	sc.Apply(&cfg)
@@ -220,7 +240,7 @@ func switchboardKind(u *unstructured.Unstructured) bool {
 }
 
 // waitReconciled waits until every switchboard object reports the current generation,
-// and every Number is Ready (its sender runs).
+// and every Number and Inbox is Ready (its sender or inbox runs).
 func waitReconciled(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -246,7 +266,7 @@ func observed(ctx context.Context, c client.Client, o *unstructured.Unstructured
 		return false
 	}
 	ready, _, _ := readyOf(o)
-	return o.GetKind() != "Number" || ready == "True" // Numbers: wait for their senders too
+	return (o.GetKind() != "Number" && o.GetKind() != "Inbox") || ready == "True" // wait for their processes too
 }
 
 // printSummary shows the switchboard objects with their Ready condition, like
@@ -265,10 +285,11 @@ func printSummary(ctx context.Context, w io.Writer, c client.Client, objs []*uns
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.GetNamespace(), o.GetKind(), o.GetName(), status, reason, msg)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\nEach Number's sender Deployment runs as a local process (logs: %s).\n", filepath.Join(filepath.Dir(logPath), "senders"))
+	fmt.Fprintf(w, "\nEach sender and inbox Deployment runs as one local process (logs: %s).\n", filepath.Join(filepath.Dir(logPath), devLogDir))
 	fmt.Fprintln(w, "Try: kubectl describe number -n acme sales-es; kubectl get deploy -n acme")
-	fmt.Fprintln(w, "The Cloud API simulator the samples point at runs too; drop a number's quality and watch it arrive:")
-	fmt.Fprintf(w, "  curl -X PATCH %s/_sim/numbers/106540352242922 -d '{\"quality\":\"RED\"}'\n", simAddr)
+	fmt.Fprintln(w, "The Cloud API simulator the samples point at runs too; drop a number's quality (Meta's")
+	fmt.Fprintln(w, "phone_number_quality_update webhook reaches the inbox, which asks the manager to read it) and watch it arrive:")
+	fmt.Fprintf(w, "  curl -X POST http://%s/_sim/events -d '{\"number\":%q,\"quality\":{\"rating\":\"RED\"}}'\n", simAddr, devSalesES)
 	fmt.Fprintln(w, "  kubectl get numbers -n acme -w")
 }
 
@@ -282,10 +303,14 @@ func readyOf(o *unstructured.Unstructured) (status, reason, msg string) {
 	return "Unknown", "", "not reconciled yet"
 }
 
-// startDevSenders starts PostgreSQL, gives every namespace with Numbers the database
-// Secret the sender Deployments refer to, and runs those Deployments as local
-// processes. The returned stop ends the senders, then PostgreSQL.
-func startDevSenders(ctx context.Context, cfg *rest.Config, c client.Client, f devFlags, out io.Writer) (string, func(), error) {
+// devInbox is where dev mode serves the inbox: its traffic address and the file of the
+// read API's bearer token.
+type devInbox struct{ addr, tokenFile string }
+
+// startDevWorkloads starts PostgreSQL, gives every namespace with Numbers the database
+// Secret the sender and inbox Deployments refer to, and runs those Deployments as local
+// processes. The returned stop ends them, then PostgreSQL.
+func startDevWorkloads(ctx context.Context, cfg *rest.Config, c client.Client, f devFlags, ib devInbox, out io.Writer) (string, func(), error) {
 	pg, err := pgserver.Start()
 	if err != nil {
 		return "", nil, fmt.Errorf("starting PostgreSQL: %w", err)
@@ -300,6 +325,7 @@ func startDevSenders(ctx context.Context, cfg *rest.Config, c client.Client, f d
 		pg.Stop()
 		return "", nil, err
 	}
+	kubelet.inboxAddr, kubelet.inboxToken = ib.addr, ib.tokenFile
 	kctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); kubelet.run(kctx) }()
@@ -326,4 +352,51 @@ func ensureDatabaseSecrets(ctx context.Context, c client.Client, dsn string) err
 		}
 	}
 	return nil
+}
+
+// reserveLoopback checks that addr can be listened on and returns it with the port the
+// system chose for port 0; the process that serves it listens on it again.
+func reserveLoopback(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String(), nil
+}
+
+// writeInboxToken writes a fresh read-API bearer token (crypto/rand's Text: 26 base32
+// characters, 128 bits) to
+// <stateDir>/inbox-token, mode 0600, and returns the file's absolute path.
+func writeInboxToken(stateDir string) (string, error) {
+	path, err := filepath.Abs(filepath.Join(stateDir, "inbox-token"))
+	if err != nil {
+		return "", err
+	}
+	_ = os.Remove(path) // a file left by a killed session may have other permissions
+	return path, os.WriteFile(path, []byte(rand.Text()+"\n"), 0o600)
+}
+
+// devSalesES is the simulator's phone number ID of the sample Number acme/sales-es.
+const devSalesES = "106540352242922"
+
+// printWalkthrough shows, as commands to paste, a customer's message through the
+// simulator, the Spanish auto-reply reaching it and the conversation read back.
+func printWalkthrough(w io.Writer, dsn, simAddr, inboxAddr, tokenFile string) {
+	token, _ := os.ReadFile(tokenFile)
+	fmt.Fprintf(w, "\nThe sample Inbox acme/support runs at http://%s; the read API's bearer token is %s (in %s).\n",
+		inboxAddr, strings.TrimSpace(string(token)), tokenFile)
+	fmt.Fprintln(w, "A customer asks the Spanish number (acme/sales-es) for the price, through the simulator's control API:")
+	fmt.Fprintf(w, "  curl -X POST http://%s/_sim/events -d '{\"number\":%q,\"inbound\":{\"from\":\"34622222222\",\"text\":\"¿cuánto cuesta?\"}}'\n", simAddr, devSalesES)
+	fmt.Fprintln(w, "The KeywordRule precios-es answers at once; the reply reaches the simulator (outside the business")
+	fmt.Fprintln(w, "hours of RoutingPolicy sales, Europe/Madrid, its after-hours reply comes too):")
+	fmt.Fprintf(w, "  curl 'http://%s/_sim/numbers/%s/messages?limit=2'\n", simAddr, devSalesES)
+	fmt.Fprintln(w, "The conversation (its id) and its messages, the question and the reply (and the after-hours one),")
+	fmt.Fprintln(w, "from the inbox's read API:")
+	auth := fmt.Sprintf("-H \"Authorization: Bearer $(cat %s)\"", tokenFile)
+	fmt.Fprintf(w, "  curl %s http://%s/api/v1/conversations\n", auth, inboxAddr)
+	fmt.Fprintf(w, "  curl %s http://%s/api/v1/conversations/1/messages   # 1: the id above\n", auth, inboxAddr)
+	fmt.Fprintf(w, "\nSend a message through a sample number's sender to the simulator:\n  %s=%q %s send --number acme/sales-es --to 34600000001 --template hello_world --wait 30s\n",
+		sender.DatabaseURLEnv, dsn, os.Args[0])
+	fmt.Fprintln(w, "Press Ctrl-C to stop everything and clean up.")
 }

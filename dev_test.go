@@ -2,20 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 )
 
@@ -23,7 +29,7 @@ import (
 // sender Deployments as processes of its own executable, and the command-line tests run
 // it with SWITCHBOARD_TEST_MAIN=1.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "sender" || os.Getenv("SWITCHBOARD_TEST_MAIN") == "1" {
+	if len(os.Args) > 1 && (os.Args[1] == "sender" || os.Args[1] == "inbox") || os.Getenv("SWITCHBOARD_TEST_MAIN") == "1" {
 		main()
 		os.Exit(0)
 	}
@@ -62,19 +68,22 @@ func TestDevMode(t *testing.T) {
 	if assets == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd into bin/k8s")
 	}
-	// The default simulator port is taken, as when `make dev` runs on the same machine.
-	if ln, err := net.Listen("tcp", devSimulatorListen); err == nil {
-		defer ln.Close()
+	// The default simulator and inbox ports are taken, as when `make dev` runs on the
+	// same machine.
+	for _, addr := range []string{devSimulatorListen, devInboxListen} {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			defer ln.Close()
+		}
 	}
 	state := t.TempDir()
 	out := &signalWriter{marker: "Press Ctrl-C", ready: make(chan struct{})}
+	t.Cleanup(func() { logOnFailure(t, out, state) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- runDev(ctx, []string{"--control-plane-bin", assets, "--samples", "config/samples", "--state-dir", state,
-			"--simulator-listen", "127.0.0.1:0"}, out) // a free port: `make dev` may hold the default one
-
+			"--simulator-listen", "127.0.0.1:0", "--inbox-listen", "127.0.0.1:0"}, out) // free ports: `make dev` may hold the defaults
 	}()
 	select {
 	case <-out.ready:
@@ -120,19 +129,24 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("switchboard send: %v\n%s", err, sendOut.String())
 	}
 
-	// A quality drop through the simulator's control API reaches the Number's status.
-	sim := regexp.MustCompile(`curl -X PATCH (127\.0\.0\.1:\d+)/_sim/`).FindStringSubmatch(text)
+	// The walkthrough: the customer's question, the auto-reply in the simulator, the
+	// conversation and its two messages from the inbox's read API.
+	expectInboxReady(t, ctx, c)
+	sim := regexp.MustCompile(`curl -X POST http://(127\.0\.0\.1:\d+)/_sim/events -d '(\{[^']*"inbound"[^']*\})'`).FindStringSubmatch(text)
 	if sim == nil || sim[1] == devSimulatorListen {
-		t.Fatalf("dev mode does not print the simulator's free port:\n%s", text)
+		t.Fatalf("dev mode does not print the inbound event on the simulator's free port:\n%s", text)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch,
-		"http://"+sim[1]+"/_sim/numbers/106540352242922", strings.NewReader(`{"quality":"RED"}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("simulator control API: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	devPost(t, "http://"+sim[1]+"/_sim/events", sim[2])
+	waitFor(t, "the auto-reply in the simulator", func() bool {
+		return strings.Contains(devGet(t, "http://"+sim[1]+"/_sim/numbers/106540352242922/messages", ""), "Nuestra lista de precios")
+	})
+	expectConversation(t, text, filepath.Join(state, "inbox-token"))
+
+	// A quality event sends phone_number_quality_update to the inbox, which asks the
+	// manager (the refresh annotation) to read the rating at once.
+	devPost(t, "http://"+sim[1]+"/_sim/events", `{"number":"106540352242922","quality":{"rating":"RED"}}`)
 	expectDevQuality(t, ctx, c, "RED")
+	expectRefreshHandled(t, ctx, c)
 
 	cancel()
 	select {
@@ -164,4 +178,123 @@ func expectDevQuality(t *testing.T, ctx context.Context, c client.Client, rating
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("sales-es quality is %+v, want %s", n.Status.Quality, rating)
+}
+
+// expectInboxReady waits until the sample Inbox is Ready: its process runs in dev mode.
+func expectInboxReady(t *testing.T, ctx context.Context, c client.Client) {
+	t.Helper()
+	ib := &sbv1.Inbox{}
+	waitFor(t, "the sample Inbox Ready=True", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "support"}, ib) == nil &&
+			meta.IsStatusConditionTrue(ib.Status.Conditions, sbv1.ReadyCondition)
+	})
+}
+
+// expectConversation reads the customer's conversation and its two messages (the
+// question and the auto-reply) with the printed read-API commands and token.
+func expectConversation(t *testing.T, text, tokenFile string) {
+	t.Helper()
+	info, err := os.Stat(tokenFile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("inbox-token: %v %v", info, err)
+	}
+	token, _ := os.ReadFile(tokenFile)
+	if !strings.Contains(text, strings.TrimSpace(string(token))) {
+		t.Errorf("the output does not print the read API's token")
+	}
+	api := regexp.MustCompile(`Bearer \$\(cat \S+\)" (http://127\.0\.0\.1:\d+/api/v1/conversations)\n`).FindStringSubmatch(text)
+	if api == nil || strings.Contains(api[1], devInboxListen) {
+		t.Fatalf("dev mode does not print the conversations command on the inbox's free port:\n%s", text)
+	}
+	var convs struct {
+		Items []struct {
+			ID   int64  `json:"id"`
+			WAID string `json:"waId"`
+		}
+	}
+	devJSON(t, api[1], string(token), &convs)
+	if len(convs.Items) != 1 || convs.Items[0].WAID != "34622222222" {
+		t.Fatalf("conversations: %+v", convs)
+	}
+	// The question, the reply and, outside the business hours of RoutingPolicy sales
+	// (this depends on the time of day), its after-hours reply.
+	var msgs struct{ Items []devMessage }
+	devJSON(t, fmt.Sprintf("%s/%d/messages", api[1], convs.Items[0].ID), string(token), &msgs)
+	reply := func(m devMessage) bool {
+		return m.Direction == "out" && strings.HasPrefix(m.Text, "Nuestra lista de precios")
+	}
+	if n := len(msgs.Items); n < 2 || n > 3 || msgs.Items[0] != (devMessage{"in", "¿cuánto cuesta?"}) ||
+		!slices.ContainsFunc(msgs.Items[1:], reply) {
+		t.Errorf("messages: %+v", msgs.Items)
+	}
+}
+
+// devMessage is what the test reads of a message from the read API.
+type devMessage struct{ Direction, Text string }
+
+// expectRefreshHandled checks that the inbox set the refresh annotation on sales-es and
+// the manager handled it.
+func expectRefreshHandled(t *testing.T, ctx context.Context, c client.Client) {
+	t.Helper()
+	n := &sbv1.Number{}
+	waitFor(t, "the quality refresh handled", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "sales-es"}, n) == nil &&
+			n.Annotations[contract.QualityRefreshAnnotation] != "" &&
+			n.Status.LastHandledQualityRefresh == n.Annotations[contract.QualityRefreshAnnotation]
+	})
+}
+
+// waitFor polls cond for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func devPost(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %v %v", url, resp, err)
+	}
+	resp.Body.Close()
+}
+
+// devGet answers the body of a GET, with a bearer token when given.
+func devGet(t *testing.T, url, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", url, resp.Status, b)
+	}
+	return string(b)
+}
+
+func devJSON(t *testing.T, url, token string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(devGet(t, url, token)), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// logOnFailure shows dev mode's output and the inbox's log when the test failed.
+func logOnFailure(t *testing.T, out *signalWriter, state string) {
+	if !t.Failed() {
+		return
+	}
+	log, _ := os.ReadFile(filepath.Join(state, devLogDir, "acme_inbox-support.log"))
+	t.Logf("dev mode printed:\n%s\ninbox log:\n%s", out, log)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,15 +26,19 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/switchboard-dev/switchboard/controllers"
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 )
 
-// devKubelet runs the sender Deployments the manager declares as local processes, with
-// exactly their command, arguments and environment (Secret and field references
-// resolved), under the sender's own ServiceAccount token. Only the bind addresses move
-// to free loopback ports, since all senders share one machine. It restarts a process
-// when its Deployment changes or it exits, and reports it in the Deployment's status, as
-// the Deployment controller and kubelet would.
+// devKubelet runs every Deployment the manager declares (label
+// app.kubernetes.io/managed-by: switchboard-manager: the senders and the inboxes) as one
+// local process each, whatever its replicas, with exactly its command, arguments and
+// environment (Secret and field references resolved), under its own ServiceAccount
+// token so that its Role applies. Only the bind addresses move to free loopback ports,
+// since all workloads share one machine, except that one inbox's traffic port gets
+// inboxAddr; inboxes also get --api-token-file. It restarts a process when its
+// Deployment changes or it exits, and reports it in the Deployment's status, as the
+// Deployment controller and kubelet would.
 type devKubelet struct {
 	c      client.Client
 	cs     *kubernetes.Clientset
@@ -41,6 +47,10 @@ type devKubelet struct {
 	logDir string
 	out    io.Writer
 	procs  map[client.ObjectKey]*devProc
+	// inboxAddr is the traffic address of the first inbox started (inboxOwner), and
+	// inboxToken the file of the read API's bearer token every inbox gets.
+	inboxAddr, inboxToken string
+	inboxOwner            client.ObjectKey
 	// tokens are the kubeconfig files holding ServiceAccount tokens, removed at the end.
 	tokens map[string]bool
 	// crashes counts a Deployment's consecutive crashes; notBefore delays its restart.
@@ -48,7 +58,7 @@ type devKubelet struct {
 	notBefore map[client.ObjectKey]time.Time
 }
 
-// devProc is one running sender.
+// devProc is one running workload.
 type devProc struct {
 	generation int64
 	cmd        *exec.Cmd
@@ -61,7 +71,7 @@ func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	logDir := filepath.Join(dir, "senders")
+	logDir := filepath.Join(dir, devLogDir)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -70,14 +80,17 @@ func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer)
 		crashes: map[client.ObjectKey]int{}, notBefore: map[client.ObjectKey]time.Time{}}, nil
 }
 
-// run syncs the sender Deployments every second until ctx ends, then stops them all.
+// devLogDir holds one log file per workload, NAMESPACE_DEPLOYMENT.log, under the state dir.
+const devLogDir = "workloads"
+
+// run syncs the manager's Deployments every second until ctx ends, then stops them all.
 func (k *devKubelet) run(ctx context.Context) {
 	defer k.stopAll()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		if err := k.sync(ctx); err != nil && ctx.Err() == nil {
-			fmt.Fprintln(k.out, "switchboard dev: running senders:", err)
+			fmt.Fprintln(k.out, "switchboard dev: running workloads:", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -89,7 +102,7 @@ func (k *devKubelet) run(ctx context.Context) {
 
 func (k *devKubelet) sync(ctx context.Context) error {
 	var deps appsv1.DeploymentList
-	if err := k.c.List(ctx, &deps, client.HasLabels{contract.NumberLabel}); err != nil {
+	if err := k.c.List(ctx, &deps, client.MatchingLabels{controllers.ManagedByLabel: controllers.ManagerName}); err != nil {
 		return err
 	}
 	seen := map[client.ObjectKey]bool{}
@@ -98,7 +111,7 @@ func (k *devKubelet) sync(ctx context.Context) error {
 		key := client.ObjectKeyFromObject(d)
 		seen[key] = true
 		if err := k.syncOne(ctx, d); err != nil {
-			fmt.Fprintf(k.out, "switchboard dev: sender %s: %v\n", key, err)
+			fmt.Fprintf(k.out, "switchboard dev: Deployment %s: %v\n", key, err)
 		}
 	}
 	for key := range k.procs {
@@ -151,7 +164,7 @@ func (k *devKubelet) start(ctx context.Context, d *appsv1.Deployment) (*devProc,
 	if err != nil {
 		return nil, err
 	}
-	args, health, err := localAddresses(ctr.Args)
+	args, health, err := k.localArgs(client.ObjectKeyFromObject(d), ctr.Args)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +187,7 @@ func (k *devKubelet) start(ctx context.Context, d *appsv1.Deployment) (*devProc,
 		logFile.Close()
 		return nil, err
 	}
+	k.sayReplicas(d)
 	p := &devProc{generation: d.Generation, cmd: cmd, health: health, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
 	return p, nil
@@ -218,8 +232,8 @@ func (k *devKubelet) resolveEnv(ctx context.Context, ns, podName string, vars []
 	return out, nil
 }
 
-// serviceAccountKubeconfig writes a kubeconfig holding a token of the sender's own
-// ServiceAccount, so that in dev mode too the sender can do only what its Role allows.
+// serviceAccountKubeconfig writes a kubeconfig holding a token of the workload's own
+// ServiceAccount, so that in dev mode too it can do only what its Role allows.
 func (k *devKubelet) serviceAccountKubeconfig(ctx context.Context, ns, sa string) (string, error) {
 	ttl := int64(24 * 3600)
 	tr, err := k.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa,
@@ -237,29 +251,66 @@ func (k *devKubelet) serviceAccountKubeconfig(ctx context.Context, ns, sa string
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
-// localAddresses moves the bind-address flags to free loopback ports and returns the
-// health endpoint.
-func localAddresses(args []string) ([]string, string, error) {
-	out := make([]string, len(args))
-	health := ""
+// localArgs moves the bind-address flags to loopback (see localAddresses) and gives an
+// inbox the read API's token file.
+func (k *devKubelet) localArgs(key client.ObjectKey, args []string) ([]string, string, error) {
+	traffic := ""
+	if len(args) > 0 && args[0] == contract.InboxSubcommand {
+		if k.inboxOwner == (client.ObjectKey{}) {
+			k.inboxOwner = key
+		}
+		if k.inboxOwner == key {
+			traffic = k.inboxAddr
+		}
+		args = append(slices.Clone(args), "--"+devAPITokenFileFlag+"="+k.inboxToken)
+	}
+	return localAddresses(args, traffic)
+}
+
+// devAPITokenFileFlag is `switchboard inbox`'s flag naming the read API's token file.
+const devAPITokenFileFlag = "api-token-file"
+
+// localAddresses moves the bind-address flags to free loopback ports (the inbox's traffic
+// port to traffic, when given) and returns the readiness URL: the sender's health port,
+// or else the metrics port, which serves the inbox's probes.
+func localAddresses(args []string, traffic string) ([]string, string, error) {
+	out := slices.Clone(args)
+	addrs := map[string]string{}
 	for i, a := range args {
-		out[i] = a
-		for _, name := range []string{contract.MetricsBindAddressFlag, contract.SenderHealthAddressFlag} {
+		for _, name := range []string{contract.MetricsBindAddressFlag, contract.SenderHealthAddressFlag, contract.InboxHTTPAddressFlag} {
 			flag := "--" + name + "="
 			if !strings.HasPrefix(a, flag) {
 				continue
 			}
-			addr, err := freeLoopbackAddr()
+			addr, err := localAddr(name, traffic)
 			if err != nil {
 				return nil, "", err
 			}
-			out[i] = flag + addr
-			if name == contract.SenderHealthAddressFlag {
-				health = "http://" + addr + contract.ReadyzPath
-			}
+			out[i], addrs[name] = flag+addr, addr
 		}
 	}
-	return out, health, nil
+	health := cmp.Or(addrs[contract.SenderHealthAddressFlag], addrs[contract.MetricsBindAddressFlag])
+	if health == "" {
+		return out, "", nil
+	}
+	return out, "http://" + health + contract.ReadyzPath, nil
+}
+
+// localAddr is traffic for the inbox's traffic port when set, else a free loopback port.
+func localAddr(flag, traffic string) (string, error) {
+	if flag == contract.InboxHTTPAddressFlag && traffic != "" {
+		return traffic, nil
+	}
+	return freeLoopbackAddr()
+}
+
+// sayReplicas tells when a Deployment asks for more replicas than the one process dev
+// mode runs (an Inbox asks for 2 by default).
+func (k *devKubelet) sayReplicas(d *appsv1.Deployment) {
+	if d.Spec.Replicas != nil && *d.Spec.Replicas > 1 && k.crashes[client.ObjectKeyFromObject(d)] == 0 {
+		fmt.Fprintf(k.out, "switchboard dev: Deployment %s/%s asks for %d replicas; dev mode runs 1 process\n",
+			d.Namespace, d.Name, *d.Spec.Replicas)
+	}
 }
 
 func freeLoopbackAddr() (string, error) {
@@ -275,12 +326,12 @@ func freeLoopbackAddr() (string, error) {
 func (k *devKubelet) report(ctx context.Context, d *appsv1.Deployment, p *devProc) error {
 	var ready int32
 	avail := appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse,
-		Reason: "MinimumReplicasUnavailable", Message: "the dev-mode sender process is not ready"}
+		Reason: "MinimumReplicasUnavailable", Message: "the dev-mode process is not ready"}
 	if p != nil && !p.hasExited() && healthy(p.health) {
 		ready = 1
 		delete(k.crashes, client.ObjectKeyFromObject(d)) // running and ready again
 		avail = appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", Message: "the dev-mode sender process is running and ready"}
+			Reason: "MinimumReplicasAvailable", Message: "the dev-mode process is running and ready"}
 	}
 	want := int32(0)
 	if p != nil {
@@ -309,7 +360,7 @@ func healthy(url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// stop ends one sender.
+// stop ends one workload.
 func (k *devKubelet) stop(key client.ObjectKey) {
 	if p := k.procs[key]; p != nil {
 		p.terminate()
@@ -317,7 +368,7 @@ func (k *devKubelet) stop(key client.ObjectKey) {
 	delete(k.procs, key)
 }
 
-// stopAll ends every sender at once.
+// stopAll ends every workload at once.
 func (k *devKubelet) stopAll() {
 	var wg sync.WaitGroup
 	for key, p := range k.procs {
@@ -330,7 +381,7 @@ func (k *devKubelet) stopAll() {
 	}
 }
 
-// terminate sends SIGTERM (the sender finishes its in-flight calls), then SIGKILL
+// terminate sends SIGTERM (the process finishes its in-flight work), then SIGKILL
 // after 10 s, as a kubelet would with a 30 s grace period shortened for dev.
 func (p *devProc) terminate() {
 	if p.hasExited() {
