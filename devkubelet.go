@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -313,14 +312,7 @@ func (k *devKubelet) sayReplicas(d *appsv1.Deployment) {
 	}
 }
 
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String(), nil
-}
+func freeLoopbackAddr() (string, error) { return reserveLoopback("127.0.0.1:0") }
 
 // report writes the Deployment's status as its controller would.
 func (k *devKubelet) report(ctx context.Context, d *appsv1.Deployment, p *devProc) error {
