@@ -72,7 +72,7 @@ func TestDevMode(t *testing.T) {
 	// same machine.
 	for _, addr := range []string{devSimulatorListen, devInboxListen} {
 		if ln, err := net.Listen("tcp", addr); err == nil {
-			defer ln.Close()
+			defer func() { _ = ln.Close() }()
 		}
 	}
 	state := t.TempDir()
