@@ -2,8 +2,8 @@
 // binaries (/usr/lib/postgresql/<version>/bin, highest version first; PG_BIN overrides):
 // what `switchboard dev` gives its senders, and what the tests' helpers in pgtest build
 // on. The server lives in a temporary directory, listens on 127.0.0.1 on a free port and
-// on a unix socket in that directory, runs with fsync off, and is deleted by Stop. It
-// imports no `testing`, so the production binary may link it.
+// on a unix socket in that directory, runs with fsync off (StartDurable: on), and is
+// deleted by Stop. It imports no `testing`, so the production binary may link it.
 //
 // initdb refuses to run as root; when run as root, initdb and postgres run as the
 // "postgres" user if it exists, else as "nobody".
@@ -56,16 +56,25 @@ type Server struct {
 
 	admin    *pgxpool.Pool
 	stopOnce sync.Once
+	durable  bool
 }
 
 // Start runs initdb and postgres in a new temporary directory and waits until the server
-// accepts connections.
-func Start() (srv *Server, err error) {
+// accepts connections. The server trades durability for speed: fsync,
+// synchronous_commit and full_page_writes are off.
+func Start() (*Server, error) { return start(false) }
+
+// StartDurable is Start with PostgreSQL's durable defaults (fsync, synchronous_commit and
+// full_page_writes on: a commit returns once its WAL is flushed to disk), for benchmarks
+// whose figures must hold for a production database.
+func StartDurable() (*Server, error) { return start(true) }
+
+func start(durable bool) (srv *Server, err error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{BinDir: bin}
+	s := &Server{BinDir: bin, durable: durable}
 	if err := s.makeDir(); err != nil {
 		return nil, err
 	}
@@ -273,28 +282,33 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// settings are the server's -c options: durable or not (see Start and StartDurable).
+func (s *Server) settings() []string {
+	durability := "off"
+	if s.durable {
+		durability = "on"
+	}
+	var args []string
+	for _, kv := range []string{"fsync=" + durability, "synchronous_commit=" + durability,
+		"full_page_writes=" + durability, "max_connections=200", "shared_buffers=64MB",
+		"max_parallel_workers_per_gather=0", "log_min_messages=warning", "log_min_error_statement=panic",
+		"logging_collector=off", "TimeZone=UTC"} {
+		args = append(args, "-c", kv)
+	}
+	return args
+}
+
 func (s *Server) tryStart() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("pgserver: %w", err)
 	}
 	defer logf.Close()
-	cmd := s.command("postgres",
+	cmd := s.command("postgres", append([]string{
 		"-D", s.dataDir(),
 		"-p", strconv.Itoa(s.Port),
 		"-k", s.sockDir,
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=200",
-		"-c", "shared_buffers=64MB",
-		"-c", "max_parallel_workers_per_gather=0",
-		"-c", "log_min_messages=warning",
-		"-c", "log_min_error_statement=panic",
-		"-c", "logging_collector=off",
-		"-c", "TimeZone=UTC",
-	)
+		"-c", "listen_addresses=127.0.0.1"}, s.settings()...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgserver: start %s: %w", cmd.Path, err)
