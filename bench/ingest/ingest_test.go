@@ -24,7 +24,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/store"
-	"github.com/switchboard-dev/switchboard/runtime/store/pgserver"
+	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
@@ -37,7 +37,7 @@ var (
 )
 
 // pg is the package's durable PostgreSQL server.
-var pg *pgserver.Server
+var pg *pgtest.Server
 
 // TestMain starts PostgreSQL only when benchmarks run (the package has no tests).
 func TestMain(m *testing.M) {
@@ -45,15 +45,7 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		os.Exit(m.Run())
 	}
-	s, err := pgserver.StartDurable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pg = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
+	os.Exit(pgtest.MainDurable(m, &pg))
 }
 
 var num = kube.Number{Ref: store.NumberRef{Namespace: "bench", Name: "sales"}, PhoneNumberID: "106540352242922",
@@ -117,11 +109,7 @@ func waID(k int) string { return fmt.Sprintf("34611%06d", k%*flagCustomers) }
 func newStore(b *testing.B) (*store.Store, *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	name := fmt.Sprintf("b%d", time.Now().UnixNano())
-	dsn, err := pg.CreateDatabase(ctx, name)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dsn := pg.NewDatabase(b)
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -133,7 +121,6 @@ func newStore(b *testing.B) (*store.Store, *pgx.Conn) {
 	b.Cleanup(func() {
 		_ = conn.Close(context.Background())
 		st.Close()
-		_ = pg.DropDatabase(context.Background(), name)
 	})
 	return st, conn
 }

@@ -31,9 +31,13 @@ type Server struct {
 	seq atomic.Int64
 }
 
-// Start starts a server (pgserver.Start).
-func Start() (*Server, error) {
-	s, err := pgserver.Start()
+// Start starts a server (pgserver.Start: fsync off).
+func Start() (*Server, error) { return wrap(pgserver.Start()) }
+
+// StartDurable starts a server with fsync on (pgserver.StartDurable), for benchmarks.
+func StartDurable() (*Server, error) { return wrap(pgserver.StartDurable()) }
+
+func wrap(s *pgserver.Server, err error) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +76,14 @@ func (s *Server) NewDatabase(t testing.TB) string {
 // never skipped). SIGINT or SIGTERM stops the server before the test binary exits.
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &srv)) }
-func Main(m *testing.M, srv **Server) int {
-	s, err := Start()
+func Main(m *testing.M, srv **Server) int { return run(m, srv, Start) }
+
+// MainDurable is Main with a durable server (StartDurable), for benchmarks whose
+// figures must include the WAL flush of each commit.
+func MainDurable(m *testing.M, srv **Server) int { return run(m, srv, StartDurable) }
+
+func run(m *testing.M, srv **Server, start func() (*Server, error)) int {
+	s, err := start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		fmt.Fprintln(os.Stderr, "FAIL: the storage tests need a real PostgreSQL")
