@@ -67,13 +67,13 @@ func BenchmarkAutoReply(b *testing.B) {
 
 // env is one run: database, inbox, sender, simulator and the taps.
 type env struct {
-	b       *testing.B
-	st      *store.Store
-	sim     *simulator.Server
-	inTap   *tap // in front of the inbox: webhook arrivals by customer
-	outTap  *tap // in front of the simulator: reply arrivals by recipient
-	load    *simulator.LoadRun
-	start   time.Time
+	b      *testing.B
+	st     *store.Store
+	sim    *simulator.Server
+	inTap  *tap // in front of the inbox: webhook arrivals by customer
+	outTap *tap // in front of the simulator: reply arrivals by recipient
+	load   *simulator.LoadRun
+	start  time.Time
 }
 
 func newEnv(b *testing.B) *env {
@@ -166,7 +166,7 @@ func (e *env) startSender(simURL string) {
 	go func() {
 		done <- sender.Run(ctx, sender.Config{PhoneNumberID: num.PhoneNumberID, API: c, Outbox: lock, Wake: wake,
 			Initial: sender.Limits{MessagesPerSecond: 1000, CampaignPerMinute: 60000, UniqueRecipientsPer24h: -1},
-			Poll: time.Second, Log: slog.New(slog.DiscardHandler)})
+			Poll:    time.Second, Log: slog.New(slog.DiscardHandler)})
 	}()
 	e.b.Cleanup(func() {
 		cancel()
