@@ -9,6 +9,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/phone"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -19,6 +22,7 @@ import (
 type sendFlags struct {
 	number, to, text, template, language, lane string
 	wait                                       time.Duration
+	forceWindow                                bool
 }
 
 func (f *sendFlags) parse(args []string, out io.Writer) error {
@@ -31,6 +35,7 @@ func (f *sendFlags) parse(args []string, out io.Writer) error {
 	fs.StringVar(&f.language, "language", "en", "the template's language code")
 	fs.StringVar(&f.lane, "lane", "", "conversation or campaign (default: conversation for --text, campaign for --template)")
 	fs.DurationVar(&f.wait, "wait", 0, "follow the message until it is sent or failed, for at most this long")
+	fs.BoolVar(&f.forceWindow, "force-window", false, "enqueue --text even when no stored conversation shows an open customer-service window (Meta answers 131047 if it is closed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,6 +93,9 @@ func SendMain(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := f.checkWindow(ctx, st, msg.Number); err != nil {
+		return err
+	}
 	id, err := st.Enqueue(ctx, msg)
 	if err != nil {
 		return err
@@ -97,6 +105,22 @@ func SendMain(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return follow(ctx, st, id, f.wait, stdout)
+}
+
+// checkWindow refuses a free-form --text, before anything is enqueued, unless the
+// customer wrote to the Number within the last 24 hours (conversation.CheckFreeForm on
+// the inbox's conversations; Meta, "Customer service windows"): outside the window, or
+// when the customer never wrote (or no inbox stores the Number's conversations), Meta
+// would refuse it with error 131047. --force-window skips the check.
+func (f *sendFlags) checkWindow(ctx context.Context, st *store.Store, ref store.NumberRef) error {
+	if f.text == "" || f.forceWindow {
+		return nil
+	}
+	err := st.InTx(ctx, func(tx pgx.Tx) error { return conversation.CheckFreeForm(ctx, tx, ref, f.to, time.Now()) })
+	if errors.Is(err, conversation.ErrWindowClosed) {
+		return fmt.Errorf("--text to %s from %s refused, nothing enqueued: %w (no stored conversation shows the customer writing in the last 24 hours; --force-window enqueues it anyway)", f.to, ref, err)
+	}
+	return err
 }
 
 // follow polls the message until it is sent or failed.
