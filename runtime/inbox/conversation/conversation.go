@@ -11,11 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/phone"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -24,22 +24,24 @@ import (
 // windows); after it only templates (error 131047 otherwise).
 const ServiceWindow = 24 * time.Hour
 
-// ErrInvalidWAID is returned for a WhatsApp id that has no digits or too many.
+// ErrInvalidWAID is returned for a wa_id that is not 1 to 20 decimal digits (after an
+// optional "+").
 var ErrInvalidWAID = errors.New("conversation: wa_id must have 1 to 20 digits")
 
-// CanonicalWAID returns the canonical form of a WhatsApp id or phone number: its digits
-// only ("+34 600-000-000" → "34600000000"), as Meta writes wa_id.
+// maxWAIDDigits is the bound of contacts.wa_id in the schema (migration 00003).
+const maxWAIDDigits = 20
+
+// CanonicalWAID returns the canonical form of a wa_id Meta sent (messages[].from,
+// statuses[].recipient_id): phone.FromMeta, digits with an optional leading "+" dropped
+// ("+16505551234" → "16505551234"), never refused for its country or length as Meta
+// resolved it, but bounded by the schema's 20 digits. Anything else (spaces, letters,
+// nothing) is refused with ErrInvalidWAID.
 func CanonicalWAID(s string) (string, error) {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 || b.Len() > 20 {
+	waID, err := phone.FromMeta(s)
+	if err != nil || len(waID) > maxWAIDDigits {
 		return "", fmt.Errorf("%w, got %q", ErrInvalidWAID, s)
 	}
-	return b.String(), nil
+	return waID, nil
 }
 
 // Conversation is one row of conversations, as the ingest and the read API need it.

@@ -55,12 +55,14 @@ func open(t *testing.T, st *store.Store, waID string) conversation.Conversation 
 }
 
 func TestCanonicalWAID(t *testing.T) {
-	for in, want := range map[string]string{"+34 600-000-001": "34600000001", "(1) 555 0100": "15550100", "16505551234": "16505551234"} {
+	for in, want := range map[string]string{"+34600000001": "34600000001", "15550100": "15550100", "16505551234": "16505551234",
+		strings.Repeat("1", 20): strings.Repeat("1", 20)} {
 		if got, err := conversation.CanonicalWAID(in); err != nil || got != want {
 			t.Errorf("%q: %q %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "abc", strings.Repeat("1", 21)} {
+	// Meta writes a wa_id as digits: a phone number as a person writes it is not one.
+	for _, bad := range []string{"", "+", "abc", "+34 600-000-001", "(1) 555 0100", "34600000001\n", strings.Repeat("1", 21)} {
 		if _, err := conversation.CanonicalWAID(bad); !errors.Is(err, conversation.ErrInvalidWAID) {
 			t.Errorf("%q accepted", bad)
 		}
