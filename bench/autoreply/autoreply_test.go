@@ -171,7 +171,10 @@ func (e *env) startSender(simURL string) {
 	e.b.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				e.b.Errorf("sender.Run: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 			e.b.Error("sender.Run did not return within 30 s of its context ending")
 		}
