@@ -12,7 +12,7 @@
 // msg/s. The simulator's status webhooks (sent, delivered, read) go to the inbox too,
 // as they would from Meta (-autoreply.statuses=false leaves them out). The simulator
 // delivers webhooks with 16 concurrent workers (-autoreply.webhook-workers; its default
-// of 4 cannot carry 500 messages/s plus their statuses to a durable inbox).
+// is 4).
 //
 // Latency is measured per customer, to the reply's arrival at the simulator (a tap in
 // front of its HTTP handler):
