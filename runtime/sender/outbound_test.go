@@ -172,7 +172,7 @@ func (r *rig) sendWait(t *testing.T, to, text string) int64 {
 	t.Helper()
 	t.Setenv(sender.DatabaseURLEnv, r.dsn)
 	var out strings.Builder
-	err := sender.SendMain(t.Context(), []string{"--number=" + number.String(), "--to=" + to, "--text=" + text, "--wait=60s"}, &out)
+	err := sender.SendMain(t.Context(), []string{"--number=" + number.String(), "--to=" + to, "--text=" + text, "--force-window", "--wait=60s"}, &out)
 	want := `not sent: blocked by KeywordRule ` + blockedRule + `: "garantizado" in text.body: Never promise results.`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("switchboard send --wait: err = %v, want it to contain %s", err, want)
