@@ -15,6 +15,7 @@ export PATH := $(BIN):$(PATH)
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+CRANE_VERSION ?= v0.22.1
 # The control plane used by envtest and `make dev` follows the Kubernetes libraries in
 # go.mod (k8s.io/api v0.X.Y -> Kubernetes v1.X.Y); etcd follows that Kubernetes release.
 K8S_VERSION ?= $(shell go list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0/v1/')
@@ -101,6 +102,39 @@ dev: build envtest-assets ## Run the embedded default: local control plane, CRDs
 run: ## Run the manager against the cluster of the current KUBECONFIG.
 	go run . manager --leader-elect=false
 
+##@ Image and end-to-end tests (docs/e2e.md)
+
+CRANE := $(BIN)/crane-$(CRANE_VERSION)
+# The image's tag and org.opencontainers.image.version label.
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty)
+IMAGE_DIR := $(BIN)/image
+# The containerd that `make image-load` imports into.
+CONTAINERD_ADDRESS ?= /run/containerd/containerd.sock
+# The node's binaries (kubelet, kube-proxy, ...) for the e2e cluster, cached per version.
+E2E_K8S := $(BIN)/e2e/k8s/$(K8S_VERSION)
+
+.PHONY: image
+image: $(CRANE) ## Build the image localhost/switchboard:$(IMAGE_VERSION) into bin/image/ (no Docker).
+	hack/build-image.sh $(CRANE) $(IMAGE_DIR) $(IMAGE_VERSION)
+
+.PHONY: image-check
+image-check: $(CRANE) ## Build the image twice and fail unless both digests are equal.
+	hack/build-image.sh $(CRANE) $(IMAGE_DIR)/check-1 $(IMAGE_VERSION)
+	hack/build-image.sh $(CRANE) $(IMAGE_DIR)/check-2 $(IMAGE_VERSION)
+	cmp $(IMAGE_DIR)/check-1/digest $(IMAGE_DIR)/check-2/digest && echo "reproducible: $$(cat $(IMAGE_DIR)/check-1/digest)"
+
+.PHONY: image-load
+image-load: image ## Import the image into the containerd at CONTAINERD_ADDRESS (namespace k8s.io).
+	ctr --address $(CONTAINERD_ADDRESS) -n k8s.io images import $(IMAGE_DIR)/switchboard.tar
+
+.PHONY: e2e-node
+e2e-node: ## Build the e2e node's binaries (kubelet, kube-proxy, ...) into bin/e2e/k8s (cached).
+	hack/build-control-plane.sh $(K8S_VERSION) $(E2E_K8S) kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+
+.PHONY: e2e
+e2e: image envtest-assets e2e-node $(HELM) ## Run the end-to-end test on a single-node cluster in a network namespace.
+	hack/e2e/run.sh $(ENVTEST_ASSETS) $(E2E_K8S) $(HELM) $(IMAGE_DIR)/switchboard.tar localhost/switchboard:$(IMAGE_VERSION)
+
 ##@ Tools
 
 .PHONY: envtest-assets
@@ -112,6 +146,9 @@ $(CONTROLLER_GEN):
 
 $(HELM):
 	hack/go-install.sh $@ helm.sh/helm/v3/cmd/helm $(HELM_VERSION)
+
+$(CRANE):
+	hack/go-install.sh $@ github.com/google/go-containerregistry/cmd/crane $(CRANE_VERSION)
 
 $(GOLANGCI_LINT):
 	hack/go-install.sh $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint $(GOLANGCI_LINT_VERSION)

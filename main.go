@@ -24,6 +24,10 @@ import (
 	"syscall"
 	_ "time/tzdata" // time zones of RoutingPolicies and RetentionPolicies, even in a bare image
 
+	// The public CAs for TLS to Meta's Graph API when the system has none (the image
+	// carries no CA bundle); system roots, when present, still take precedence.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"

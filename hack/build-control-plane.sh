@@ -3,7 +3,11 @@
 # (kube-apiserver and etcd) from the Go module proxy, because setup-envtest cannot
 # download its archives on machines without general internet access.
 #
-#   hack/build-control-plane.sh <k8s-version> <out-dir>
+#   hack/build-control-plane.sh <k8s-version> <out-dir> [component...]
+#
+# The components default to kube-apiserver and etcd; the e2e cluster (hack/e2e/) also
+# asks for kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl,
+# any command under k8s.io/kubernetes/cmd/.
 #
 # etcd's version is the one that Kubernetes release requires in its own go.mod.
 # The binaries land in <out-dir> (the Makefile passes bin/k8s/<k8s-version>) and are
@@ -12,10 +16,13 @@ set -euo pipefail
 
 K8S_VERSION=${1:?k8s version, e.g. v1.37.2}
 OUT=${2:?output directory}
+shift 2
+COMPONENTS=("${@:-kube-apiserver}")
+[[ $# -gt 0 ]] || COMPONENTS+=(etcd)
 
-if [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" ]]; then
-  exit 0
-fi
+missing=()
+for c in "${COMPONENTS[@]}"; do [[ -x "$OUT/$c" ]] || missing+=("$c"); done
+[[ ${#missing[@]} -gt 0 ]] || exit 0
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -28,7 +35,7 @@ trap 'rm -rf "$WORK"' EXIT
 # in the module cache: point each of them at the published module of the same release.
 modfile=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 ETCD_VERSION=$(sed -n 's#^\s*go.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$modfile")
-echo ">> building kube-apiserver $K8S_VERSION and etcd $ETCD_VERSION into $OUT (first run only, several minutes)"
+echo ">> building ${missing[*]} ($K8S_VERSION, etcd $ETCD_VERSION) into $OUT (first run only, several minutes)"
 {
   echo "module switchboard.local/control-plane"
   echo
@@ -43,24 +50,24 @@ echo ">> building kube-apiserver $K8S_VERSION and etcd $ETCD_VERSION into $OUT (
   sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\t\1 => \1 '"$STAGING_VERSION"'#p' "$modfile"
   echo ")"
 } > "$WORK/go.mod"
-cat > "$WORK/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "go.etcd.io/etcd/server/v3"
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-)
-GO
+pkgs=()
+for c in "${missing[@]}"; do
+  if [[ $c == etcd ]]; then pkgs+=(go.etcd.io/etcd/server/v3); else pkgs+=("k8s.io/kubernetes/cmd/$c"); fi
+done
+{
+  echo "//go:build tools"; echo; echo "package tools"; echo; echo "import ("
+  printf '\t_ "%s"\n' "${pkgs[@]}"
+  echo ")"
+} > "$WORK/tools.go"
 
 cd "$WORK"
 go mod tidy >/dev/null
 ver=k8s.io/component-base/version
 ldflags="-s -w -X $ver.gitVersion=$K8S_VERSION -X $ver.gitMajor=1 -X $ver.gitMinor=$MINOR -X $ver.gitTreeState=clean"
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$OUT/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$OUT/etcd.tmp" go.etcd.io/etcd/server/v3
-mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
-mv "$OUT/etcd.tmp" "$OUT/etcd"
-"$OUT/kube-apiserver" --version
-"$OUT/etcd" --version | sed -n 1p
+for i in "${!missing[@]}"; do
+  CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$OUT/${missing[$i]}.tmp" "${pkgs[$i]}"
+done
+for c in "${missing[@]}"; do
+  mv "$OUT/$c.tmp" "$OUT/$c"
+  { "$OUT/$c" --version 2>/dev/null || "$OUT/$c" version --client; } | sed -n 1p
+done
