@@ -133,7 +133,7 @@ e2e-node: ## Build the e2e node's binaries (kubelet, kube-proxy, ...) into bin/e
 
 .PHONY: e2e
 e2e: image envtest-assets e2e-node $(HELM) ## Run the end-to-end test on a single-node cluster in a network namespace.
-	hack/e2e/run.sh $(ENVTEST_ASSETS) $(E2E_K8S) $(HELM) $(IMAGE_DIR)/switchboard.tar localhost/switchboard:$(IMAGE_VERSION)
+	hack/e2e/run.sh $(ENVTEST_ASSETS) $(E2E_K8S) $(HELM) $(CRANE) $(IMAGE_DIR)/switchboard.tar localhost/switchboard:$(IMAGE_VERSION)
 
 ##@ Tools
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the switchboard container image from the static binary, with no Docker:
 #
-#   hack/build-image.sh <crane> <out-dir> <version>
+#   hack/build-image.sh <crane> <out-dir> <version> [<name> <package>]
 #
-# writes <out-dir>/switchboard.tar (an image tarball tagged localhost/switchboard:<version>,
+# writes <out-dir>/<name>.tar (an image tarball tagged localhost/<name>:<version>,
 # importable with `ctr images import` and pushable with `crane push`) and
-# <out-dir>/digest (the image's sha256 digest).
+# <out-dir>/digest (the image's sha256 digest). <name> defaults to switchboard and
+# <package> to the repository's root; the e2e cluster builds its pause image this way.
 #
-# The image is one layer: /switchboard (CGO_ENABLED=0, -trimpath), an /etc/passwd and
+# The image is one layer: /usr/local/bin/switchboard (CGO_ENABLED=0, -trimpath; on the
+# image's PATH, since the sender and inbox Deployments run `switchboard`), an /etc/passwd and
 # /etc/group naming the non-root user 65532, and a world-writable /tmp. No shell, no
 # package manager; the public CAs come from golang.org/x/crypto/x509roots/fallback, which
 # the binary imports. Reproducible: every file's time is the commit's time, owners are
@@ -21,6 +23,8 @@ set -euo pipefail
 CRANE=${1:?crane binary}
 OUT=${2:?output directory}
 VERSION=${3:?image version}
+NAME=${4:-switchboard}
+PKG=${5:-.}
 SOURCE=https://github.com/switchboard-dev/switchboard
 REVISION=$(git rev-parse HEAD)
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
@@ -38,15 +42,20 @@ cleanup() {
 trap cleanup EXIT
 
 root=$WORK/rootfs
-mkdir -p "$root/etc" "$root/tmp"
-CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH go build -trimpath -ldflags "-s -w" -o "$root/switchboard" .
+bindir=$root/usr/local/bin
+# /tmp/kubebuilder-envtest: the binary links controller-runtime's envtest (dev mode), whose
+# package init panics when it cannot create that directory, as on the read-only root
+# filesystem of the sender and inbox pods; present in the image, the init finds it.
+mkdir -p "$root/etc" "$root/tmp/kubebuilder-envtest" "$bindir"
+CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH go build -trimpath -ldflags "-s -w" -o "$bindir/$NAME" "$PKG"
 echo "nonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin" >"$root/etc/passwd"
 echo "nonroot:x:65532:" >"$root/etc/group"
-chmod 0755 "$root" "$root/etc" "$root/switchboard"
+chmod 0755 "$root" "$root/etc" "$root/usr" "$root/usr/local" "$bindir" "$bindir/$NAME"
 chmod 0644 "$root/etc/passwd" "$root/etc/group"
 chmod 1777 "$root/tmp"
+chmod 0755 "$root/tmp/kubebuilder-envtest"
 tar --sort=name --mtime="@$EPOCH" --owner=0 --group=0 --numeric-owner --format=ustar \
-  -C "$root" -cf "$WORK/layer.tar" switchboard etc tmp
+  -C "$root" -cf "$WORK/layer.tar" etc tmp usr
 
 "$CRANE" registry serve --address 127.0.0.1:0 >"$WORK/registry.log" 2>&1 &
 REGISTRY_PID=$!
@@ -56,19 +65,19 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ -n $port ]] || { cat "$WORK/registry.log"; echo "the throwaway registry did not start" >&2; exit 1; }
-base=127.0.0.1:$port/switchboard:base
+base=127.0.0.1:$port/$NAME:base
 
 "$CRANE" append --insecure --oci-empty-base -f "$WORK/layer.tar" -t "$base" >/dev/null
 "$CRANE" mutate --insecure "$base" \
   --set-platform "linux/$GOARCH" \
-  --entrypoint /switchboard --user 65532:65532 --workdir / \
-  -l "org.opencontainers.image.title=switchboard" \
-  -l "org.opencontainers.image.description=Switchboard: the operator, sender, inbox and simulator of WhatsApp Business numbers" \
+  --entrypoint "/usr/local/bin/$NAME" --user 65532:65532 --workdir / \
+  -e PATH=/usr/local/bin \
+  -l "org.opencontainers.image.title=$NAME" \
   -l "org.opencontainers.image.version=$VERSION" \
   -l "org.opencontainers.image.revision=$REVISION" \
   -l "org.opencontainers.image.source=$SOURCE" \
   -l "org.opencontainers.image.created=$CREATED" \
   -l "org.opencontainers.image.licenses=Apache-2.0" \
-  -t "localhost/switchboard:$VERSION" -o "$OUT/switchboard.tar" >/dev/null
-"$CRANE" digest --tarball "$OUT/switchboard.tar" >"$OUT/digest"
-echo "localhost/switchboard:$VERSION $(cat "$OUT/digest") -> $OUT/switchboard.tar"
+  -t "localhost/$NAME:$VERSION" -o "$OUT/$NAME.tar" >/dev/null
+"$CRANE" digest --tarball "$OUT/$NAME.tar" >"$OUT/digest"
+echo "localhost/$NAME:$VERSION $(cat "$OUT/digest") -> $OUT/$NAME.tar"

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The end-to-end test (`make e2e`, docs/e2e.md): a real single-node cluster in a network
+# namespace (cluster-up.sh), PostgreSQL on the node, the simulator as a pod, `helm install`
+# of charts/switchboard with the image just built under the restricted Pod Security
+# Standard, the samples, and the checks below. On failure it collects the cluster's state
+# and logs into bin/e2e/artifacts/; on any exit (Ctrl-C included) cluster-down.sh removes
+# everything.
+#
+#   run.sh <control-plane-bin> <node-bin> <helm> <crane> <image-tar> <image-ref>
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+CP_BIN=$(cd "${1:?directory of kube-apiserver and etcd}" && pwd)
+K8S_BIN=$(cd "${2:?directory of the node binaries and kubectl}" && pwd)
+HELM=${3:?helm}
+CRANE=${4:?crane}
+IMAGE_TAR=${5:?image tarball}
+IMAGE_REF=${6:?image reference, e.g. localhost/switchboard:v0.1.0}
+ARTIFACTS=$E2E_DIR/artifacts
+NS_SYSTEM=switchboard-system
+NS_SIM=simulator
+NS_APP=acme
+DSN="postgres://postgres@$NODE_IP:$PG_PORT/postgres?sslmode=disable"
+SIM_URL=http://$SIMULATOR_IP:8090
+
+# --- timing and cleanup ----------------------------------------------------------------
+T0=$SECONDS
+TLAST=$SECONDS
+TIMINGS=()
+stage() { # stage <name>: ends the current stage under that name
+  TIMINGS+=("$(printf '%-52s %4ds' "$1" $((SECONDS - TLAST)))")
+  log "done: $1 ($((SECONDS - TLAST))s)"
+  TLAST=$SECONDS
+}
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e # every cleanup step runs, whatever fails before it
+  if [[ $rc -ne 0 ]]; then collect_artifacts; fi
+  "$HERE/cluster-down.sh"
+  printf '%s\n' "${TIMINGS[@]}" >&2
+  if [[ $rc -eq 0 ]]; then log "PASS in $((SECONDS - T0))s"; else log "FAIL (exit $rc) after $((SECONDS - T0))s; artifacts: $ARTIFACTS"; fi
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+collect_artifacts() {
+  log "collecting artifacts into $ARTIFACTS"
+  mkdir -p "$ARTIFACTS/pods"
+  cp -r "$C/logs" "$ARTIFACTS/node-logs" 2>/dev/null
+  [[ -S $CTR_ADDRESS ]] || return 0
+  k get all,numbers,routingpolicies,keywordrules,retentionpolicies,inboxes -A -o wide >"$ARTIFACTS/get-all.txt" 2>&1
+  k get events -A --sort-by=.lastTimestamp >"$ARTIFACTS/events.txt" 2>&1
+  k describe pods -A >"$ARTIFACTS/describe-pods.txt" 2>&1
+  k get numbers,routingpolicies,keywordrules,retentionpolicies,inboxes -A -o yaml >"$ARTIFACTS/custom-resources.yaml" 2>&1
+  k get pods -A --no-headers -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name 2>/dev/null |
+    while read -r ns pod; do
+      k logs -n "$ns" "$pod" --all-containers --prefix >"$ARTIFACTS/pods/$ns.$pod.log" 2>&1
+      k logs -n "$ns" "$pod" --all-containers --prefix --previous >>"$ARTIFACTS/pods/$ns.$pod.log" 2>/dev/null
+    done
+}
+
+# --- the cluster and its services ------------------------------------------------------
+rm -rf "$ARTIFACTS"
+(cd "$E2E_ROOT" && go build -o "$E2E_DIR/kstatus" ./hack/e2e/kstatus)
+"$HERE/cluster-up.sh" "$CP_BIN" "$K8S_BIN" "$CRANE"
+stage "cluster up (netns, PKI, containerd, control plane, node Ready)"
+
+ctr_k8s images import "$IMAGE_TAR" >/dev/null
+ctr_k8s images ls -q | grep -qx "$IMAGE_REF" || die "$IMAGE_TAR did not hold $IMAGE_REF"
+stage "image imported into the node's containerd"
+
+# start_postgres: PostgreSQL from Debian's binaries on the node's address, as an
+# unprivileged user, trusting only the pods and the node's loopback.
+start_postgres() {
+  local bin user data
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  user=nobody; id postgres >/dev/null 2>&1 && user=postgres
+  data=$(mktemp -d /tmp/switchboard-e2e-pg.XXXXXX)
+  echo "$data" >>"$C/created-paths"
+  echo "$data" >"$C/pgdata"
+  chown "$user" "$data"; chmod 0700 "$data"
+  runuser -u "$user" -- "$bin/initdb" -D "$data" -U postgres --auth=trust >"$C/logs/initdb.log" 2>&1
+  printf 'host all all %s trust\nhost all all 127.0.0.1/32 trust\n' "$POD_CIDR" >"$data/pg_hba.conf"
+  in_ns setsid runuser -u "$user" -- "$bin/postgres" -D "$data" -h "$NODE_IP" -p "$PG_PORT" -k "$data" \
+    >"$C/logs/postgres.log" 2>&1 </dev/null &
+  disown
+  wait_for 60 PostgreSQL in_ns "$bin/pg_isready" -q -h "$NODE_IP" -p "$PG_PORT"
+}
+start_postgres
+stage "PostgreSQL on the node ($NODE_IP:$PG_PORT)"
+
+# restricted_ns <name>: a namespace that enforces the restricted Pod Security Standard.
+restricted_ns() {
+  k create namespace "$1" --dry-run=client -o yaml | k apply -f - >/dev/null
+  k label namespace "$1" --overwrite pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/warn=restricted >/dev/null
+}
+for ns in $NS_SIM $NS_SYSTEM $NS_APP; do restricted_ns "$ns"; done
+
+k -n "$NS_SIM" create configmap simulator --from-file=simulator.yaml="$E2E_ROOT/config/dev/simulator.yaml" \
+  --dry-run=client -o yaml | k apply -f - >/dev/null
+sed -e "s#@IMAGE@#$IMAGE_REF#" -e "s#@SIMULATOR_IP@#$SIMULATOR_IP#" "$HERE/simulator.yaml" | k -n "$NS_SIM" apply -f - >/dev/null
+k -n "$NS_SIM" rollout status deployment/simulator --timeout=120s >/dev/null
+wait_for 30 "the simulator Service" in_ns curl -sf "$SIM_URL/_sim/healthz"
+stage "simulator pod Running, Service $SIM_URL answers"
+
+# --- the chart -------------------------------------------------------------------------
+helm() { in_ns "$HELM" --kubeconfig "$C/admin.kubeconfig" "$@"; }
+helm install switchboard "$E2E_ROOT/charts/switchboard" -n "$NS_SYSTEM" \
+  --set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
+  --set qualityPollInterval=10s --wait --timeout 180s >/dev/null
+k -n "$NS_SYSTEM" get pods -o wide
+stage "helm install (manager Available under restricted PSS)"
+
+# --- the samples -----------------------------------------------------------------------
+k -n "$NS_APP" create secret generic switchboard-database --from-literal=dsn="$DSN" \
+  --dry-run=client -o yaml | k apply -f - >/dev/null
+# The samples point at dev mode's loopback simulator: here it is the simulator Service.
+# The Inbox waits for `switchboard inbox` (not in this tree yet).
+SAMPLES=$(ls "$E2E_ROOT"/config/samples/*.yaml | grep -v 50-inbox)
+for f in $SAMPLES; do echo "---"; cat "$f"; done | sed "s#http://127.0.0.1:18090#$SIM_URL#" | k apply -f - >/dev/null
+KINDS=numbers,routingpolicies,keywordrules,retentionpolicies
+for kind in ${KINDS//,/ }; do
+  k -n "$NS_APP" wait "$kind" --all --for=condition=Ready=True --timeout=180s >/dev/null
+done
+k -n "$NS_APP" get "$KINDS" -o json | in_ns "$E2E_DIR/kstatus"
+NUMBERS=$(k -n "$NS_APP" get numbers -o jsonpath='{.items[*].metadata.name}')
+for n in $NUMBERS; do
+  k -n "$NS_APP" rollout status "deployment/sender-$n" --timeout=120s >/dev/null
+done
+k -n "$NS_APP" get pods -o wide
+stage "samples: every Number and policy Ready, kstatus Current, senders Running"
+
+# --- the garbage collector -------------------------------------------------------------
+victim=sales-pt
+sel="switchboard.dev/number=$victim"
+[[ -n $(k -n "$NS_APP" get replicaset,pod -l "$sel" -o name) ]] || die "no ReplicaSet or pod of $victim before deleting it"
+k -n "$NS_APP" delete number "$victim" --timeout=60s >/dev/null
+k -n "$NS_APP" wait --for=delete "deployment/sender-$victim" --timeout=60s >/dev/null 2>&1 || true
+gone() { [[ -z $(k -n "$NS_APP" get deployment,replicaset,pod -l "$sel" -o name) ]]; }
+wait_for 90 "the garbage collector to remove sender-$victim's Deployment, ReplicaSet and pods" gone
+stage "kubectl delete number: its Deployment, ReplicaSet and pods are gone"
+
+# --- uninstall -------------------------------------------------------------------------
+helm uninstall switchboard -n "$NS_SYSTEM" --wait --timeout 120s >/dev/null
+for crd in numbers routingpolicies keywordrules retentionpolicies inboxes; do
+  k get crd "$crd.switchboard.dev" >/dev/null || die "helm uninstall deleted the CRD $crd.switchboard.dev"
+done
+left=$(k -n "$NS_APP" get numbers -o jsonpath='{.items[*].metadata.name}')
+want=$(echo "$NUMBERS" | tr ' ' '\n' | grep -vx "$victim" | xargs)
+[[ $left == "$want" ]] || die "after helm uninstall the Numbers are '$left', want those before it less $victim"
+stage "helm uninstall: CRDs and custom resources kept"
