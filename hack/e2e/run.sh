@@ -64,7 +64,7 @@ collect_artifacts() {
 
 # --- the cluster and its services ------------------------------------------------------
 rm -rf "$ARTIFACTS"
-(cd "$E2E_ROOT" && go build -o "$E2E_DIR/kstatus" ./hack/e2e/kstatus)
+(cd "$E2E_ROOT" && go build -o "$E2E_DIR/kstatus" ./hack/e2e/kstatus && go build -o "$E2E_DIR/switchboard" .)
 "$HERE/cluster-up.sh" "$CP_BIN" "$K8S_BIN" "$CRANE"
 stage "cluster up (netns, PKI, containerd, control plane, node Ready)"
 
@@ -83,7 +83,7 @@ start_postgres() {
   echo "$data" >"$C/pgdata"
   chown "$user" "$data"; chmod 0700 "$data"
   runuser -u "$user" -- "$bin/initdb" -D "$data" -U postgres --auth=trust >"$C/logs/initdb.log" 2>&1
-  printf 'host all all %s trust\nhost all all 127.0.0.1/32 trust\n' "$POD_CIDR" >"$data/pg_hba.conf"
+  printf 'host all all %s trust\nhost all all %s/32 trust\n' "$POD_CIDR" "$NODE_IP" >"$data/pg_hba.conf"
   in_ns setsid runuser -u "$user" -- "$bin/postgres" -D "$data" -h "$NODE_IP" -p "$PG_PORT" -k "$data" \
     >"$C/logs/postgres.log" 2>&1 </dev/null &
   disown
@@ -133,6 +133,16 @@ for n in $NUMBERS; do
 done
 k -n "$NS_APP" get pods -o wide
 stage "samples: every Number and policy Ready, kstatus Current, senders Running"
+
+# --- a message through a sender pod --------------------------------------------------
+# `switchboard send` enqueues in PostgreSQL; the sender pod of sales-es drains it to the
+# simulator, which records what it accepted.
+in_ns env SWITCHBOARD_DATABASE_URL="$DSN" "$E2E_DIR/switchboard" send --number "$NS_APP/sales-es" \
+  --to 34600000001 --template hello_world --wait 90s
+sales_es_id=$(k -n "$NS_APP" get number sales-es -o jsonpath='{.spec.phoneNumberID}')
+in_ns curl -sf "$SIM_URL/_sim/numbers/$sales_es_id/messages?limit=10" | grep -q hello_world ||
+  die "the simulator did not record the hello_world template sent through sender-sales-es"
+stage "a template sent through sender-sales-es reached the simulator"
 
 # --- the garbage collector -------------------------------------------------------------
 victim=sales-pt
