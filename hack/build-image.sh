@@ -26,7 +26,7 @@ VERSION=${3:?image version}
 NAME=${4:-switchboard}
 PKG=${5:-.}
 SOURCE=https://github.com/switchboard-dev/switchboard
-REVISION=$(git rev-parse HEAD)
+REVISION=${REVISION:-$(git rev-parse HEAD)}
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 CREATED=$(date -u -d "@$EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 GOARCH=$(go env GOARCH)
@@ -57,6 +57,7 @@ chmod 0755 "$root/tmp/kubebuilder-envtest"
 tar --sort=name --mtime="@$EPOCH" --owner=0 --group=0 --numeric-owner --format=ustar \
   -C "$root" -cf "$WORK/layer.tar" etc tmp usr
 
+: >"$WORK/registry.log" # exists before the server writes to it: no race with the poll below
 "$CRANE" registry serve --address 127.0.0.1:0 >"$WORK/registry.log" 2>&1 &
 REGISTRY_PID=$!
 for _ in $(seq 1 100); do
