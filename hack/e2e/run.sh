@@ -122,28 +122,68 @@ stage "helm install (manager Available under restricted PSS)"
 k -n "$NS_APP" create secret generic switchboard-database --from-literal=dsn="$DSN" \
   --dry-run=client -o yaml | k apply -f - >/dev/null
 # The samples point at dev mode's loopback simulator: here it is the simulator Service.
-# The Inbox waits for `switchboard inbox` (not in this tree yet).
-SAMPLES=$(ls "$E2E_ROOT"/config/samples/*.yaml | grep -v 50-inbox)
-for f in $SAMPLES; do echo "---"; cat "$f"; done | sed "s#http://127.0.0.1:18090#$SIM_URL#" | k apply -f - >/dev/null
+for f in "$E2E_ROOT"/config/samples/*.yaml; do echo "---"; cat "$f"; done | sed "s#http://127.0.0.1:18090#$SIM_URL#" | k apply -f - >/dev/null
 KINDS=numbers,routingpolicies,keywordrules,retentionpolicies
-for kind in ${KINDS//,/ }; do
+for kind in ${KINDS//,/ } inboxes; do
   k -n "$NS_APP" wait "$kind" --all --for=condition=Ready=True --timeout=180s >/dev/null
 done
-k -n "$NS_APP" get "$KINDS" -o json | in_ns "$E2E_DIR/kstatus"
+k -n "$NS_APP" get "$KINDS,inboxes" -o json | in_ns "$E2E_DIR/kstatus"
+k -n "$NS_APP" rollout status deployment/inbox-support --timeout=120s >/dev/null
 NUMBERS=$(k -n "$NS_APP" get numbers -o jsonpath='{.items[*].metadata.name}')
 for n in $NUMBERS; do
   k -n "$NS_APP" rollout status "deployment/sender-$n" --timeout=120s >/dev/null
 done
 k -n "$NS_APP" get pods -o wide
-stage "samples: every Number and policy Ready, kstatus Current, senders Running"
+stage "samples: every Number, policy and Inbox Ready, kstatus Current, senders and inbox Running"
+
+# --- a customer message through the inbox, the keyword auto-reply through the sender -----
+# The simulator sends the numbers' webhooks to the inbox Service; a customer writes
+# "precio" to sales-es; the KeywordRule precios-es replies through sender-sales-es.
+inbox_ip=$(k -n "$NS_APP" get service inbox-support -o jsonpath='{.spec.clusterIP}')
+inbox_port=$(k -n "$NS_APP" get service inbox-support -o jsonpath='{.spec.ports[0].port}')
+for id in $(k -n "$NS_APP" get numbers -o jsonpath='{.items[*].spec.phoneNumberID}'); do
+  in_ns curl -sf -X PATCH "$SIM_URL/_sim/numbers/$id" \
+    -d "{\"webhookURL\":\"http://$inbox_ip:$inbox_port/webhooks/whatsapp\"}" >/dev/null
+done
+sales_es_id=$(k -n "$NS_APP" get number sales-es -o jsonpath='{.spec.phoneNumberID}')
+in_ns curl -sf -X POST "$SIM_URL/_sim/events" \
+  -d "{\"number\":\"$sales_es_id\",\"inbound\":{\"from\":\"34622222222\",\"text\":\"¿cuál es el precio?\"}}" >/dev/null
+replied() { in_ns curl -sf "$SIM_URL/_sim/numbers/$sales_es_id/messages?limit=50" | grep -q "lista de precios"; }
+wait_for 90 "the keyword auto-reply of precios-es to reach the simulator through sender-sales-es" replied
+stage "a customer message reached the inbox Service; the auto-reply came back through the sender"
+
+# --- an inbox pod deleted during a stream of inbound messages loses none ---------------
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+inbound_stored() {
+  in_ns "$PG_BIN/psql" -h "$NODE_IP" -p "$PG_PORT" -U postgres -tAc \
+    "SELECT count(DISTINCT wamid) FROM messages WHERE direction = 'in' AND namespace = '$NS_APP'"
+}
+before=$(inbound_stored)
+# 100 inbound messages over 10 s from 20 customers with Spanish numbers (the simulator's
+# `traffic` event makes up wa_ids without a country code, which the inbox refuses).
+stream=$(for i in $(seq 0 99); do
+  printf '{"number":"%s","after":"%dms","inbound":{"from":"346110000%02d","text":"hola %d"}},' \
+    "$sales_es_id" $((i * 100)) $((i % 20)) "$i"
+done)
+in_ns curl -sf -X POST "$SIM_URL/_sim/events" -d "[${stream%,}]" >/dev/null
+sleep 3
+victim_pod=$(k -n "$NS_APP" get pods -l switchboard.dev/inbox=support -o jsonpath='{.items[0].metadata.name}')
+k -n "$NS_APP" delete pod "$victim_pod" --wait=false >/dev/null
+log "deleted inbox pod $victim_pod during the stream"
+all_stored() { [[ $(($(inbound_stored) - before)) -ge 100 ]]; }
+wait_for 120 "the 100 streamed messages to be stored by the inbox (stored: $(inbound_stored) - $before)" all_stored
+sleep 3 # a late duplicate would show here
+stored=$(($(inbound_stored) - before))
+[[ $stored -eq 100 ]] || die "the inbox stored $stored distinct messages of the 100 streamed"
+k -n "$NS_APP" rollout status deployment/inbox-support --timeout=120s >/dev/null
+stage "inbox pod deleted during a 100-message stream: all 100 stored once"
 
 # --- a message through a sender pod --------------------------------------------------
 # `switchboard send` enqueues in PostgreSQL; the sender pod of sales-es drains it to the
 # simulator, which records what it accepted.
 in_ns env SWITCHBOARD_DATABASE_URL="$DSN" "$E2E_DIR/switchboard" send --number "$NS_APP/sales-es" \
   --to 34600000001 --template hello_world --wait 90s
-sales_es_id=$(k -n "$NS_APP" get number sales-es -o jsonpath='{.spec.phoneNumberID}')
-in_ns curl -sf "$SIM_URL/_sim/numbers/$sales_es_id/messages?limit=10" | grep -q hello_world ||
+in_ns curl -sf "$SIM_URL/_sim/numbers/$sales_es_id/messages?limit=50" | grep -q hello_world ||
   die "the simulator did not record the hello_world template sent through sender-sales-es"
 stage "a template sent through sender-sales-es reached the simulator"
 
