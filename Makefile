@@ -105,8 +105,10 @@ run: ## Run the manager against the cluster of the current KUBECONFIG.
 ##@ Image and end-to-end tests (docs/e2e.md)
 
 CRANE := $(BIN)/crane-$(CRANE_VERSION)
-# The image's tag and org.opencontainers.image.version label.
+# The image's tag and org.opencontainers.image.version label; computed once, so that an
+# edit during `make e2e` cannot make the tag it loads differ from the one it built.
 IMAGE_VERSION ?= $(shell git describe --tags --always --dirty)
+IMAGE_VERSION := $(IMAGE_VERSION)
 IMAGE_DIR := $(BIN)/image
 # The containerd that `make image-load` imports into.
 CONTAINERD_ADDRESS ?= /run/containerd/containerd.sock
