@@ -74,10 +74,12 @@ func (m *manager) waitUp(limit time.Duration) error {
 func (m *manager) stop() {
 	_ = m.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-m.done:
+	case err := <-m.done:
+		_ = err // the exit status of a stopped manager says nothing here
 	case <-time.After(30 * time.Second):
 		_ = m.cmd.Process.Kill()
-		<-m.done
+		err := <-m.done
+		_ = err
 	}
 }
 
