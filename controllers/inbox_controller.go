@@ -8,10 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,10 +75,10 @@ func (r *InboxReconciler) reconcileInbox(ctx context.Context, ib *sbv1.Inbox) (s
 	}
 	served, lost := splitClaims(ib, inboxes.Items, selected)
 	w := inboxWorkload{inbox: ib, served: served, opts: r.Workload}
-	if err := r.apply(ctx, w.objects()); err != nil {
+	if err := applyAll(ctx, r.Client, "inbox", w.objects()); err != nil {
 		return senderCheck{}, err
 	}
-	dep, err := r.deployment(ctx, ib)
+	dep, err := cachedDeployment(ctx, r.Client, ib.Namespace, inboxName(ib))
 	if err != nil {
 		return senderCheck{}, err
 	}
@@ -100,27 +97,6 @@ func (r *InboxReconciler) selectedNumbers(ctx context.Context, ib *sbv1.Inbox) (
 		return nil, fmt.Errorf("listing Numbers: %w", err)
 	}
 	return list.Items, nil
-}
-
-// apply declares objects with server-side apply. Forcing ownership restores any field
-// someone edited by hand.
-func (r *InboxReconciler) apply(ctx context.Context, objects []runtime.ApplyConfiguration) error {
-	for _, obj := range objects {
-		if err := r.Apply(ctx, obj, FieldOwner, client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying inbox object: %w", err)
-		}
-	}
-	return nil
-}
-
-// deployment reads the inbox Deployment from the cache; nil when not there yet.
-func (r *InboxReconciler) deployment(ctx context.Context, ib *sbv1.Inbox) (*appsv1.Deployment, error) {
-	dep := &appsv1.Deployment{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: ib.Namespace, Name: inboxName(ib)}, dep)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	return dep, err
 }
 
 // SetupWithManager registers the controller: Inboxes and their objects; the Numbers of

@@ -109,7 +109,7 @@ func (r *NumberReconciler) reconcileNumber(ctx context.Context, num *sbv1.Number
 	if err := r.applySender(ctx, num, replicas); err != nil {
 		return 0, err
 	}
-	dep, err := r.senderDeployment(ctx, num)
+	dep, err := cachedDeployment(ctx, r.Client, num.Namespace, senderName(num))
 	if err != nil {
 		return 0, err
 	}
@@ -138,31 +138,14 @@ func (r *NumberReconciler) credentialsSecret(ctx context.Context, num *sbv1.Numb
 	return secret, nil
 }
 
-// applySender declares the sender's ServiceAccount, Role, RoleBinding and Deployment
-// with server-side apply. Forcing ownership restores any field someone edited by hand.
+// applySender declares the sender's ServiceAccount, Role, RoleBinding and Deployment.
 func (r *NumberReconciler) applySender(ctx context.Context, num *sbv1.Number, replicas int32) error {
-	objects := []runtime.ApplyConfiguration{
+	return applyAll(ctx, r.Client, "sender", []runtime.ApplyConfiguration{
 		senderServiceAccount(num),
 		senderRole(num),
 		senderRoleBinding(num),
 		senderDeployment(num, r.Sender, replicas),
-	}
-	for _, obj := range objects {
-		if err := r.Apply(ctx, obj, FieldOwner, client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying sender object: %w", err)
-		}
-	}
-	return nil
-}
-
-// senderDeployment reads the sender Deployment from the cache; nil when not there yet.
-func (r *NumberReconciler) senderDeployment(ctx context.Context, num *sbv1.Number) (*appsv1.Deployment, error) {
-	dep := &appsv1.Deployment{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: num.Namespace, Name: senderName(num)}, dep)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	return dep, err
+	})
 }
 
 // ownersOf names the RoutingPolicy that routes the Number and the Inbox that receives
