@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
@@ -99,12 +98,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
-	log, err := logging.New(os.Stderr, f.logLevel, f.logEncoding)
+	log, err := logging.Setup(os.Stderr, f.logLevel, f.logEncoding)
 	if err != nil {
 		return err
 	}
-	ctrl.SetLogger(logging.Logr(log))
-	klog.SetLogger(logging.Logr(log))
 	dsn := os.Getenv(DatabaseURLEnv)
 	if dsn == "" {
 		return fmt.Errorf("%s is not set: the sender needs the PostgreSQL DSN", DatabaseURLEnv)
