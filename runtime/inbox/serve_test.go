@@ -208,7 +208,7 @@ func TestReadAPIRefusals(t *testing.T) {
 		want         int
 		says         string
 	}{
-		{"/api/v1/conversations", "", 401, "bearer token"},
+		{"/api/v1/conversations", "", 401, "Bearer token"},
 		{"/api/v1/conversations", "wrong", 401, "bearer token"},
 		{"/api/v1/conversations?limit=0", token, 400, "limit"},
 		{"/api/v1/conversations?limit=abc", token, 400, "limit"},

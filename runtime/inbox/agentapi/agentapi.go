@@ -5,7 +5,7 @@
 //	GET /api/v1/conversations/{id}/messages?limit=N   a conversation's messages, in order
 //
 // Answers are JSON ({"items":[...]}); the tenant is the Inbox's namespace only. Errors
-// are {"error":"..."} naming the bad parameter.
+// are RFC 9457 problem documents (runtime/inbox/problem) naming the bad parameter.
 package agentapi
 
 import (
@@ -22,7 +22,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -50,26 +52,34 @@ func New(st *store.Store, namespace, token string, log *slog.Logger) (*API, erro
 
 // Register adds the endpoints to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/conversations", a.authorized(a.conversations))
-	mux.Handle("GET /api/v1/conversations/{id}/messages", a.authorized(a.messages))
+	mux.Handle("GET /api/v1/conversations", a.Protect(http.HandlerFunc(a.conversations)))
+	mux.Handle("GET /api/v1/conversations/{id}/messages", a.Protect(http.HandlerFunc(a.messages)))
 }
 
-// Protect puts h behind the API's bearer token (the media endpoint, runtime/inbox/media/mediaapi).
-func (a *API) Protect(h http.Handler) http.Handler { return a.authorized(h.ServeHTTP) }
+// Protect puts h behind the API's bearer token and the permission conversations.read
+// (the media endpoint, runtime/inbox/media/mediaapi, uses it too).
+func (a *API) Protect(h http.Handler) http.Handler {
+	return authz.Authenticate(authz.AuthenticatorFunc(a.authenticate), authz.Require(authz.ConversationsRead, h))
+}
 
-// authorized checks "Authorization: Bearer <token>" in constant time (hashes of equal
+// TokenSubject is the name of the principal that the inbox's static bearer token
+// (--api-token-file, dev mode's <state-dir>/inbox-token) authenticates: an integration
+// token with the auditor role (full read access, no changes).
+const TokenSubject = "inbox-token"
+
+// authenticate checks "Authorization: Bearer <token>" in constant time (hashes of equal
 // length are compared, so the token's length does not leak either).
-func (a *API) authorized(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard-inbox"`)
-			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
-			return
-		}
-		next(w, r)
-	})
+func (a *API) authenticate(r *http.Request) (*authz.Principal, error) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	if subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) != 1 {
+		return nil, errors.New("the bearer token is not valid")
+	}
+	return authz.NewPrincipal(a.namespace, "", authz.KindToken, TokenSubject, authz.RoleAuditor,
+		authz.Predefined()[authz.RoleAuditor]), nil
 }
 
 func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
@@ -138,9 +148,7 @@ func limitOf(r *http.Request) (int, error) {
 	return n, nil
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+func writeError(w http.ResponseWriter, code int, msg string) { problem.Respond(w, code, msg) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
