@@ -71,7 +71,8 @@ func (w inboxWorkload) serviceAccount() *corev1ac.ServiceAccountApplyConfigurati
 }
 
 // role lets the inbox read the Numbers and policies of its namespace, patch the Numbers
-// it serves (to ask for a quality refresh) and its own Inbox's status, hold its Lease,
+// it serves (to ask for a quality refresh), the RetentionPolicies' status (lastRun and
+// purged, which it executes) and its own Inbox's status, hold its Lease,
 // emit events, and read only the Secrets it needs: the credentials of the Numbers it
 // serves and those named in spec.secretRefs. A rule with no resourceNames would grant
 // every object of its resource, so a name-scoped rule with no names is left out.
@@ -81,6 +82,7 @@ func (w inboxWorkload) role() *rbacv1ac.RoleApplyConfiguration {
 	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
 		rbacv1ac.PolicyRule().WithAPIGroups(group).
 			WithResources("numbers", "routingpolicies", "keywordrules", "retentionpolicies").WithVerbs("get", "list", "watch"),
+		rbacv1ac.PolicyRule().WithAPIGroups(group).WithResources("retentionpolicies/status").WithVerbs("patch"),
 		rbacv1ac.PolicyRule().WithAPIGroups(group).WithResources("inboxes").
 			WithResourceNames(w.inbox.Name).WithVerbs("get", "list", "watch"),
 		rbacv1ac.PolicyRule().WithAPIGroups(group).WithResources("inboxes/status").

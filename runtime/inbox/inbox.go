@@ -131,7 +131,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, Options{Media: archiveStore, Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+	return Serve(ctx, Options{Media: archiveStore, Retention: src, Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
 		Registry: reg, Metrics: metrics,
 		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
 		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})

@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/retention"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -46,9 +47,11 @@ type Options struct {
 	RequestTimeout        time.Duration
 	MaxAutoRepliesPerHour int
 	// Media, when set, archives inbound media there (see media.go and docs/inbox-media.md).
-	Media   *media.Store
-	Archive archive.Config
-	Log     *slog.Logger
+	Media *media.Store
+	// Retention, when set, executes the Inbox's RetentionPolicies (runtime/inbox/retention).
+	Retention retention.Policies
+	Archive   archive.Config
+	Log       *slog.Logger
 }
 
 // Serve opens the store (applying the migrations under their advisory lock, retrying
@@ -74,6 +77,7 @@ func Serve(ctx context.Context, o Options) error {
 	defer s.Close()
 	st.Store(s)
 	o.startArchive(ctx, s)
+	o.startRetention(ctx, s, reg)
 	traffic, err := o.trafficMux(s, metrics)
 	if err != nil {
 		return err
@@ -85,6 +89,17 @@ func Serve(ctx context.Context, o Options) error {
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.RequestTimeout+5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// startRetention runs the RetentionPolicies until ctx ends, when Options.Retention is
+// set; each policy runs on one replica at a time.
+func (o Options) startRetention(ctx context.Context, s *store.Store, reg prometheus.Registerer) {
+	if o.Retention == nil {
+		return
+	}
+	r := retention.New(retention.Config{Store: s, Namespace: o.Namespace, Policies: o.Retention, Media: o.Media,
+		Metrics: retention.NewMetrics(reg), Log: o.Log.With("component", "retention")})
+	go func() { _ = r.Run(ctx) }()
 }
 
 // NewMetrics returns a registry with the Go and process collectors and the inbox's

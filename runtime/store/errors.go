@@ -9,7 +9,8 @@ import (
 var (
 	// ErrNotFound: no such message (for a NumberLock: no such message of its number).
 	ErrNotFound = errors.New("not found")
-	// ErrLocked: another session holds the number's lock (another sender is active).
+	// ErrLocked: another session holds the number's lock (another sender is active), or
+	// the advisory lock TryLock asked for.
 	ErrLocked = errors.New("number is locked by another session")
 	// ErrLockLost: the NumberLock no longer holds the lock (its connection broke, or it
 	// was released). The sender must stop sending and take the lock again.

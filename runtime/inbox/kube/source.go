@@ -54,6 +54,8 @@ type Source struct {
 	numbers cache.GenericLister
 	rules   cache.GenericLister
 	routing cache.GenericLister
+	// retention is read by the retention runner (Retention), not part of the Snapshot.
+	retention cache.GenericLister
 }
 
 // NewSource prepares a Source for the Inbox namespace/name; Run starts it.
@@ -79,6 +81,7 @@ func (s *Source) Run(ctx context.Context) {
 	s.numbers = s.inform(all, NumberResource)
 	s.rules = s.inform(all, KeywordRuleResource)
 	s.routing = s.inform(all, RoutingPolicyResource)
+	s.retention = all.ForResource(RetentionPolicyResource).Lister()
 	all.Start(ctx.Done())
 	all.WaitForCacheSync(ctx.Done())
 	tick := time.NewTicker(s.Resync)
