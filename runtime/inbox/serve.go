@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/reports"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/retention"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -157,6 +158,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 		return nil, err
 	}
 	api.Register(mux)
+	(&reports.API{Store: s, Namespace: o.Namespace, Log: o.Log}).Register(mux, api.Authenticator())
 	o.registerMedia(mux, api, s)
 	return mux, nil
 }

@@ -169,3 +169,22 @@ func lengthReason(r phonenumbers.ValidationResult, code, n int) string {
 	}
 	return fmt.Sprintf("no number of country code +%d has %d digits", code, n)
 }
+
+// Region is the ISO 3166-1 alpha-2 region of a wa_id (digits, country code first), as
+// libphonenumber assigns it: the region whose numbering plan the number is valid in, or
+// else the main region of its country calling code ("US" for +1). "" when the country
+// code is unknown. Meta prices template messages by the recipient's country calling code
+// (Meta, "Pricing").
+func Region(waID string) string {
+	num, err := phonenumbers.Parse("+"+waID, "")
+	if err != nil {
+		return ""
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(num); r != "" && r != "ZZ" {
+		return r
+	}
+	if r := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())); r != "ZZ" {
+		return r
+	}
+	return ""
+}

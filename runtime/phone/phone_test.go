@@ -133,3 +133,14 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+func TestRegion(t *testing.T) {
+	for waID, want := range map[string]string{
+		"34611111111": "ES", "5511987654321": "BR", "14155550123": "US", "16135550123": "CA",
+		"5215512345678": "MX", "447700900123": "GB", "999123": "", "": "",
+	} {
+		if got := phone.Region(waID); got != want {
+			t.Errorf("Region(%q) = %q, want %q", waID, got, want)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func (a *API) Protect(h http.Handler) http.Handler {
 	return authz.Authenticate(authz.AuthenticatorFunc(a.authenticate), authz.Require(authz.ConversationsRead, h))
 }
 
+// Authenticator is the API's authentication, for the inbox's other endpoints.
+func (a *API) Authenticator() authz.Authenticator { return authz.AuthenticatorFunc(a.authenticate) }
+
 // TokenSubject is the name of the principal that the inbox's static bearer token
 // (--api-token-file, dev mode's <state-dir>/inbox-token) authenticates: an integration
 // token with the auditor role (full read access, no changes).

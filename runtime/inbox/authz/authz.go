@@ -37,6 +37,7 @@ const (
 	TokensManage             Permission = "tokens.manage"                  // create, list and revoke API tokens
 	SupervisorRead           Permission = "supervisor.read"                // the supervisor view: every agent's load and the queues
 	ReportsRead              Permission = "reports.read"                   // reports (JSON, CSV)
+	ReportsManage            Permission = "reports.manage"                 // the rate card
 	AuditRead                Permission = "audit.read"                     // query the audit log
 	Export                   Permission = "export"                         // export conversations, contacts and the audit log
 	CampaignsRead            Permission = "campaigns.read"                 // segments and campaigns, their progress
@@ -65,6 +66,7 @@ var All = []struct {
 	{TokensManage, "create, list and revoke API tokens"},
 	{SupervisorRead, "the supervisor view: every agent's load, response times and the queues"},
 	{ReportsRead, "read reports"},
+	{ReportsManage, "upload the rate card that message costs are computed from"},
 	{AuditRead, "query the audit log"},
 	{Export, "export conversations, contacts and the audit log"},
 	{CampaignsRead, "read segments and campaigns with their progress"},
@@ -115,7 +117,7 @@ func Predefined() map[string][]Permission {
 	return map[string][]Permission{
 		RoleAdmin: all,
 		RoleSupervisor: append(slices.Clone(agent), ConversationsReadAll, ConversationsOverrideCap, ContactsImport,
-			SupervisorRead, ReportsRead, AuditRead, CampaignsRead, CampaignsManage, IntegrationsRead),
+			SupervisorRead, ReportsRead, ReportsManage, AuditRead, CampaignsRead, CampaignsManage, IntegrationsRead),
 		RoleAgent: agent,
 		RoleAuditor: {ConversationsRead, ConversationsReadAll, ContactsRead, AgentsRead, RolesRead, SupervisorRead,
 			ReportsRead, AuditRead, Export, CampaignsRead, IntegrationsRead},
