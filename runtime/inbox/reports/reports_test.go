@@ -294,7 +294,7 @@ func TestCostReport(t *testing.T) {
 
 func TestRateCardErrorsNameTheLine(t *testing.T) {
 	for in, want := range map[string]string{
-		"Country,Price\nES,1\n": "line 1: the header needs Market",
+		"Country,Price\nES,1\n":                                    "line 1: the header needs Market",
 		"Market,Currency,Marketing\nSpain,USD,0.06x\n":             `line 2, column Marketing: "0.06x" is not a price`,
 		"Market,Currency,Marketing\nSpain,US Dollar,0.06\n":        `line 2: Currency "US DOLLAR" is not an ISO 4217 code`,
 		"Market,Currency,Marketing\nSpain,USD,0.06\nES,USD,0.07\n": "line 3: the market ES is already priced on line 2",
