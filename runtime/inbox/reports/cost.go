@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,16 +101,14 @@ func ParseRateCard(r io.Reader) (RateCard, error) {
 	cats := map[int]string{}
 	for i, h := range header {
 		key := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), " ", "-"))
-		switch {
-		case key == "market":
+		switch key {
+		case "market":
 			market = i
-		case key == "currency":
+		case "currency":
 			currency = i
 		default:
-			for _, c := range Categories {
-				if key == c {
-					cats[i] = c
-				}
+			if slices.Contains(Categories, key) {
+				cats[i] = key
 			}
 		}
 	}
