@@ -1,0 +1,264 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"text/template/parse"
+	"time"
+)
+
+// api answers the page's in-process calls with fixed JSON: a unit test of the rendering
+// (the browser tests in runtime/inbox run the real API).
+func api(t *testing.T, signedIn bool) http.Handler {
+	t.Helper()
+	mux := http.NewServeMux()
+	answer := func(pattern string, v any) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if !signedIn {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(v)
+		})
+	}
+	answer("GET /api/v1/me", map[string]any{"login": "ana", "role": "agent", "csrfToken": "tok",
+		"permissions": []string{"conversations.read", "conversations.reply", "conversations.update", "availability.set"}})
+	answer("GET /api/v1/conversations", map[string]any{"items": []any{
+		map[string]any{"id": 7, "number": "sales", "waId": "34600000001", "profileName": "<b>Eve</b>", "status": "open",
+			"lastMessageAt": "2026-11-30T10:00:00Z", "createdAt": "2026-11-30T09:58:00Z"}}})
+	answer("GET /api/v1/conversations/7", map[string]any{"id": 7, "number": "sales", "waId": "34600000001",
+		"profileName": "Eve", "status": "open", "windowExpiresAt": "2026-12-01T09:00:00Z",
+		"messages": []any{
+			map[string]any{"id": 1, "direction": "in", "type": "text", "text": "<script>alert('x')</script>", "status": "received", "createdAt": "2026-11-30T10:00:00Z"},
+			map[string]any{"id": 2, "direction": "out", "type": "text", "text": "hola", "status": "read", "createdAt": "2026-11-30T10:01:00Z"},
+			map[string]any{"id": 3, "direction": "out", "type": "text", "text": "x", "status": "failed", "errorReason": "131026 undeliverable", "createdAt": "2026-11-30T10:02:00Z"},
+		}})
+	answer("GET /api/v1/conversations/8", map[string]any{"id": 8, "number": "sales", "waId": "34600000002", "status": "open",
+		"windowExpiresAt": "2026-11-29T09:00:00Z", "templates": []any{
+			map[string]any{"name": "hello_world", "language": "en_US", "parameters": 0},
+			map[string]any{"name": "order_update", "language": "en_US", "parameters": 1}}})
+	mux.HandleFunc("POST /api/v1/conversations/7/messages", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Csrf-Token") != "tok" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = w.Write([]byte(`{"status":422,"detail":"blocked by KeywordRule acme/no-guarantees: \"garantizado\" (promises)","rule":"no-guarantees","word":"garantizado"}`))
+	})
+	return mux
+}
+
+func serve(t *testing.T, signedIn bool) *httptest.Server {
+	t.Helper()
+	u, err := New(Config{API: api(t, signedIn), Now: func() time.Time { return time.Date(2026, 11, 30, 10, 5, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	u.Register(mux)
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func get(t *testing.T, s *httptest.Server, path, lang string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.URL+path, nil)
+	if lang != "" {
+		req.Header.Set("Accept-Language", lang)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := new(bytes.Buffer)
+	_, _ = b.ReadFrom(resp.Body)
+	return resp, b.String()
+}
+
+func TestPagesEscapeAndCarryTheSecurityHeaders(t *testing.T) {
+	s := serve(t, true)
+	resp, body := get(t, s, "/conversations/7", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	if strings.Contains(body, "<script>alert") || !strings.Contains(body, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") {
+		t.Errorf("the customer's text is not escaped:\n%s", body)
+	}
+	for _, want := range []string{"✓✓ Read", "✗ Failed: 131026 undeliverable", `name="csrf" value="tok"`, `id="reply-text"`, "Customer-service window: 22h 55m left"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`<script>|<script [^>]*>[^<]|style="|\son[a-z]+=`).MatchString(body) {
+		t.Error("the page has inline script, style or event handlers")
+	}
+	_, list := get(t, s, "/conversations", "")
+	if strings.Contains(list, "<b>Eve</b>") || !strings.Contains(list, "&lt;b&gt;Eve&lt;/b&gt;") {
+		t.Error("a profile name is not escaped in the list")
+	}
+}
+
+func TestClosedWindowOffersTemplates(t *testing.T) {
+	_, body := get(t, serve(t, true), "/conversations/8", "")
+	for _, want := range []string{"only a template can be sent", `value="order_update|en_US" data-params="1"`, `id="param1"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="reply-text"`) {
+		t.Error("a free-form reply box with the window closed")
+	}
+}
+
+func TestBlockedReplyIsShownWithTheDraft(t *testing.T) {
+	s := serve(t, true)
+	resp, err := http.PostForm(s.URL+"/conversations/7/reply", url.Values{"csrf": {"tok"}, "text": {"está garantizado"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := new(bytes.Buffer)
+	_, _ = b.ReadFrom(resp.Body)
+	if resp.StatusCode != 422 || !strings.Contains(b.String(), "Not done") && !strings.Contains(b.String(), "no-guarantees") ||
+		!strings.Contains(b.String(), "está garantizado</textarea>") {
+		t.Errorf("%d %s", resp.StatusCode, b.String())
+	}
+}
+
+func TestSignedOutGoesToLogin(t *testing.T) {
+	s := serve(t, false)
+	resp, _ := get(t, s, "/conversations?view=all", "")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fconversations%3Fview%3Dall" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, s, "/login", "es-ES,es;q=0.9")
+	if resp.StatusCode != 200 || !strings.Contains(body, `<html lang="es">`) || !strings.Contains(body, "Contraseña") {
+		t.Errorf("Spanish login page: %d", resp.StatusCode)
+	}
+	if _, body := get(t, s, "/login", "pt-BR"); !strings.Contains(body, "Senha") {
+		t.Error("no Portuguese login page")
+	}
+	// A login form posted without its token (from another site) is refused.
+	r, err := http.PostForm(s.URL+"/login", url.Values{"login": {"ana"}, "password": {"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusForbidden {
+		t.Errorf("login without the form's token: %d", r.StatusCode)
+	}
+}
+
+// TestNoStringOutsideTheCatalogues: the templates' text is markup, template actions and
+// symbols; words come from the catalogues, and every key used exists in all of them.
+func TestNoStringOutsideTheCatalogues(t *testing.T) {
+	l, err := loadI18n()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, k := range l.keys {
+		known[k] = true
+	}
+	autonyms := regexp.MustCompile(`English|Español|Português`) // a language's own name is never translated
+	tags := regexp.MustCompile(`(?s)<[^>]*>`)
+	names, _ := fs.Glob(templateFiles, "templates/*.html")
+	for _, n := range names {
+		src, _ := fs.ReadFile(templateFiles, n)
+		trees := map[string]*parse.Tree{}
+		tr := parse.New(n)
+		tr.Mode = parse.SkipFuncCheck
+		if _, err := tr.Parse(string(src), "{{", "}}", trees); err != nil {
+			t.Fatal(err)
+		}
+		for _, tree := range trees {
+			// The tree's text with every action replaced by a placeholder, so that tags
+			// cut by actions can be removed whole.
+			var text strings.Builder
+			walk(tree.Root, func(node parse.Node) {
+				switch x := node.(type) {
+				case *parse.TextNode:
+					text.Write(x.Text)
+				case *parse.ActionNode:
+					text.WriteString(" 0 ")
+				case *parse.StringNode:
+					if regexp.MustCompile(`^"[a-z0-9]+\.[a-zA-Z0-9.]+"$`).MatchString(x.Quoted) && !known[x.Text] && !isPermission(x.Text) {
+						t.Errorf("%s: key %q is in no catalogue", n, x.Text)
+					}
+				}
+			})
+			rest := autonyms.ReplaceAllString(tags.ReplaceAllString(text.String(), ""), "")
+			for _, w := range regexp.MustCompile(`\pL{2,}`).FindAllString(rest, -1) {
+				t.Errorf("%s: a word outside the catalogues: %q", n, w)
+			}
+		}
+	}
+}
+
+// isPermission tells a permission name (checked with Me.Can) from a catalogue key.
+func isPermission(s string) bool {
+	for _, p := range []string{"conversations.", "supervisor.", "agents.", "audit.", "tokens.", "availability.set", "reports.", "export"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func walk(n parse.Node, fn func(parse.Node)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x == nil {
+			return
+		}
+		for _, c := range x.Nodes {
+			walk(c, fn)
+		}
+	case *parse.ActionNode:
+		walk(x.Pipe, fn)
+	case *parse.PipeNode:
+		if x == nil {
+			return
+		}
+		for _, c := range x.Cmds {
+			walk(c, fn)
+		}
+	case *parse.CommandNode:
+		for _, a := range x.Args {
+			walk(a, fn)
+		}
+	case *parse.IfNode:
+		walk(x.Pipe, fn)
+		walk(x.List, fn)
+		walk(x.ElseList, fn)
+	case *parse.RangeNode:
+		walk(x.Pipe, fn)
+		walk(x.List, fn)
+		walk(x.ElseList, fn)
+	case *parse.WithNode:
+		walk(x.Pipe, fn)
+		walk(x.List, fn)
+		walk(x.ElseList, fn)
+	case *parse.TemplateNode:
+		walk(x.Pipe, fn)
+	}
+}
