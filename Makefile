@@ -44,6 +44,22 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC, and copy them into the H
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
 
+.PHONY: ui-vendor
+ui-vendor: ## Copy the web page's pinned npm packages (web/package-lock.json) into runtime/inbox/ui/static/vendor.
+	hack/ui-vendor.sh vendor
+
+.PHONY: ui-vendor-check
+ui-vendor-check: ## Fail unless the vendored front-end files are npm's, at the locked versions.
+	hack/ui-vendor.sh check
+
+.PHONY: ui-deps
+ui-deps: ## Install the browser tests' npm packages (axe-core) into bin/npm.
+	hack/ui-vendor.sh install
+
+.PHONY: ui-screenshots
+ui-screenshots: ## Copy the browser tests' main screenshots (bin/ui-screenshots, made by make test) into docs/images.
+	hack/ui-screenshots.sh
+
 .PHONY: fmt
 fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')
@@ -51,7 +67,7 @@ fmt: ## Format the Go code.
 ##@ Test
 
 .PHONY: test
-test: envtest-assets $(HELM) ## Run every test (unit, envtest integration, Helm chart).
+test: envtest-assets $(HELM) ui-deps ## Run every test (unit, envtest integration, Helm chart, browser).
 	@set +e; KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) HELM=$(HELM) go test $(GO_TEST_FLAGS) -v -timeout $(TEST_TIMEOUT) ./... >$(BIN)/test.log 2>&1; rc=$$?; \
 	grep -E '^(ok|FAIL|--- FAIL|panic:|envtest:)|^\s+\S+_test\.go:[0-9]+:' $(BIN)/test.log; \
 	echo "full output: $(BIN)/test.log"; \

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/reports"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/retention"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/ui"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -160,6 +161,11 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	api.Register(mux)
 	(&reports.API{Store: s, Namespace: o.Namespace, Log: o.Log}).Register(mux, api.Authenticator())
 	o.registerMedia(mux, api, s)
+	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	pages.Register(mux)
 	return mux, nil
 }
 
