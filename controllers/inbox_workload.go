@@ -190,8 +190,8 @@ func (w inboxWorkload) container() *corev1ac.ContainerApplyConfiguration {
 		WithImage(w.opts.Image).
 		WithImagePullPolicy(w.opts.ImagePullPolicy).
 		WithCommand("switchboard").
-		WithArgs(contract.InboxArgs(w.inbox.Namespace, w.inbox.Name)...).
-		WithEnv(append(podIdentityEnv(contract.InboxPodNameEnv, contract.InboxPodNamespaceEnv), databaseURLEnv(w.opts))...).
+		WithArgs(append(contract.InboxArgs(w.inbox.Namespace, w.inbox.Name), w.mediaArgs()...)...).
+		WithEnv(append(append(podIdentityEnv(contract.InboxPodNameEnv, contract.InboxPodNamespaceEnv), databaseURLEnv(w.opts)), w.mediaEnv()...)...).
 		WithPorts(
 			corev1ac.ContainerPort().WithName(contract.InboxHTTPPortName).WithContainerPort(contract.InboxHTTPPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName(contract.InboxMetricsPortName).WithContainerPort(contract.InboxMetricsPort).WithProtocol(corev1.ProtocolTCP)).
@@ -199,6 +199,31 @@ func (w inboxWorkload) container() *corev1ac.ContainerApplyConfiguration {
 		WithReadinessProbe(httpProbe(contract.InboxReadyPath, contract.InboxMetricsPortName, 5)).
 		WithResources(inboxResources(w.inbox.Spec.Resources)).
 		WithSecurityContext(restrictedContainerSecurity())
+}
+
+// mediaArgs are the flags of spec.media's bucket.
+func (w inboxWorkload) mediaArgs() []string {
+	m := w.inbox.Spec.Media
+	if m == nil {
+		return nil
+	}
+	return contract.InboxMediaS3Args(m.S3.Bucket, m.S3.Endpoint, m.S3.Region, m.S3.PathStyle)
+}
+
+// mediaEnv gives the bucket's credentials from their Secret (read by the kubelet).
+func (w inboxWorkload) mediaEnv() []*corev1ac.EnvVarApplyConfiguration {
+	m := w.inbox.Spec.Media
+	if m == nil || m.S3.CredentialsSecretRef == nil {
+		return nil
+	}
+	ref := func(env, key string) *corev1ac.EnvVarApplyConfiguration {
+		return corev1ac.EnvVar().WithName(env).WithValueFrom(corev1ac.EnvVarSource().WithSecretKeyRef(
+			corev1ac.SecretKeySelector().WithName(m.S3.CredentialsSecretRef.Name).WithKey(key)))
+	}
+	return []*corev1ac.EnvVarApplyConfiguration{
+		ref(contract.InboxMediaS3AccessKeyEnv, contract.MediaS3AccessKeyIDKey),
+		ref(contract.InboxMediaS3SecretKeyEnv, contract.MediaS3SecretAccessKeyKey),
+	}
 }
 
 // The inbox container's resources when spec.resources leaves them unset.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,5 +65,27 @@ func TestInboxResources(t *testing.T) {
 		if req.Cmp(q(tc.wantReqMemory)) != 0 || lim.Cmp(q(tc.wantLimMemory)) != 0 {
 			t.Errorf("%s: memory request %s limit %s, want %s and %s", tc.name, req.String(), lim.String(), tc.wantReqMemory, tc.wantLimMemory)
 		}
+	}
+}
+
+func TestInboxMediaBucket(t *testing.T) {
+	in := newInbox("acme", "main", nil)
+	if c := (inboxWorkload{inbox: in}).container(); len(c.Args) != 4 || len(c.Env) != 3 {
+		t.Fatalf("without spec.media: args %v, %d env vars", c.Args, len(c.Env))
+	}
+	in.Spec.Media = &sbv1.InboxMedia{S3: sbv1.S3Bucket{Bucket: "acme-media", Endpoint: "https://minio.acme:9000", PathStyle: true,
+		CredentialsSecretRef: &sbv1.LocalObjectReference{Name: "media-keys"}}}
+	c := inboxWorkload{inbox: in}.container()
+	if got := strings.Join(c.Args, " "); !strings.HasSuffix(got, "--media-s3-bucket=acme-media --media-s3-endpoint=https://minio.acme:9000 --media-s3-path-style") {
+		t.Errorf("args %q", got)
+	}
+	keys := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && *e.ValueFrom.SecretKeyRef.Name == "media-keys" {
+			keys[*e.Name] = *e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if keys["SWITCHBOARD_MEDIA_S3_ACCESS_KEY_ID"] != "accessKeyID" || keys["SWITCHBOARD_MEDIA_S3_SECRET_ACCESS_KEY"] != "secretAccessKey" {
+		t.Errorf("credentials env %v", keys)
 	}
 }

@@ -36,10 +36,59 @@ type InboxSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	SecretRefs []LocalObjectReference `json:"secretRefs,omitempty"`
 
+	// Media is where the inbox archives media files (images, documents, audio, video,
+	// stickers) as soon as they arrive: Meta's media URLs expire within minutes. Unset:
+	// no archive (agents see that a message carried media, not the file).
+	// +optional
+	Media *InboxMedia `json:"media,omitempty"`
+
 	// Suspend stops the operator from reconciling this Inbox: nothing is created,
 	// changed or repaired until it is set back to false. A running inbox keeps running.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// InboxMedia is the media archive's storage.
+type InboxMedia struct {
+	// S3 is an S3-compatible bucket (AWS S3, MinIO, Ceph, …).
+	// +required
+	S3 S3Bucket `json:"s3"`
+}
+
+// S3Bucket locates an S3-compatible bucket and its credentials.
+type S3Bucket struct {
+	// Bucket is the bucket's name (it must exist). Objects are named
+	// <namespace>/<number>/<media-id>.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`
+	Bucket string `json:"bucket"`
+
+	// Endpoint is the S3 API's URL, for S3-compatible servers (https://minio.example:9000).
+	// Unset: AWS S3 of Region.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/]+(/.*)?$`
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Region of the bucket (default us-east-1).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]*$`
+	Region string `json:"region,omitempty"`
+
+	// PathStyle puts the bucket in the URL's path rather than its host name, as most
+	// S3-compatible servers need.
+	// +optional
+	PathStyle bool `json:"pathStyle,omitempty"`
+
+	// CredentialsSecretRef names a Secret of the Inbox's namespace with the keys
+	// accessKeyID and secretAccessKey, given to the inbox pods as environment variables
+	// (the kubelet reads the Secret; the inbox's Role does not need it). Unset: the pods'
+	// ambient credentials (an IAM role for service accounts, instance metadata).
+	// +optional
+	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
 }
 
 // InboxResources are the compute resources of the inbox container, keyed by resource

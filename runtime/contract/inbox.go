@@ -71,6 +71,35 @@ func InboxObjectName(inbox string) string { return "inbox-" + inbox }
 
 // InboxArgs are the container arguments (after the switchboard command) of the inbox
 // that serves the Inbox namespace/name.
+// The media archive's S3 bucket (Inbox spec.media.s3), as inbox flags, and its
+// credentials, as environment variables from the Secret spec.media.s3.credentialsSecretRef
+// names (keys MediaS3AccessKeyIDKey, MediaS3SecretAccessKeyKey).
+const (
+	InboxMediaS3BucketFlag    = "media-s3-bucket"
+	InboxMediaS3EndpointFlag  = "media-s3-endpoint"
+	InboxMediaS3RegionFlag    = "media-s3-region"
+	InboxMediaS3PathStyleFlag = "media-s3-path-style"
+	InboxMediaS3AccessKeyEnv  = "SWITCHBOARD_MEDIA_S3_ACCESS_KEY_ID"
+	InboxMediaS3SecretKeyEnv  = "SWITCHBOARD_MEDIA_S3_SECRET_ACCESS_KEY"
+	MediaS3AccessKeyIDKey     = "accessKeyID"
+	MediaS3SecretAccessKeyKey = "secretAccessKey"
+)
+
+// InboxMediaS3Args are the flags of a media bucket (endpoint and region only when set).
+func InboxMediaS3Args(bucket, endpoint, region string, pathStyle bool) []string {
+	args := []string{flag(InboxMediaS3BucketFlag, bucket)}
+	if endpoint != "" {
+		args = append(args, flag(InboxMediaS3EndpointFlag, endpoint))
+	}
+	if region != "" {
+		args = append(args, flag(InboxMediaS3RegionFlag, region))
+	}
+	if pathStyle {
+		args = append(args, "--"+InboxMediaS3PathStyleFlag)
+	}
+	return args
+}
+
 func InboxArgs(namespace, name string) []string {
 	return []string{
 		InboxSubcommand,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -39,6 +40,7 @@ type flags struct {
 	bindAddr, metricsAddr string
 	apiTokenFile          string
 	mediaDir              string
+	mediaS3               media.S3Config
 	requestTimeout        time.Duration
 	maxAutoRepliesPerHour int
 	logLevel, logEncoding string
@@ -52,6 +54,11 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.StringVar(&f.metricsAddr, contract.InboxMetricsAddressFlag, fmt.Sprintf(":%d", contract.InboxMetricsPort), "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
 	fs.StringVar(&f.mediaDir, "media-dir", "", "directory archiving inbound media (dev mode; default: no archive)")
+	fs.StringVar(&f.mediaS3.Bucket, contract.InboxMediaS3BucketFlag, "", "S3-compatible bucket archiving inbound media (credentials: $"+
+		contract.InboxMediaS3AccessKeyEnv+" and $"+contract.InboxMediaS3SecretKeyEnv+", else the ambient ones)")
+	fs.StringVar(&f.mediaS3.Endpoint, contract.InboxMediaS3EndpointFlag, "", "the bucket's S3 API URL (default: AWS S3)")
+	fs.StringVar(&f.mediaS3.Region, contract.InboxMediaS3RegionFlag, "", "the bucket's region (default us-east-1)")
+	fs.BoolVar(&f.mediaS3.PathStyle, contract.InboxMediaS3PathStyleFlag, false, "put the bucket in the URL's path (most S3-compatible servers)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 20*time.Second, "bound on one webhook's transaction; past it the answer is 503 and Meta retries")
 	fs.IntVar(&f.maxAutoRepliesPerHour, "max-auto-replies-per-hour", 5, "automatic replies one contact may receive in an hour")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
@@ -61,6 +68,9 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	}
 	if _, err := ParseInboxRef(f.inbox); err != nil {
 		return err
+	}
+	if f.mediaDir != "" && f.mediaS3.Bucket != "" {
+		return fmt.Errorf("--media-dir and --%s: choose one archive", contract.InboxMediaS3BucketFlag)
 	}
 	if f.requestTimeout <= 0 || f.maxAutoRepliesPerHour < 0 {
 		return fmt.Errorf("--request-timeout must be positive and --max-auto-replies-per-hour not negative, got %s and %d",
@@ -127,7 +137,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	reg, metrics := NewMetrics()
 	src.CompileSeconds = metrics.RuleCompileSeconds
 	go src.Run(ctx)
-	archiveStore, err := openMedia(f.mediaDir)
+	f.mediaS3.AccessKeyID, f.mediaS3.SecretAccessKey = os.Getenv(contract.InboxMediaS3AccessKeyEnv), os.Getenv(contract.InboxMediaS3SecretKeyEnv)
+	archiveStore, err := openMedia(ctx, f.mediaDir, f.mediaS3)
 	if err != nil {
 		return err
 	}

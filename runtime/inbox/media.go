@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
@@ -47,8 +48,16 @@ func graphsOf(snapshot func() *kube.Snapshot) archive.Graphs {
 	}
 }
 
-// openMedia opens --media-dir ("" for no archive).
-func openMedia(dir string) (*media.Store, error) {
+// openMedia opens the archive: the S3 bucket of --media-s3-bucket (Inbox spec.media), or
+// --media-dir (dev mode), or none.
+func openMedia(ctx context.Context, dir string, s3 media.S3Config) (*media.Store, error) {
+	if s3.Bucket != "" {
+		st, err := media.OpenS3(ctx, s3)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", contract.InboxMediaS3BucketFlag, err)
+		}
+		return st, nil
+	}
 	if dir == "" {
 		return nil, nil
 	}
