@@ -178,7 +178,7 @@ func TestExamplesStored(t *testing.T) {
 	r := newRig(t)
 	for name, body := range inboundtest.Examples(t) {
 		// Meta's examples share wamids: each starts from empty tables.
-		if _, err := r.db.Exec(ctxOf(t), `TRUNCATE contacts, conversations, messages, message_statuses, webhook_events, auto_replies, media`); err != nil {
+		if _, err := r.db.Exec(ctxOf(t), `TRUNCATE contacts, conversations, messages, message_statuses, webhook_events, auto_replies, media CASCADE`); err != nil {
 			t.Fatal(err)
 		}
 		r.postSigned(body, numA.AppSecret, http.StatusOK)
