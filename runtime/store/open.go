@@ -101,6 +101,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithSessionLocker(advisoryLocker{key: migrationLockKey}),
 		goose.WithDisableGlobalRegistry(true),
+		// A migration may land with a lower number than one a database already has
+		// (features built in parallel): apply it rather than refuse to start. Each
+		// migration touches only its own tables and columns.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
