@@ -7,6 +7,8 @@
 //	switchboard sender    one Number's sender: paces its outbox to Meta's limits
 //	switchboard send      enqueue a message (text or template) for a Number
 //	switchboard inbox     one Inbox's webhook receiver and conversations store
+//	switchboard contacts  import contacts (CSV, JSONL) into an Inbox's contacts
+//	switchboard export    export conversations, contacts or the audit log of an Inbox
 //	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
 // Run `switchboard <subcommand> -h` (or --help) for its flags; asking for help prints the
@@ -29,6 +31,8 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/export"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
@@ -44,6 +48,8 @@ var subcommands = []subcommand{
 	{"sender", "drain one Number's outbox under its limits (run by the sender Deployment)", sender.Main},
 	{"send", "enqueue a message for a Number; --wait follows it to sent or failed", sender.SendMain},
 	{"inbox", "receive Meta's webhooks for an Inbox's Numbers and store conversations (run by the inbox Deployment)", inbox.Main},
+	{"contacts", "import contacts from CSV or JSONL: switchboard contacts import --inbox NS/NAME --file F", contacts.Main},
+	{"export", "export an Inbox's conversations, contacts or audit log (JSONL, CSV), streamed", export.Main},
 	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
 }
 

@@ -161,6 +161,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	api.Register(mux)
 	(&reports.API{Store: s, Namespace: o.Namespace, Log: o.Log}).Register(mux, api.Authenticator())
 	o.registerMedia(mux, api, s)
+	registerContacts(mux, s, o.Namespace, api.Authenticator(), o.Log)
 	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
 	if err != nil {
 		return nil, err

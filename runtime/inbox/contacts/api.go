@@ -48,7 +48,9 @@ func NewAPI(st *store.Store, namespace string, log *slog.Logger) *API {
 
 // Register adds the endpoints to mux behind auth (who calls) and each one's permission.
 func (a *API) Register(mux *http.ServeMux, auth authz.Authenticator) {
-	h := func(p authz.Permission, f http.HandlerFunc) http.Handler { return authz.Authenticate(auth, authz.Require(p, f)) }
+	h := func(p authz.Permission, f http.HandlerFunc) http.Handler {
+		return authz.Authenticate(auth, authz.Require(p, f))
+	}
 	mux.Handle("POST /api/v1/contacts/import", h(authz.ContactsImport, a.importContacts))
 	mux.Handle("POST /api/v1/segments/preview", h(authz.CampaignsRead, a.preview))
 	mux.Handle("GET /api/v1/segments", h(authz.CampaignsRead, a.list))

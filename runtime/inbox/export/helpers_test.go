@@ -1,0 +1,5 @@
+package export_test
+
+import "errors"
+
+var errorsAsFn = errors.As
