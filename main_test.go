@@ -137,3 +137,33 @@ func TestSendRefusesABadRecipient(t *testing.T) {
 		}
 	}
 }
+
+// TestContactsAndExportFlags: `switchboard contacts import` and `switchboard export`
+// show their usage on --help (exit 0) and name the bad flag, before any database is
+// reached (here none exists).
+func TestContactsAndExportFlags(t *testing.T) {
+	for _, args := range [][]string{{"contacts", "import", "--help"}, {"contacts", "import", "-h"}, {"export", "--help"}} {
+		if stdout, stderr, code := switchboard(t, nil, args...); code != 0 || !strings.Contains(stdout, "-inbox") {
+			t.Errorf("switchboard %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	env := []string{"SWITCHBOARD_DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=1"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"contacts", "import", "--inbox", "acme", "--file", "x.csv"}, "--inbox"},
+		{[]string{"contacts", "import", "--inbox", "acme/support"}, "--file"},
+		{[]string{"contacts", "import", "--inbox", "acme/support", "--file", "x.txt"}, "--format"},
+		{[]string{"contacts", "import", "--inbox", "acme/support", "--file", "x.csv", "--format", "xml"}, "--format"},
+		{[]string{"contacts", "export"}, `"export"`},
+		{[]string{"export", "--inbox", "acme/support"}, "--kind"},
+		{[]string{"export", "--inbox", "acme/support", "--kind", "messages"}, "--kind"},
+		{[]string{"export", "--inbox", "acme/support", "--kind", "contacts", "--format", "jsonl"}, "--format"},
+		{[]string{"export", "--inbox", "acme/support", "--kind", "audit", "--from", "monday"}, "--from"},
+	} {
+		if _, stderr, code := switchboard(t, env, tc.args...); code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("switchboard %s: exit %d, stderr %q; want exit 1 naming %s", strings.Join(tc.args, " "), code, stderr, tc.want)
+		}
+	}
+}
