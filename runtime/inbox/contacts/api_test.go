@@ -178,7 +178,7 @@ func TestSegmentCountAndCRUD(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.body, code, body)
 		}
 	}
-	code, body = call(t, ts, "agent", "GET", "/api/v1/segments/gold-vip", "")
+	code, _ = call(t, ts, "agent", "GET", "/api/v1/segments/gold-vip", "")
 	if code != 403 {
 		t.Errorf("agent read: %d", code)
 	}

@@ -67,7 +67,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if dsn == "" {
 		return fmt.Errorf("%s is not set: give the PostgreSQL DSN", DatabaseURLEnv)
 	}
-	var out io.Writer = stdout
+	out := stdout
 	var file *os.File
 	if f.output != "-" {
 		if file, err = os.Create(f.output); err != nil {

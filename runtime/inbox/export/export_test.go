@@ -202,8 +202,8 @@ func (c *countingDiscard) Write(p []byte) (int, error) {
 // depend on the size.
 func TestExportConstantMemory(t *testing.T) {
 	st, conn := open(t)
-	seed(t, conn, "acme", "small", 34600000000, 1_000, 100, "x")  // 100,000 messages
-	seed(t, conn, "acme", "big", 34700000000, 10_000, 100, "x")   // 1,000,000 messages
+	seed(t, conn, "acme", "small", 34600000000, 1_000, 100, "x") // 100,000 messages
+	seed(t, conn, "acme", "big", 34700000000, 10_000, 100, "x")  // 1,000,000 messages
 	exec(t, conn, `ANALYZE`)
 	measure := func(number string, format export.Format) (uint64, export.Stats, *countingDiscard) {
 		var stats export.Stats
