@@ -174,6 +174,22 @@ func TestWebhooksToReadAPI(t *testing.T) {
 		byType["interactive"].Body() != "Rojo" || byType["interactive"].Interactive == nil {
 		t.Fatalf("messages: %d, types %d", len(msgs.Items), len(byType))
 	}
+
+	// The exports are served, to the read token (an auditor: it may export, not import).
+	code, body := get(t, s.traffic+"/api/v1/export/conversations?format=jsonl", token)
+	if code != 200 || strings.Count(body, "\n") != 1 || strings.Count(body, `"direction":"in"`) != 3 {
+		t.Errorf("export: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.traffic+"/api/v1/contacts/import?format=csv", strings.NewReader("phone\n+34611111111\n"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("import with the read token: %d, want 403", resp.StatusCode)
+	}
 }
 
 // newSimulator starts Meta's stand-in with numA's webhooks pointed at s.
