@@ -2,6 +2,7 @@ package contacts_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,7 +27,7 @@ import (
 func server(t *testing.T, st *store.Store) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	contacts.NewAPI(st, "acme", slog.New(slog.DiscardHandler)).Register(mux, authz.AuthenticatorFunc(func(r *http.Request) (*authz.Principal, error) {
+	contacts.NewAPI(st, "acme", slog.New(slog.NewTextHandler(tWriter{t}, nil))).Register(mux, authz.AuthenticatorFunc(func(r *http.Request) (*authz.Principal, error) {
 		role := r.Header.Get("X-Role")
 		if role == "" {
 			return nil, nil
@@ -226,4 +228,54 @@ func TestSegmentCountAndCRUD(t *testing.T) {
 	if actions, _ = pgx.CollectRows(rows, pgx.RowTo[string]); strings.Join(actions, ",") != "segment.create,segment.update,segment.delete" {
 		t.Errorf("audit %v", actions)
 	}
+}
+
+// The import reads its body as a stream: the first progress line comes back while the
+// client has not finished sending (it waits for that line before sending the rest).
+func TestAPIImportStreamsWhileSending(t *testing.T) {
+	st, _ := openStore(t)
+	ts := server(t, st)
+	pr, pw := io.Pipe()
+	proceed := make(chan struct{})
+	go func() {
+		_, _ = io.WriteString(pw, "phone\n")
+		for i := range 6000 {
+			if i == 5000 {
+				<-proceed
+			}
+			_, _ = fmt.Fprintf(pw, "+1 650 %07d\n", 4000000+i)
+		}
+		_ = pw.Close()
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/api/v1/contacts/import?format=csv", pr)
+	req.Header.Set("X-Role", "admin")
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		close(proceed)
+		t.Fatalf("no answer before the body was sent whole: %v", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	if !sc.Scan() || sc.Text() != `{"progress":{"phase":"read","rows":5000}}` {
+		t.Fatalf("first line %q", sc.Text())
+	}
+	close(proceed)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if !strings.Contains(last, `"inserted":6000`) {
+		t.Errorf("last line %q", last)
+	}
+}
+
+// tWriter writes the API's log to the test's.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -145,6 +145,9 @@ func copyRows(ctx context.Context, tx pgx.Tx, rd reader, res *Result, progress f
 			return err
 		default:
 			res.Rows++
+			if r.tags == nil {
+				r.tags = []string{} // a file without a tags column
+			}
 			batch = append(batch, []any{int32(r.line), r.waID, r.name, r.tags, string(r.attrs)})
 		}
 		if res.Rows > MaxRows {
