@@ -16,7 +16,8 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 CRANE_VERSION ?= v0.22.1
-# The control plane used by envtest and `make dev` follows the Kubernetes libraries in
+# The control plane used by envtest and `make dev` (kube-apiserver, etcd, and for dev
+# mode's garbage collector kube-controller-manager) follows the Kubernetes libraries in
 # go.mod (k8s.io/api v0.X.Y -> Kubernetes v1.X.Y); etcd follows that Kubernetes release.
 K8S_VERSION ?= $(shell go list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0/v1/')
 
@@ -156,7 +157,7 @@ e2e: image envtest-assets e2e-node $(HELM) ## Run the end-to-end test on a singl
 ##@ Tools
 
 .PHONY: envtest-assets
-envtest-assets: ## Build kube-apiserver and etcd for envtest and dev mode (cached in bin/k8s).
+envtest-assets: ## Build kube-apiserver, etcd and kube-controller-manager for envtest and dev mode (cached in bin/k8s).
 	hack/build-control-plane.sh $(K8S_VERSION) $(ENVTEST_ASSETS)
 
 $(CONTROLLER_GEN):

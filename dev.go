@@ -52,13 +52,14 @@ type devFlags struct {
 }
 
 // runDev is the embedded default: a local kube-apiserver and etcd (the same binaries as
-// the integration tests), the CRDs, the manager and the samples. It runs until ctx ends
+// the integration tests) with kube-controller-manager's garbage collector and namespace
+// controller, the CRDs, the manager and the samples. It runs until ctx ends
 // (Ctrl-C), then stops everything it started and removes what it wrote.
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var f devFlags
 	fs := flag.NewFlagSet("switchboard dev", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	fs.StringVar(&f.controlPlaneBin, "control-plane-bin", "bin/k8s", "directory holding kube-apiserver and etcd (make envtest-assets builds them)")
+	fs.StringVar(&f.controlPlaneBin, "control-plane-bin", "bin/k8s", "directory holding kube-apiserver, etcd and kube-controller-manager (make envtest-assets builds them)")
 	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
 	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
@@ -69,7 +70,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
+	for _, bin := range []string{"kube-apiserver", "etcd", devControllerManager} {
 		if _, err := os.Stat(filepath.Join(f.controlPlaneBin, bin)); err != nil {
 			return fmt.Errorf("--control-plane-bin: %w (run make envtest-assets, or make dev)", err)
 		}
@@ -102,7 +103,7 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 		return err
 	}
 	defer func() { <-simDone }()
-	fmt.Fprintln(stdout, "switchboard dev: starting a local control plane (kube-apiserver + etcd) ...")
+	fmt.Fprintln(stdout, "switchboard dev: starting a local control plane (kube-apiserver + etcd + kube-controller-manager) ...")
 	env := &envtest.Environment{BinaryAssetsDirectory: f.controlPlaneBin, CRDs: crds, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
 	if err != nil {
@@ -119,6 +120,13 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 		return err
 	}
 	defer func() { _ = os.Remove(kubeconfig) }()
+	// After env.Start, which installed the CRDs; stopped before the control plane.
+	stopKCM, err := startControllerManager(f.controlPlaneBin, kubeconfig,
+		filepath.Join(f.stateDir, devControllerManager+".log"), stdout)
+	if err != nil {
+		return err
+	}
+	defer stopKCM()
 
 	mgrCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,12 +12,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -148,6 +154,11 @@ func TestDevMode(t *testing.T) {
 	expectDevQuality(t, ctx, c, "RED")
 	expectRefreshHandled(t, ctx, c)
 
+	// The garbage collector of the dev control plane's kube-controller-manager: deleting a
+	// Number removes its sender Deployment (owner reference), and the dev kubelet stops its
+	// process; deleting the namespace removes everything in it, and the namespace itself.
+	expectGarbageCollected(t, ctx, c, out)
+
 	cancel()
 	select {
 	case err := <-done:
@@ -163,6 +174,83 @@ func TestDevMode(t *testing.T) {
 	if err := c.List(context.Background(), &numbers); err == nil {
 		t.Error("the control plane still answers after dev mode stopped")
 	}
+	if pids := devChildren(t, func([]string) bool { return true }); len(pids) > 0 {
+		t.Errorf("processes left behind after Ctrl-C: %v", pids)
+	}
+}
+
+// expectGarbageCollected deletes the sample Number support-en, then the namespace acme,
+// as `kubectl delete` would (background propagation), and waits for the Deployments and
+// the dev-mode processes to go as they would on a cluster.
+func expectGarbageCollected(t *testing.T, ctx context.Context, c client.Client, out *signalWriter) {
+	t.Helper()
+	senderOf := func(number string) func([]string) bool {
+		return func(args []string) bool {
+			return args[1] == contract.SenderSubcommand && slices.Contains(args, "--"+contract.SenderFlag+"="+number)
+		}
+	}
+	if pids := devChildren(t, senderOf("acme/support-en")); len(pids) != 1 {
+		t.Fatalf("the sender of support-en runs as %d processes, want 1", len(pids))
+	}
+	num := &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "support-en"}}
+	if err := c.Delete(ctx, num); err != nil {
+		t.Fatal(err)
+	}
+	dep := &appsv1.Deployment{}
+	waitFor(t, "the garbage collector to delete sender-support-en", func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "sender-support-en"}, dep))
+	})
+	waitFor(t, "the process of sender-support-en to stop", func() bool { return len(devChildren(t, senderOf("acme/support-en"))) == 0 })
+	if !strings.Contains(out.String(), "Deployment acme/sender-support-en is gone; its process stopped") {
+		t.Errorf("dev mode does not say the sender's process stopped:\n%s", out)
+	}
+	if len(devChildren(t, senderOf("acme/sales-es"))) != 1 {
+		t.Error("the sender of sales-es stopped too")
+	}
+
+	if err := c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the namespace controller to delete acme", func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Name: "acme"}, &corev1.Namespace{}))
+	})
+	workload := func(args []string) bool {
+		return args[1] == contract.SenderSubcommand || args[1] == contract.InboxSubcommand
+	}
+	waitFor(t, "every workload process to stop", func() bool { return len(devChildren(t, workload)) == 0 })
+}
+
+// devChildren lists the live processes this test process started (dev mode's workloads,
+// kube-controller-manager, and envtest's etcd and kube-apiserver) whose arguments match,
+// as "PID ARGS".
+func devChildren(t *testing.T, match func(args []string) bool) []string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		stat, err1 := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		cmdline, err2 := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err1 != nil || err2 != nil {
+			continue // it ended meanwhile
+		}
+		// stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces, not ')'.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(fields) < 2 || fields[1] != self || fields[0] == "Z" || len(args) < 2 {
+			continue
+		}
+		if match(args) {
+			out = append(out, d.Name()+" "+strings.Join(args, " "))
+		}
+	}
+	return out
 }
 
 // expectDevQuality waits until the sample Number sales-es reports the quality rating.

@@ -116,6 +116,7 @@ func (k *devKubelet) sync(ctx context.Context) error {
 	for key := range k.procs {
 		if !seen[key] {
 			k.stop(key)
+			fmt.Fprintf(k.out, "switchboard dev: Deployment %s is gone; its process stopped\n", key)
 		}
 	}
 	return nil
