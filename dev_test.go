@@ -28,6 +28,7 @@ import (
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/contract"
+	"github.com/switchboard-dev/switchboard/runtime/dev"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 )
 
@@ -76,7 +77,7 @@ func TestDevMode(t *testing.T) {
 	}
 	// The default simulator and inbox ports are taken, as when `make dev` runs on the
 	// same machine.
-	for _, addr := range []string{devSimulatorListen, devInboxListen} {
+	for _, addr := range []string{dev.DefaultSimulatorListen, dev.DefaultInboxListen} {
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			defer func() { _ = ln.Close() }()
 		}
@@ -139,7 +140,7 @@ func TestDevMode(t *testing.T) {
 	// conversation and its two messages from the inbox's read API.
 	expectInboxReady(t, ctx, c)
 	sim := regexp.MustCompile(`curl -X POST http://(127\.0\.0\.1:\d+)/_sim/events -d '(\{[^']*"inbound"[^']*\})'`).FindStringSubmatch(text)
-	if sim == nil || sim[1] == devSimulatorListen {
+	if sim == nil || sim[1] == dev.DefaultSimulatorListen {
 		t.Fatalf("dev mode does not print the inbound event on the simulator's free port:\n%s", text)
 	}
 	devPost(t, "http://"+sim[1]+"/_sim/events", sim[2])
@@ -221,7 +222,7 @@ func expectGarbageCollected(t *testing.T, ctx context.Context, c client.Client, 
 }
 
 // devChildren lists the live processes this test process started (dev mode's workloads,
-// kube-controller-manager, and envtest's etcd and kube-apiserver) whose arguments match,
+// and the control plane: etcd, kube-apiserver, kube-controller-manager) whose arguments match,
 // as "PID ARGS".
 func devChildren(t *testing.T, match func(args []string) bool) []string {
 	t.Helper()
@@ -291,7 +292,7 @@ func expectConversation(t *testing.T, text, tokenFile string) {
 		t.Errorf("the output does not print the read API's token")
 	}
 	api := regexp.MustCompile(`Bearer \$\(cat \S+\)" (http://127\.0\.0\.1:\d+/api/v1/conversations)\n`).FindStringSubmatch(text)
-	if api == nil || strings.Contains(api[1], devInboxListen) {
+	if api == nil || strings.Contains(api[1], dev.DefaultInboxListen) {
 		t.Fatalf("dev mode does not print the conversations command on the inbox's free port:\n%s", text)
 	}
 	var convs struct {
@@ -383,6 +384,6 @@ func logOnFailure(t *testing.T, out *signalWriter, state string) {
 	if !t.Failed() {
 		return
 	}
-	log, _ := os.ReadFile(filepath.Join(state, devLogDir, "acme_inbox-support.log"))
+	log, _ := os.ReadFile(filepath.Join(state, "workloads", "acme_inbox-support.log"))
 	t.Logf("dev mode printed:\n%s\ninbox log:\n%s", out, log)
 }

@@ -30,6 +30,7 @@ import (
 	// carries no CA bundle); system roots, when present, still take precedence.
 	_ "golang.org/x/crypto/x509roots/fallback"
 
+	"github.com/switchboard-dev/switchboard/runtime/dev"
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/export"
@@ -51,6 +52,11 @@ var subcommands = []subcommand{
 	{"contacts", "import contacts from CSV or JSONL: switchboard contacts import --inbox NS/NAME --file F", contacts.Main},
 	{"export", "export an Inbox's conversations, contacts or audit log (JSONL, CSV), streamed", export.Main},
 	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
+}
+
+// runDev is `switchboard dev` (package runtime/dev) with this binary's manager.
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	return dev.Main(ctx, args, stdout, dev.Manager{Start: startDevManager, DatabaseSecret: devManagerFlags(0).databaseSecret})
 }
 
 func main() {

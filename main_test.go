@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,9 @@ func TestUnknownSubcommand(t *testing.T) {
 }
 
 // TestBinaryLinksNoTesting: the production binary links neither Go's testing package nor
-// the test helpers (dev mode starts PostgreSQL through pgserver, not pgtest).
+// the test helpers (dev mode starts PostgreSQL through pgserver, not pgtest), nor
+// controller-runtime's envtest (dev mode starts its control plane itself), whose package
+// init panics when it cannot create a directory (TestNoWritableDirectoryNeeded).
 func TestBinaryLinksNoTesting(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
 	if err != nil {
@@ -78,7 +81,8 @@ func TestBinaryLinksNoTesting(t *testing.T) {
 	if !slices.Contains(deps, "github.com/switchboard-dev/switchboard/runtime/store/pgserver") {
 		t.Fatalf("go list -deps . lacks pgserver; is this the main package?\n%s", out)
 	}
-	for _, bad := range []string{"testing", "github.com/switchboard-dev/switchboard/runtime/store/pgtest"} {
+	for _, bad := range []string{"testing", "github.com/switchboard-dev/switchboard/runtime/store/pgtest",
+		"sigs.k8s.io/controller-runtime/pkg/envtest", "sigs.k8s.io/controller-runtime/pkg/internal/testing/addr"} {
 		if slices.Contains(deps, bad) {
 			t.Errorf("the switchboard binary links %s", bad)
 		}
@@ -117,6 +121,24 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	if _, stderr, code := switchboard(t, nil, "dev", "--no-such-flag"); code != 1 || !strings.Contains(stderr, "no-such-flag") {
 		t.Errorf("a bad flag: exit %d, stderr %q; want exit 1 naming it", code, stderr)
+	}
+}
+
+// TestNoWritableDirectoryNeeded: every subcommand starts where no directory can be
+// created, as in the image (read-only root filesystem, no HOME): the cache and
+// temporary directories lie under a regular file, which even root cannot create a
+// directory in.
+func TestNoWritableDirectoryNeeded(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + file + "/home", "XDG_CACHE_HOME=" + file + "/cache", "TMPDIR=" + file + "/tmp"}
+	for _, sc := range subcommands {
+		stdout, stderr, code := switchboard(t, env, sc.name, "-h")
+		if code != 0 || !strings.Contains(stdout, "Usage") {
+			t.Errorf("switchboard %s -h without a writable directory: exit %d, stderr %q", sc.name, code, stderr)
+		}
 	}
 }
 

@@ -211,6 +211,21 @@ func cacheOptions(watchNamespaces string) cache.Options {
 	return opts
 }
 
+// devManagerFlags are the manager's flags in dev mode: loopback only, no leader election.
+func devManagerFlags(pollInterval time.Duration) managerFlags {
+	var f managerFlags
+	f.register(newFlagSet())
+	f.metricsAddr, f.healthAddr = "127.0.0.1:0", "127.0.0.1:0"
+	f.senderImage = "switchboard:dev"
+	f.qualityPollInterval = pollInterval
+	return f
+}
+
+// startDevManager runs the manager in dev mode (devManagerFlags) until ctx ends.
+func startDevManager(ctx context.Context, cfg *rest.Config, pollInterval time.Duration) error {
+	return startManager(ctx, cfg, devManagerFlags(pollInterval))
+}
+
 // newFlagSet is a throw-away flag set, to fill managerFlags with their defaults.
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("switchboard", flag.ContinueOnError) }
 

@@ -43,17 +43,13 @@ trap cleanup EXIT
 
 root=$WORK/rootfs
 bindir=$root/usr/local/bin
-# /tmp/kubebuilder-envtest: the binary links controller-runtime's envtest (dev mode), whose
-# package init panics when it cannot create that directory, as on the read-only root
-# filesystem of the sender and inbox pods; present in the image, the init finds it.
-mkdir -p "$root/etc" "$root/tmp/kubebuilder-envtest" "$bindir"
+mkdir -p "$root/etc" "$root/tmp" "$bindir"
 CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH go build -trimpath -ldflags "-s -w" -o "$bindir/$NAME" "$PKG"
 echo "nonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin" >"$root/etc/passwd"
 echo "nonroot:x:65532:" >"$root/etc/group"
 chmod 0755 "$root" "$root/etc" "$root/usr" "$root/usr/local" "$bindir" "$bindir/$NAME"
 chmod 0644 "$root/etc/passwd" "$root/etc/group"
 chmod 1777 "$root/tmp"
-chmod 0755 "$root/tmp/kubebuilder-envtest"
 tar --sort=name --mtime="@$EPOCH" --owner=0 --group=0 --numeric-owner --format=ustar \
   -C "$root" -cf "$WORK/layer.tar" etc tmp usr
 

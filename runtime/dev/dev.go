@@ -1,4 +1,15 @@
-package main
+// Package dev is `switchboard dev`, the embedded default: a local control plane (etcd,
+// kube-apiserver and kube-controller-manager's garbage collector and namespace controller,
+// started directly from --control-plane-bin), the CRDs, the manager, the samples,
+// PostgreSQL, the Cloud API simulator, and every Deployment the manager declares run as a
+// local process. The binary's manager wiring stays in package main and comes in as a
+// Manager.
+//
+// It does not import controller-runtime's envtest, so that the switchboard binary does
+// not link it: envtest's package init creates a directory under the user's cache or
+// temporary directory and panics when it cannot, which would stop every subcommand on a
+// read-only root filesystem.
+package dev
 
 import (
 	"context"
@@ -14,30 +25,42 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/config/crd"
 	"github.com/switchboard-dev/switchboard/config/samples"
+	"github.com/switchboard-dev/switchboard/runtime/logging"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgserver"
 )
 
-// devSimulatorListen is the default --simulator-listen: the address the samples'
+// DefaultSimulatorListen is the default --simulator-listen: the address the samples'
 // spec.apiBaseURL names. Another address (127.0.0.1:0: a free port) moves the samples too.
-const devSimulatorListen = "127.0.0.1:18090"
+const DefaultSimulatorListen = "127.0.0.1:18090"
 
-// devInboxListen is the default --inbox-listen: the address the simulator scenario's
+// DefaultInboxListen is the default --inbox-listen: the address the simulator scenario's
 // webhookURLs name. Another address (127.0.0.1:0: a free port) moves them too.
-const devInboxListen = "127.0.0.1:18080"
+const DefaultInboxListen = "127.0.0.1:18080"
+
+// Manager is how dev mode runs the operator. Start runs it against the control plane of
+// cfg until ctx ends (loopback only, no leader election), reading each number's quality
+// every pollInterval; DatabaseSecret is its --database-secret, NAME/KEY, the Secret dev
+// mode creates in every namespace that has Numbers.
+type Manager struct {
+	Start          func(ctx context.Context, cfg *rest.Config, pollInterval time.Duration) error
+	DatabaseSecret string
+}
 
 // devFlags configure `switchboard dev`.
 type devFlags struct {
@@ -49,13 +72,14 @@ type devFlags struct {
 	inboxListen     string
 	simScenario     string
 	pollInterval    time.Duration
+	databaseSecret  string // the manager's, NAME/KEY
 }
 
-// runDev is the embedded default: a local kube-apiserver and etcd (the same binaries as
-// the integration tests) with kube-controller-manager's garbage collector and namespace
-// controller, the CRDs, the manager and the samples. It runs until ctx ends
-// (Ctrl-C), then stops everything it started and removes what it wrote.
-func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+// Main is `switchboard dev`: a local kube-apiserver and etcd (the same binaries as the
+// integration tests) with kube-controller-manager's garbage collector and namespace
+// controller, the CRDs, the manager and the samples. It runs until ctx ends (Ctrl-C),
+// then stops everything it started and removes what it wrote.
+func Main(ctx context.Context, args []string, stdout io.Writer, mgr Manager) error {
 	var f devFlags
 	fs := flag.NewFlagSet("switchboard dev", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -63,14 +87,14 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.samples, "samples", "config/samples", "directory of YAML objects to apply once the manager runs (empty: none)")
 	fs.StringVar(&f.stateDir, "state-dir", "bin/dev", "directory for the kubeconfig and the manager's log")
 	fs.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the samples to be reconciled before printing them")
-	fs.StringVar(&f.simListen, "simulator-listen", devSimulatorListen, "loopback address of the Cloud API simulator (127.0.0.1:0: a free port); sample Numbers whose apiBaseURL is http://"+devSimulatorListen+" are pointed at it")
-	fs.StringVar(&f.inboxListen, "inbox-listen", devInboxListen, "loopback address of the sample Inbox's traffic port (webhooks, read API; 127.0.0.1:0: a free port); the simulator's webhookURLs on http://"+devInboxListen+" are pointed at it")
+	fs.StringVar(&f.simListen, "simulator-listen", DefaultSimulatorListen, "loopback address of the Cloud API simulator (127.0.0.1:0: a free port); sample Numbers whose apiBaseURL is http://"+DefaultSimulatorListen+" are pointed at it")
+	fs.StringVar(&f.inboxListen, "inbox-listen", DefaultInboxListen, "loopback address of the sample Inbox's traffic port (webhooks, read API; 127.0.0.1:0: a free port); the simulator's webhookURLs on http://"+DefaultInboxListen+" are pointed at it")
 	fs.StringVar(&f.simScenario, "simulator-scenario", "config/dev/simulator.yaml", "scenario of the simulator: the sample numbers and their tokens")
 	fs.DurationVar(&f.pollInterval, "quality-poll-interval", 3*time.Second, "how often the manager reads each number's quality from the simulator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd", devControllerManager} {
+	for _, bin := range controlPlaneBins {
 		if _, err := os.Stat(filepath.Join(f.controlPlaneBin, bin)); err != nil {
 			return fmt.Errorf("--control-plane-bin: %w (run make envtest-assets, or make dev)", err)
 		}
@@ -83,13 +107,17 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer logFile.Close()
-	logger, _ := newLogger(logFile, "info", "console")
-	ctrl.SetLogger(logger)
-	klog.SetLogger(logger)
-	return devSession(ctx, f, stdout, logFile.Name())
+	l, err := logging.New(logFile, "info", "console")
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logging.Logr(l))
+	klog.SetLogger(logging.Logr(l))
+	f.databaseSecret = mgr.DatabaseSecret
+	return devSession(ctx, f, mgr, stdout, logFile.Name())
 }
 
-func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath string) error {
+func devSession(ctx context.Context, f devFlags, mgr Manager, stdout io.Writer, logPath string) error {
 	crds, err := crd.All()
 	if err != nil {
 		return err
@@ -98,40 +126,29 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	if err != nil {
 		return fmt.Errorf("--inbox-listen: %w", err)
 	}
-	simAddr, simDone, err := startDevSimulator(ctx, f, inboxAddr)
+	// The simulator stops with dev mode, also when dev mode stops on an error.
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
+	simAddr, simDone, err := startDevSimulator(simCtx, f, inboxAddr)
 	if err != nil {
 		return err
 	}
-	defer func() { <-simDone }()
+	defer func() { stopSim(); <-simDone }()
 	fmt.Fprintln(stdout, "switchboard dev: starting a local control plane (kube-apiserver + etcd + kube-controller-manager) ...")
-	env := &envtest.Environment{BinaryAssetsDirectory: f.controlPlaneBin, CRDs: crds, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
+	cp, err := startControlPlane(ctx, f.controlPlaneBin, f.stateDir, crds, stdout)
 	if err != nil {
 		return fmt.Errorf("starting the local control plane: %w", err)
 	}
 	defer func() {
 		fmt.Fprintln(stdout, "switchboard dev: stopping the manager and the control plane ...")
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(stdout, "switchboard dev: stopping the control plane:", err)
-		}
+		cp.stop()
 	}()
-	kubeconfig := filepath.Join(f.stateDir, "kubeconfig")
-	if err := writeKubeconfig(env, kubeconfig); err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(kubeconfig) }()
-	// After env.Start, which installed the CRDs; stopped before the control plane.
-	stopKCM, err := startControllerManager(f.controlPlaneBin, kubeconfig,
-		filepath.Join(f.stateDir, devControllerManager+".log"), stdout)
-	if err != nil {
-		return err
-	}
-	defer stopKCM()
+	cfg, kubeconfig := cp.cfg, cp.kubeconfig
 
 	mgrCtx, stopManager := context.WithCancel(ctx)
 	defer stopManager()
 	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- startManager(mgrCtx, cfg, devManagerFlags(f.pollInterval)) }()
+	go func() { mgrDone <- mgr.Start(mgrCtx, cfg, f.pollInterval) }()
 
 	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
 	if err != nil {
@@ -164,14 +181,15 @@ func devSession(ctx context.Context, f devFlags, stdout io.Writer, logPath strin
 	return <-mgrDone
 }
 
-// devManagerFlags are the manager's flags in dev mode: loopback only, no leader election.
-func devManagerFlags(pollInterval time.Duration) managerFlags {
-	var f managerFlags
-	f.register(newFlagSet())
-	f.metricsAddr, f.healthAddr = "127.0.0.1:0", "127.0.0.1:0"
-	f.senderImage = "switchboard:dev"
-	f.qualityPollInterval = pollInterval
-	return f
+// newScheme holds the kinds dev mode reads and writes: Kubernetes', the CRDs, ours.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, sbv1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err) // only on a programming error: a kind registered twice
+		}
+	}
+	return s
 }
 
 // startDevSimulator serves the Cloud API simulator with the sample numbers until ctx ends,
@@ -183,7 +201,7 @@ func startDevSimulator(ctx context.Context, f devFlags, inboxAddr string) (strin
 		return "", nil, fmt.Errorf("--simulator-scenario: %w", err)
 	}
 	for i, n := range sc.Numbers {
-		if rest, ok := strings.CutPrefix(n.WebhookURL, "http://"+devInboxListen+"/"); ok {
+		if rest, ok := strings.CutPrefix(n.WebhookURL, "http://"+DefaultInboxListen+"/"); ok {
 			sc.Numbers[i].WebhookURL = "http://" + inboxAddr + "/" + rest
 		}
 	}
@@ -199,19 +217,6 @@ func startDevSimulator(ctx context.Context, f devFlags, inboxAddr string) (strin
 		_ = simulator.Serve(ctx, ln, cfg)
 	}()
 	return ln.Addr().String(), done, nil
-}
-
-// writeKubeconfig writes an admin kubeconfig of the local control plane.
-func writeKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, &rest.Config{})
-	if err != nil {
-		return fmt.Errorf("creating the dev user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o600)
 }
 
 // applySamples creates every object of the YAML files in dir, in file-name order, with
@@ -237,7 +242,7 @@ func applySamples(ctx context.Context, c client.Client, dir, simAddr string) ([]
 // address to the simulator's actual address.
 func pointAtSimulator(u *unstructured.Unstructured, simAddr string) {
 	url, _, _ := unstructured.NestedString(u.Object, "spec", "apiBaseURL")
-	if u.GetKind() == "Number" && url == "http://"+devSimulatorListen {
+	if u.GetKind() == "Number" && url == "http://"+DefaultSimulatorListen {
 		_ = unstructured.SetNestedField(u.Object, "http://"+simAddr, "spec", "apiBaseURL")
 	}
 }
@@ -324,7 +329,7 @@ func startDevWorkloads(ctx context.Context, cfg *rest.Config, c client.Client, f
 		return "", nil, fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	dsn := pg.DSN("postgres")
-	if err := ensureDatabaseSecrets(ctx, c, dsn); err != nil {
+	if err := ensureDatabaseSecrets(ctx, c, f.databaseSecret, dsn); err != nil {
 		pg.Stop()
 		return "", nil, err
 	}
@@ -340,14 +345,17 @@ func startDevWorkloads(ctx context.Context, cfg *rest.Config, c client.Client, f
 	return dsn, func() { cancel(); <-done; pg.Stop() }, nil
 }
 
-// ensureDatabaseSecrets creates the Secret --database-secret names in every namespace
-// that has Numbers.
-func ensureDatabaseSecrets(ctx context.Context, c client.Client, dsn string) error {
+// ensureDatabaseSecrets creates the Secret secretRef (NAME/KEY: the manager's
+// --database-secret) names, holding dsn, in every namespace that has Numbers.
+func ensureDatabaseSecrets(ctx context.Context, c client.Client, secretRef, dsn string) error {
 	var numbers sbv1.NumberList
 	if err := c.List(ctx, &numbers); err != nil {
 		return err
 	}
-	name, key, _ := strings.Cut(devManagerFlags(0).databaseSecret, "/")
+	name, key, ok := strings.Cut(secretRef, "/")
+	if !ok || name == "" || key == "" {
+		return fmt.Errorf("the manager's database Secret must be NAME/KEY, got %q", secretRef)
+	}
 	done := map[string]bool{}
 	for _, n := range numbers.Items {
 		if done[n.Namespace] {

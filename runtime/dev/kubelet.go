@@ -1,4 +1,4 @@
-package main
+package dev
 
 import (
 	"cmp"
@@ -7,12 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,12 +55,12 @@ type devKubelet struct {
 	notBefore map[client.ObjectKey]time.Time
 }
 
-// devProc is one running workload.
+// devProc is one running workload: the Deployment generation it runs and its readiness
+// URL.
 type devProc struct {
+	*process
 	generation int64
-	cmd        *exec.Cmd
 	health     string
-	exited     chan struct{}
 }
 
 func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer) (*devKubelet, error) {
@@ -175,31 +173,13 @@ func (k *devKubelet) start(ctx context.Context, d *appsv1.Deployment) (*devProc,
 	if len(ctr.Command) != 1 || ctr.Command[0] != "switchboard" {
 		return nil, fmt.Errorf("command %q: dev mode runs only the switchboard binary", ctr.Command)
 	}
-	logFile, err := os.Create(filepath.Join(k.logDir, d.Namespace+"_"+d.Name+".log"))
+	env = append(env, "KUBECONFIG="+kubeconfig, "PATH="+os.Getenv("PATH"))
+	proc, err := startProcess(self, args, env, filepath.Join(k.logDir, d.Namespace+"_"+d.Name+".log"), nil)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(env, "KUBECONFIG="+kubeconfig, "PATH="+os.Getenv("PATH"))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
 	k.sayReplicas(d)
-	p := &devProc{generation: d.Generation, cmd: cmd, health: health, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
-	return p, nil
-}
-
-func (p *devProc) hasExited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
+	return &devProc{process: proc, generation: d.Generation, health: health}, nil
 }
 
 // resolveEnv turns the container's env into KEY=VALUE, resolving the references a
@@ -343,6 +323,7 @@ func (k *devKubelet) report(ctx context.Context, d *appsv1.Deployment, p *devPro
 	return k.c.Status().Update(ctx, d)
 }
 
+// healthy tells whether a GET of url answers 200 within a second.
 func healthy(url string) bool {
 	c := &http.Client{Timeout: time.Second}
 	resp, err := c.Get(url)
@@ -356,7 +337,7 @@ func healthy(url string) bool {
 // stop ends one workload.
 func (k *devKubelet) stop(key client.ObjectKey) {
 	if p := k.procs[key]; p != nil {
-		p.terminate()
+		p.stop()
 	}
 	delete(k.procs, key)
 }
@@ -365,26 +346,11 @@ func (k *devKubelet) stop(key client.ObjectKey) {
 func (k *devKubelet) stopAll() {
 	var wg sync.WaitGroup
 	for key, p := range k.procs {
-		wg.Go(p.terminate)
+		wg.Go(p.stop)
 		delete(k.procs, key)
 	}
 	wg.Wait()
 	for path := range k.tokens {
 		_ = os.Remove(path)
-	}
-}
-
-// terminate sends SIGTERM (the process finishes its in-flight work), then SIGKILL
-// after 10 s, as a kubelet would with a 30 s grace period shortened for dev.
-func (p *devProc) terminate() {
-	if p.hasExited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
 	}
 }
