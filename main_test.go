@@ -10,6 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/switchboard-dev/switchboard/controllers"
 )
 
 func TestManagerFlagsValidate(t *testing.T) {
@@ -187,5 +194,43 @@ func TestContactsAndExportFlags(t *testing.T) {
 		if _, stderr, code := switchboard(t, env, tc.args...); code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("switchboard %s: exit %d, stderr %q; want exit 1 naming %s", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
+	}
+}
+
+// TestCacheOptionsStripDeployments: the manager caches only its own Deployments, without
+// their pod template and managedFields, and keeps what it reads (generation, replicas,
+// status).
+func TestCacheOptionsStripDeployments(t *testing.T) {
+	var deployments *cache.ByObject
+	for obj, by := range cacheOptions("").ByObject {
+		if _, ok := obj.(*appsv1.Deployment); ok {
+			deployments = &by
+		}
+	}
+	if deployments == nil || deployments.Transform == nil || deployments.Label == nil ||
+		deployments.Label.String() != controllers.ManagedByLabel+"="+controllers.ManagerName {
+		t.Fatalf("the Deployments' cache options: %+v", deployments)
+	}
+	replicas := int32(1)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "sender-sales-es", Generation: 3, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "switchboard"}}},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "sender", Image: "switchboard:dev"}}}}},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 1},
+	}
+	out, err := deployments.Transform(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*appsv1.Deployment)
+	if len(got.Spec.Template.Spec.Containers) != 0 || got.ManagedFields != nil {
+		t.Errorf("pod template or managedFields kept: %+v", got)
+	}
+	if got.Name != "sender-sales-es" || got.Generation != 3 || *got.Spec.Replicas != 1 ||
+		got.Status.ObservedGeneration != 3 || got.Status.ReadyReplicas != 1 {
+		t.Errorf("what the manager reads was dropped: %+v", got)
+	}
+	if other, err := deployments.Transform("not a Deployment"); err != nil || other != "not a Deployment" {
+		t.Errorf("another object: %v %v", other, err)
 	}
 }

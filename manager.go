@@ -185,14 +185,18 @@ func startManager(ctx context.Context, cfg *rest.Config, f managerFlags) error {
 // cacheOptions scopes the manager's cache: managedFields stripped, the chosen
 // namespaces only, and the objects the manager declares (sender and inbox objects)
 // selected by their managed-by label so that the Deployments, Services, ServiceAccounts,
-// PodDisruptionBudgets and RBAC of the rest of the cluster are not cached. Secrets are
-// watched as metadata only and read uncached.
+// PodDisruptionBudgets and RBAC of the rest of the cluster are not cached; of its
+// Deployments, the pod template is dropped (stripDeployment). Secrets, and the other
+// declared objects (the controllers own them with builder.OnlyMetadata), are watched as
+// metadata only; Secrets are read uncached.
 func cacheOptions(watchNamespaces string) cache.Options {
 	declared := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{controllers.ManagedByLabel: controllers.ManagerName})}
+	deployments := declared
+	deployments.Transform = stripDeployment
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:            declared,
+			&appsv1.Deployment{}:            deployments,
 			&corev1.Service{}:               declared,
 			&corev1.ServiceAccount{}:        declared,
 			&policyv1.PodDisruptionBudget{}: declared,
@@ -224,6 +228,18 @@ func devManagerFlags(pollInterval time.Duration) managerFlags {
 // startDevManager runs the manager in dev mode (devManagerFlags) until ctx ends.
 func startDevManager(ctx context.Context, cfg *rest.Config, pollInterval time.Duration) error {
 	return startManager(ctx, cfg, devManagerFlags(pollInterval))
+}
+
+// stripDeployment is the cache transform of Deployments: it keeps what the manager reads
+// of its own Deployments (metadata without managedFields, spec.replicas, status) and
+// drops the pod template, most of a Deployment's size (a sender's: about 7 KiB in memory).
+// The manager declares the template with server-side apply and never reads it back.
+func stripDeployment(in any) (any, error) {
+	if d, ok := in.(*appsv1.Deployment); ok {
+		d.ManagedFields = nil
+		d.Spec.Template = corev1.PodTemplateSpec{}
+	}
+	return in, nil
 }
 
 // newFlagSet is a throw-away flag set, to fill managerFlags with their defaults.

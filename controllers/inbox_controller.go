@@ -107,11 +107,13 @@ func (r *InboxReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		For(&sbv1.Inbox{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		// Only a change matters, not the content (each reconcile applies them all again):
+		// cached as metadata, they cost the manager little memory (bench/scale).
+		Owns(&corev1.Service{}, builder.OnlyMetadata).
+		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
+		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
+		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
 		Watches(&sbv1.Number{}, handler.EnqueueRequestsFromMapFunc(r.inboxesInNamespace),
 			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, predicate.GenerationChangedPredicate{}))).
 		Watches(&sbv1.Inbox{}, handler.EnqueueRequestsFromMapFunc(r.inboxesInNamespace),

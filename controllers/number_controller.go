@@ -154,7 +154,7 @@ func (r *NumberReconciler) ownersOf(ctx context.Context, num *sbv1.Number) (rout
 	var policies sbv1.RoutingPolicyList
 	var inboxes sbv1.InboxList
 	for _, list := range []client.ObjectList{&policies, &inboxes} {
-		if err := r.List(ctx, list, client.InNamespace(num.Namespace)); err != nil {
+		if err := r.List(ctx, list, client.InNamespace(num.Namespace), readOnlyList); err != nil {
 			return "", "", fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
@@ -181,9 +181,11 @@ func (r *NumberReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		For(&sbv1.Number{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		// Only a change matters, not the content (each reconcile applies them all again):
+		// cached as metadata, they cost the manager little memory (bench/scale).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata).
+		Owns(&rbacv1.Role{}, builder.OnlyMetadata).
+		Owns(&rbacv1.RoleBinding{}, builder.OnlyMetadata).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersForSecret), builder.OnlyMetadata).
 		Watches(&sbv1.RoutingPolicy{}, handler.EnqueueRequestsFromMapFunc(numbersInNamespace(r.Client)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -201,7 +203,7 @@ const credentialsIndex = "spec.credentialsRef.name"
 func (r *NumberReconciler) numbersForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	var list sbv1.NumberList
 	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{credentialsIndex: secret.GetName()}); err != nil {
+		client.MatchingFields{credentialsIndex: secret.GetName()}, readOnlyList); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing Numbers for a Secret", "secret", secret.GetName())
 		return nil
 	}
@@ -224,7 +226,7 @@ func requestsFor[T any, P interface {
 func numbersInNamespace(c client.Client) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		var list sbv1.NumberList
-		if err := c.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		if err := c.List(ctx, &list, client.InNamespace(obj.GetNamespace()), readOnlyList); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing Numbers")
 			return nil
 		}

@@ -93,7 +93,8 @@ func (r *policyReconciler[T]) reconcilePolicy(ctx context.Context, obj T) (time.
 		return 0, stalled(sbv1.ReasonInvalidSpec, fmt.Sprintf("spec.numberSelector is invalid: %v", err))
 	}
 	var list sbv1.NumberList
-	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	// Read only (readOnlyList): a namespace's Numbers, not a copy of each per reconcile.
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}, readOnlyList); err != nil {
 		return 0, fmt.Errorf("listing Numbers: %w", err)
 	}
 	ps.MatchedNumbers = int32(len(list.Items))
@@ -129,7 +130,7 @@ func (r *policyReconciler[T]) SetupWithManager(mgr ctrl.Manager, opts controller
 // allInNamespace maps an object to every policy of this kind in its namespace.
 func (r *policyReconciler[T]) allInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := r.kind.newList()
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), readOnlyList); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing policies", "kind", r.kind.name)
 		return nil
 	}

@@ -22,6 +22,12 @@ func applyAll(ctx context.Context, c client.Client, what string, objects []runti
 	return nil
 }
 
+// readOnlyList is the List option of the cached lists that are only read: their items
+// point into the informer cache instead of being deep copies, so that a reconcile or a
+// watch mapping that lists a namespace's 1,000 Numbers allocates no copy of them
+// (bench/scale). Code that lists with it must not change the items.
+var readOnlyList = client.UnsafeDisableDeepCopy
+
 // cachedDeployment reads a workload's Deployment from the cache; nil when not there yet.
 func cachedDeployment(ctx context.Context, c client.Client, namespace, name string) (*appsv1.Deployment, error) {
 	dep := &appsv1.Deployment{}
