@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/reports"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/retention"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ui"
@@ -151,6 +152,9 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	policy.MaxPerHour = o.MaxAutoRepliesPerHour
 	ingest.New(ingest.Config{Store: s, Snapshot: o.Snapshot, Rules: rulesOf(o.Snapshot), Refresh: o.Refresh, AutoReply: policy,
 		Metrics: metrics, Log: o.Log, Timeout: o.RequestTimeout}).Register(mux)
+	if err := openapi.Register(mux); err != nil {
+		return nil, err
+	}
 	if o.APIToken == "" {
 		return mux, nil
 	}

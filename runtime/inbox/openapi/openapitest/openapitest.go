@@ -1,0 +1,141 @@
+// Package openapitest checks API tests' requests and responses against the inbox's
+// OpenAPI document (runtime/inbox/openapi), with github.com/pb33f/libopenapi-validator
+// (OpenAPI 3.1, JSON Schema 2020-12). Any package's API test uses it:
+//
+//	c := openapitest.Client(t) // an *http.Client that checks every exchange
+//	resp, err := c.Get(base + "/api/v1/conversations")
+//
+// Every response must be documented: its path and method, its status code, its content
+// type and its body's schema. The request is checked too when the answer is a success
+// (a request the server accepted must be one the document allows); a refused request
+// (400, 401, 403, 404, 422) may break the document on purpose, and its problem document
+// is still checked. Security requirements are not checked here: the server's own tests
+// assert 401 and 403.
+package openapitest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
+)
+
+var load = sync.OnceValues(func() (validator.Validator, error) {
+	raw, err := openapi.Document()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := libopenapi.NewDocument(raw)
+	if err != nil {
+		return nil, fmt.Errorf("openapitest: parse the document: %w", err)
+	}
+	v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation())
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("openapitest: build the validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		return nil, fmt.Errorf("openapitest: the document is not valid OpenAPI: %s", describe(verrs))
+	}
+	return v, nil
+})
+
+// mu serialises validations: the validator's caches are shared.
+var mu sync.Mutex
+
+// Validate checks one exchange: the response always, the request when the response is
+// a success (2xx). reqBody and respBody are the bodies as sent (nil when empty); req's and
+// resp's own bodies are not read. It returns an error describing every mismatch.
+func Validate(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) error {
+	v, err := load()
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	rq := req.Clone(req.Context())
+	rq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	rs := *resp
+	rs.Body = io.NopCloser(bytes.NewReader(respBody))
+	var all []*verrors.ValidationError
+	if resp.StatusCode/100 == 2 {
+		if ok, errs := v.ValidateHttpRequestSync(rq); !ok {
+			all = append(all, errs...)
+		}
+		rq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	if ok, errs := v.ValidateHttpResponse(rq, &rs); !ok {
+		all = append(all, errs...)
+	}
+	if len(all) > 0 {
+		return fmt.Errorf("%s %s → %d does not match the OpenAPI document: %s", req.Method, req.URL.RequestURI(),
+			resp.StatusCode, describe(all))
+	}
+	return nil
+}
+
+func describe(errs []*verrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  - %s", e.Message)
+		if e.Reason != "" {
+			fmt.Fprintf(&b, ": %s", e.Reason)
+		}
+		for _, s := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n      %s: %s", s.FieldPath, s.Reason)
+		}
+	}
+	return b.String()
+}
+
+// Client returns an HTTP client whose every exchange is checked with Validate; a
+// mismatch fails t (t.Errorf, so the test goes on and its own assertions still run).
+func Client(t testing.TB) *http.Client {
+	return &http.Client{Transport: Transport(t, http.DefaultTransport)}
+}
+
+// Transport wraps base so that every exchange is checked with Validate.
+func Transport(t testing.TB, base http.RoundTripper) http.RoundTripper {
+	return roundTripper{t: t, base: base}
+}
+
+type roundTripper struct {
+	t    testing.TB
+	base http.RoundTripper
+}
+
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := rt.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	respBody, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if err := Validate(req, reqBody, resp, respBody); err != nil {
+		rt.t.Errorf("%v", err)
+	}
+	return resp, nil
+}
