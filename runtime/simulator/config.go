@@ -10,12 +10,13 @@ import (
 
 // Config configures a Server. Zero values take the documented defaults.
 type Config struct {
-	Seed               int64    // all IDs and random choices derive from it
-	Clock              Clock    // default RealClock
-	AccessToken        string   // accepted for numbers without their own token
-	ThrottleHTTPStatus int      // HTTP status for 130429/131056/131048: 400 (default, as Meta) or 429
-	Numbers            []Number // registered at start
-	Events             []Event  // scheduled at start (After is relative to start)
+	Seed               int64      // all IDs and random choices derive from it
+	Clock              Clock      // default RealClock
+	AccessToken        string     // accepted for numbers without their own token
+	ThrottleHTTPStatus int        // HTTP status for 130429/131056/131048: 400 (default, as Meta) or 429
+	Numbers            []Number   // registered at start
+	Templates          []Template // message templates registered at start (templates.go)
+	Events             []Event    // scheduled at start (After is relative to start)
 	Webhooks           WebhookConfig
 	Statuses           StatusConfig
 	Limits             LimitConfig

@@ -52,6 +52,11 @@ func (s *Server) messages(r *http.Request) (any, *numberState, *graphError) {
 		return nil, st, gerr
 	}
 	msg.Body = raw
+	if msg.Type == whatsapp.TypeTemplate {
+		if gerr := s.checkTemplateSend(st, body); gerr != nil {
+			return nil, st, gerr
+		}
+	}
 	res, gerr := s.accept(st, msg, r.PathValue("version"))
 	return res, st, gerr
 }

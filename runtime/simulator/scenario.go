@@ -31,6 +31,7 @@ type Scenario struct {
 	MaxInjected        int              `json:"maxInjected,omitempty"`
 	Recipients         RecipientConfig  `json:"recipients,omitzero"`
 	Numbers            []Number         `json:"numbers,omitempty"`
+	Templates          []Template       `json:"templates,omitempty"`
 	Events             []Event          `json:"events,omitempty"`
 }
 
@@ -99,5 +100,6 @@ func (sc Scenario) Apply(cfg *Config) {
 		st.UnreadProbability = sc.Statuses.UnreadProbability
 	}
 	cfg.Numbers = append(cfg.Numbers, sc.Numbers...)
+	cfg.Templates = append(cfg.Templates, sc.Templates...)
 	cfg.Events = append(cfg.Events, sc.Events...)
 }

@@ -22,14 +22,15 @@ type Server struct {
 	sched *scheduler
 	hooks *webhookQueue
 
-	mu      sync.Mutex
-	numbers map[string]*numberState
-	batches map[batchKey]*batch // webhook updates waiting for their batch window
-	loads   map[uint64]*LoadRun // inbound loads, by id
-	seq     uint64              // message and trace sequence
-	totals  Counters
-	faults  faultTable  // see faults.go
-	media   *mediaStore // see media.go
+	mu        sync.Mutex
+	numbers   map[string]*numberState
+	batches   map[batchKey]*batch // webhook updates waiting for their batch window
+	loads     map[uint64]*LoadRun // inbound loads, by id
+	seq       uint64              // message and trace sequence
+	totals    Counters
+	faults    faultTable  // see faults.go
+	media     *mediaStore // see media.go
+	templates []Template  // message templates (templates.go)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -55,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 	s.sched = newScheduler(s.clock)
 	s.hooks = newWebhookQueue(cfg.Webhooks.QueueLimit)
 	s.routes()
-	if err := s.load(cfg.Numbers, cfg.Events); err != nil {
+	if err := s.load(cfg.Numbers, cfg.Templates, cfg.Events); err != nil {
 		s.cancel()
 		return nil, err
 	}
@@ -63,9 +64,14 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) load(numbers []Number, events []Event) error {
+func (s *Server) load(numbers []Number, templates []Template, events []Event) error {
 	for _, n := range numbers {
 		if err := s.PutNumber(n); err != nil {
+			return err
+		}
+	}
+	for _, t := range templates {
+		if err := s.PutTemplate(t); err != nil {
 			return err
 		}
 	}
@@ -105,6 +111,9 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /{version}/{pnid}/messages", s.withFaults(s.handleMessages))
 	s.mux.HandleFunc("GET /{version}/{pnid}", s.handlePhoneNumber)
+	// GET /{version}/{waba-id}/message_templates; a literal last segment would clash with
+	// GET /_sim/numbers/{id}, so the edge is matched in the handler.
+	s.mux.HandleFunc("GET /{version}/{pnid}/{edge}", s.handleTemplates)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeGraphError(w, errUnknownPath(r.URL.Path))
 	})
