@@ -158,7 +158,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	if o.APIToken == "" {
 		return mux, nil
 	}
-	api, err := agentapi.New(s, o.Namespace, o.APIToken, o.Log)
+	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Snapshot: o.Snapshot, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}

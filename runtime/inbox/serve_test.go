@@ -228,7 +228,7 @@ func TestReadAPIRefusals(t *testing.T) {
 		{"/api/v1/conversations", "wrong", 401, "bearer token"},
 		{"/api/v1/conversations?limit=0", token, 400, "limit"},
 		{"/api/v1/conversations?limit=abc", token, 400, "limit"},
-		{"/api/v1/conversations/x/messages", token, 400, "conversation id"},
+		{"/api/v1/conversations/x/messages", token, 400, `"field":"id"`},
 		{"/api/v1/conversations/999/messages", token, 404, "no such conversation"},
 		{"/api/v1/conversations", token, 200, `"items":[]`},
 	} {

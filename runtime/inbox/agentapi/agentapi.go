@@ -1,160 +1,200 @@
-// Package agentapi is the inbox's minimal read-only API for agents and integrations,
-// behind one bearer token (to be replaced by the agents' API with real authentication):
-//
-//	GET /api/v1/conversations?limit=N                 conversations, latest message first
-//	GET /api/v1/conversations/{id}/messages?limit=N   a conversation's messages, in order
-//
-// Answers are JSON ({"items":[...]}); the tenant is the Inbox's namespace only. Errors
-// are RFC 9457 problem documents (runtime/inbox/problem) naming the bad parameter.
+// Package agentapi is the agents' API of the inbox under /api/v1 (docs/api.md; the
+// OpenAPI fragments in runtime/inbox/openapi describe every operation). Each operation
+// requires one permission (runtime/inbox/authz) of the caller's principal; the caller
+// sees only the Inbox's namespace, and without conversations.readAll only its teams'
+// conversations (anything else is 404, as if it did not exist). Answers are JSON, lists
+// are pages with an opaque cursor, errors are RFC 9457 problem documents naming the
+// field (runtime/inbox/httpapi). Handlers hold no SQL: reads and changes go through
+// runtime/inbox/conversation, every change with its audit-log entry in one transaction.
 package agentapi
 
 import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
-// Limits of the limit parameter.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-)
+// Config configures the API. Store, Namespace and Log are required.
+type Config struct {
+	Store     *store.Store
+	Namespace string // the Inbox's namespace: the tenant
+	// Token is the inbox's static bearer token (--api-token-file, dev mode's
+	// <state-dir>/inbox-token): a principal with the auditor role. "" disables it.
+	Token string
+	// Authenticator finds other principals (sessions, API tokens); tried after Token.
+	Authenticator authz.Authenticator
+	// Snapshot gives the served Numbers (their WhatsApp Business Account, Graph API and
+	// Outbound KeywordRules) for replies; nil refuses replies with 503.
+	Snapshot func() *kube.Snapshot
+	// Templates lists a Number's approved message templates; nil: NewTemplateCache.
+	Templates Templates
+	Now       func() time.Time // default time.Now
+	Log       *slog.Logger
+}
 
-// API serves the read-only endpoints.
+// API serves the agents' API.
 type API struct {
-	store     *store.Store
-	namespace string
+	cfg       Config
 	tokenHash [32]byte
-	log       *slog.Logger
+	auth      authz.Authenticator
 }
 
-// New returns the API for a namespace. token must not be empty.
-func New(st *store.Store, namespace, token string, log *slog.Logger) (*API, error) {
-	if strings.TrimSpace(token) == "" {
-		return nil, errors.New("agentapi: the bearer token is empty")
+// New returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Namespace == "" || cfg.Log == nil {
+		return nil, errors.New("agentapi: Store, Namespace and Log are required")
 	}
-	return &API{store: st, namespace: namespace, tokenHash: sha256.Sum256([]byte(strings.TrimSpace(token))), log: log}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Templates == nil {
+		cfg.Templates = NewTemplateCache(TemplateTTL)
+	}
+	a := &API{cfg: cfg}
+	chain := []authz.Authenticator{authz.AuthenticatorFunc(a.authenticateToken)}
+	if cfg.Authenticator != nil {
+		chain = append(chain, cfg.Authenticator)
+	}
+	a.auth = authz.Chain(chain...)
+	if t := strings.TrimSpace(cfg.Token); t != "" {
+		a.tokenHash = sha256.Sum256([]byte(t))
+	}
+	return a, nil
 }
 
-// Register adds the endpoints to mux.
+// Register adds the operations to mux, each behind authentication and its permission.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/conversations", a.Protect(http.HandlerFunc(a.conversations)))
-	mux.Handle("GET /api/v1/conversations/{id}/messages", a.Protect(http.HandlerFunc(a.messages)))
+	for _, op := range a.operations() {
+		mux.Handle(op.Pattern, a.Guard(op.Permission, op.Handler))
+	}
 }
 
-// Protect puts h behind the API's bearer token and the permission conversations.read
-// (the media endpoint, runtime/inbox/media/mediaapi, uses it too).
-func (a *API) Protect(h http.Handler) http.Handler {
-	return authz.Authenticate(authz.AuthenticatorFunc(a.authenticate), authz.Require(authz.ConversationsRead, h))
+// Operation is one API operation: its route, the permission it requires, its handler.
+type Operation struct {
+	Pattern    string // "METHOD /path"
+	Permission authz.Permission
+	Handler    http.HandlerFunc
 }
+
+// Operations lists the API's operations (for tests that call each one).
+func (a *API) Operations() []Operation { return a.operations() }
+
+func (a *API) operations() []Operation {
+	return []Operation{
+		{"GET /api/v1/conversations", authz.ConversationsRead, a.listConversations},
+		{"GET /api/v1/conversations/{id}", authz.ConversationsRead, a.getConversation},
+		{"GET /api/v1/conversations/{id}/messages", authz.ConversationsRead, a.listMessages},
+		{"POST /api/v1/conversations/{id}/messages", authz.ConversationsReply, a.send},
+		{"POST /api/v1/conversations/{id}/notes", authz.ConversationsReply, a.addNote},
+		{"PUT /api/v1/conversations/{id}/priority", authz.ConversationsUpdate, a.setPriority},
+		{"POST /api/v1/conversations/{id}/tags", authz.ConversationsUpdate, a.changeConversationTags},
+		{"GET /api/v1/contacts", authz.ContactsRead, a.listContacts},
+		{"GET /api/v1/contacts/{id}", authz.ContactsRead, a.getContact},
+		{"POST /api/v1/contacts/{id}/tags", authz.ContactsWrite, a.changeContactTags},
+		{"PATCH /api/v1/contacts/{id}/attributes", authz.ContactsWrite, a.patchContactAttributes},
+		{"GET /api/v1/audit", authz.AuditRead, a.queryAudit},
+	}
+}
+
+// Guard puts h behind the API's authentication and perm.
+func (a *API) Guard(perm authz.Permission, h http.Handler) http.Handler {
+	return authz.Authenticate(a.auth, authz.Require(perm, h))
+}
+
+// Protect is Guard with conversations.read (the media endpoints,
+// runtime/inbox/media/mediaapi, use it).
+func (a *API) Protect(h http.Handler) http.Handler { return a.Guard(authz.ConversationsRead, h) }
 
 // Authenticator is the API's authentication, for the inbox's other endpoints.
-func (a *API) Authenticator() authz.Authenticator { return authz.AuthenticatorFunc(a.authenticate) }
+func (a *API) Authenticator() authz.Authenticator { return a.auth }
 
 // TokenSubject is the name of the principal that the inbox's static bearer token
-// (--api-token-file, dev mode's <state-dir>/inbox-token) authenticates: an integration
-// token with the auditor role (full read access, no changes).
+// authenticates: an integration token with the auditor role (full read access, no
+// changes).
 const TokenSubject = "inbox-token"
 
-// authenticate checks "Authorization: Bearer <token>" in constant time (hashes of equal
-// length are compared, so the token's length does not leak either).
-func (a *API) authenticate(r *http.Request) (*authz.Principal, error) {
+// authenticateToken checks "Authorization: Bearer <token>" against the static token in
+// constant time (hashes of equal length are compared, so the token's length does not
+// leak either). Another bearer token is left to the next authenticator.
+func (a *API) authenticateToken(r *http.Request) (*authz.Principal, error) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	if !ok || a.tokenHash == [32]byte{} {
 		return nil, nil
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 	if subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) != 1 {
+		if a.cfg.Authenticator != nil {
+			return nil, nil
+		}
 		return nil, errors.New("the bearer token is not valid")
 	}
-	return authz.NewPrincipal(a.namespace, "", authz.KindToken, TokenSubject, authz.RoleAuditor,
+	return authz.NewPrincipal(a.cfg.Namespace, "", authz.KindToken, TokenSubject, authz.RoleAuditor,
 		authz.Predefined()[authz.RoleAuditor]), nil
 }
 
-func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
-	limit, err := limitOf(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var items []conversation.Summary
-	a.read(r.Context(), w, func(tx pgx.Tx) (err error) {
-		items, err = conversation.List(r.Context(), tx, a.namespace, limit)
-		return err
-	}, func() any { return items })
+// viewer is the request's principal as conversation.Viewer.
+func (a *API) viewer(r *http.Request) conversation.Viewer {
+	p := authz.FromContext(r.Context())
+	return conversation.Viewer{Namespace: a.cfg.Namespace, Actor: p.Actor(), All: p.Can(authz.ConversationsReadAll), Teams: p.Teams}
 }
 
-func (a *API) messages(w http.ResponseWriter, r *http.Request) {
-	limit, err := limitOf(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("conversation id must be a positive integer, got %q", r.PathValue("id")))
-		return
-	}
-	var items []conversation.Message
-	a.read(r.Context(), w, func(tx pgx.Tx) (err error) {
-		items, err = conversation.Messages(r.Context(), tx, a.namespace, id, limit)
+// read runs fn in a read-only transaction and answers 200 with what fn returns.
+func (a *API) read(w http.ResponseWriter, r *http.Request, fn func(pgx.Tx) (any, error)) {
+	var out any
+	err := a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
+		out, err = fn(tx)
 		return err
-	}, func() any { return items })
+	})
+	a.answer(w, http.StatusOK, out, err)
 }
 
-// read runs fn in a read-only transaction and writes {"items": items()}.
-func (a *API) read(ctx context.Context, w http.ResponseWriter, fn func(pgx.Tx) error, items func() any) {
-	err := a.store.ReadTx(ctx, fn)
+// write runs fn in a transaction (fn writes its audit entry in it) and answers status
+// with what fn returns.
+func (a *API) write(w http.ResponseWriter, r *http.Request, status int, fn func(pgx.Tx) (any, error)) {
+	var out any
+	err := a.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	a.answer(w, status, out, err)
+}
+
+func (a *API) answer(w http.ResponseWriter, status int, out any, err error) {
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	httpapi.WriteJSON(w, status, out)
+}
+
+// fail maps the conversation package's errors to problem documents.
+func (a *API) fail(w http.ResponseWriter, err error) {
+	if inv, ok := conversation.IsInvalid(err); ok {
+		problem.RespondField(w, http.StatusBadRequest, inv.Field, inv.Error())
+		return
+	}
 	switch {
 	case errors.Is(err, conversation.ErrNoConversation):
-		writeError(w, http.StatusNotFound, "no such conversation")
-	case err != nil:
-		a.log.Error("reading conversations", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "the database is unavailable, retry later")
+		problem.RespondField(w, http.StatusNotFound, "id", "no such conversation")
+	case errors.Is(err, conversation.ErrNoContact):
+		problem.RespondField(w, http.StatusNotFound, "id", "no such contact")
+	case errors.Is(err, context.Canceled):
+		problem.Respond(w, http.StatusServiceUnavailable, "the request was cancelled")
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(items())})
+		httpapi.Fail(w, a.cfg.Log, err)
 	}
-}
-
-// nonNil turns a nil slice into an empty list in JSON.
-func nonNil(v any) any {
-	if b, _ := json.Marshal(v); string(b) == "null" {
-		return []any{}
-	}
-	return v
-}
-
-// limitOf reads ?limit= (1 to MaxLimit, default DefaultLimit).
-func limitOf(r *http.Request) (int, error) {
-	s := r.URL.Query().Get("limit")
-	if s == "" {
-		return DefaultLimit, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxLimit {
-		return 0, fmt.Errorf("limit must be an integer from 1 to %d, got %q", MaxLimit, s)
-	}
-	return n, nil
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) { problem.Respond(w, code, msg) }
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -25,6 +25,7 @@ var (
 // after-hours reply of its RoutingPolicy.
 type Policy struct {
 	Inbound         *keywords.Set   // nil: no inbound rule
+	Outbound        *keywords.Set   // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
 	Hours           *calendar.Hours // nil: always open (no RoutingPolicy, or no businessHours)
 	AfterHoursReply string
 }
@@ -86,6 +87,7 @@ func (p policies) compile(num *sbv1.Number, log *slog.Logger) Policy {
 			log.Debug("a KeywordRule does not compile; left out", "number", num.Name, "error", err)
 		}
 		pol.Inbound = set
+		pol.Outbound, _ = keywords.Compile(sbv1.Outbound, mine) // the same rules; errors logged above
 	}
 	for _, rp := range p.routing {
 		if selects(rp.Spec.NumberSelector, num) {

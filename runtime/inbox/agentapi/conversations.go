@@ -1,0 +1,187 @@
+package agentapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
+)
+
+// filterOf reads the list's filters from the query string.
+func filterOf(r *http.Request) (conversation.Filter, error) {
+	q := r.URL.Query()
+	f := conversation.Filter{Status: q.Get("status"), Assignee: q.Get("assignee"), Team: q.Get("team"),
+		Tag: q.Get("tag"), Number: q.Get("number")}
+	switch f.Status {
+	case "", "open", "pending", "resolved":
+	default:
+		return f, problem.Field(http.StatusBadRequest, "status", fmt.Sprintf("status must be open, pending or resolved, got %q", f.Status))
+	}
+	var err error
+	if f.Unassigned, err = boolParam(r, "unassigned"); err != nil {
+		return f, err
+	}
+	f.Waiting, err = boolParam(r, "waiting")
+	return f, err
+}
+
+// boolParam reads ?name=true|false (nil when absent), or a 400 naming it.
+func boolParam(r *http.Request, name string) (*bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, problem.Field(http.StatusBadRequest, name, fmt.Sprintf("%s must be true or false, got %q", name, s))
+	}
+	return &b, nil
+}
+
+func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
+	limit, err := httpapi.Limit(r)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	f, err := filterOf(r)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var after conversation.Position
+	found, err := httpapi.DecodeCursor(r, &after)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	pos := &after
+	if !found {
+		pos = nil
+	}
+	vw := a.viewer(r)
+	a.read(w, r, func(tx pgx.Tx) (any, error) {
+		rows, err := conversation.List(r.Context(), tx, vw, f, pos, limit+1)
+		return httpapi.NewPage(rows, limit, func(v conversation.View) any {
+			return conversation.Position{Activity: v.Activity, ID: v.ID}
+		}), err
+	})
+}
+
+// Detail is a conversation with its contact, latest messages and notes.
+type Detail struct {
+	conversation.View
+	WindowOpen bool                     `json:"windowOpen"`
+	Contact    conversation.ContactView `json:"contact"`
+	Messages   []conversation.Message   `json:"messages"`
+	Notes      []conversation.Note      `json:"notes"`
+}
+
+func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	vw := a.viewer(r)
+	now := a.cfg.Now()
+	a.read(w, r, func(tx pgx.Tx) (any, error) {
+		var d Detail
+		var err error
+		if d.View, err = conversation.Get(r.Context(), tx, vw, id, false); err != nil {
+			return nil, err
+		}
+		d.WindowOpen = d.WindowExpiresAt != nil && now.Before(*d.WindowExpiresAt)
+		if d.Contact, err = conversation.Contact(r.Context(), tx, vw.Namespace, d.ContactID, false); err != nil {
+			return nil, err
+		}
+		if d.Messages, err = conversation.Latest(r.Context(), tx, vw.Namespace, id, httpapi.DefaultLimit); err != nil {
+			return nil, err
+		}
+		d.Notes, err = conversation.Notes(r.Context(), tx, vw.Namespace, id)
+		return nonNil(d), err
+	})
+}
+
+func nonNil(d Detail) Detail {
+	if d.Messages == nil {
+		d.Messages = []conversation.Message{}
+	}
+	if d.Notes == nil {
+		d.Notes = []conversation.Note{}
+	}
+	return d
+}
+
+func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
+	limit, err := httpapi.Limit(r)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	vw := a.viewer(r)
+	a.read(w, r, func(tx pgx.Tx) (any, error) {
+		items, err := conversation.Messages(r.Context(), tx, vw, id, limit)
+		if items == nil {
+			items = []conversation.Message{}
+		}
+		return map[string]any{"items": items}, err
+	})
+}
+
+// change decodes the request's body into a T and runs fn on the conversation {id} in a
+// transaction, answering status with its result.
+func change[T any](a *API, w http.ResponseWriter, r *http.Request, status int,
+	fn func(tx pgx.Tx, vw conversation.Viewer, id int64, body T) (any, error)) {
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var body T
+	if err := httpapi.Decode(r, &body); err != nil {
+		a.fail(w, err)
+		return
+	}
+	vw := a.viewer(r)
+	a.write(w, r, status, func(tx pgx.Tx) (any, error) { return fn(tx, vw, id, body) })
+}
+
+type noteBody struct {
+	Text string `json:"text"`
+}
+
+func (a *API) addNote(w http.ResponseWriter, r *http.Request) {
+	change(a, w, r, http.StatusCreated, func(tx pgx.Tx, vw conversation.Viewer, id int64, b noteBody) (any, error) {
+		return conversation.AddNote(r.Context(), tx, vw, id, b.Text)
+	})
+}
+
+type priorityBody struct {
+	Priority *int `json:"priority"`
+}
+
+func (a *API) setPriority(w http.ResponseWriter, r *http.Request) {
+	change(a, w, r, http.StatusOK, func(tx pgx.Tx, vw conversation.Viewer, id int64, b priorityBody) (any, error) {
+		if b.Priority == nil {
+			return nil, problem.Field(http.StatusBadRequest, "priority", "priority is required")
+		}
+		return conversation.SetPriority(r.Context(), tx, vw, id, *b.Priority)
+	})
+}
+
+func (a *API) changeConversationTags(w http.ResponseWriter, r *http.Request) {
+	change(a, w, r, http.StatusOK, func(tx pgx.Tx, vw conversation.Viewer, id int64, b conversation.TagChange) (any, error) {
+		return conversation.ChangeTags(r.Context(), tx, vw, id, b)
+	})
+}
