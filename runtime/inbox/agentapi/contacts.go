@@ -19,6 +19,8 @@ type idCursor struct {
 	ID int64 `json:"i"`
 }
 
+func (c *idCursor) Valid() bool { return c.ID > 0 }
+
 // idPage reads ?limit= and ?cursor= of a list ordered by id.
 func idPage(r *http.Request) (limit int, before int64, err error) {
 	if limit, err = httpapi.Limit(r); err != nil {

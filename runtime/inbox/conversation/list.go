@@ -44,6 +44,9 @@ type Position struct {
 	ID       int64     `json:"i"`
 }
 
+// Valid reports whether p can be a position in the list (a cursor the API wrote).
+func (p *Position) Valid() bool { return p.ID > 0 && !p.Activity.IsZero() }
+
 const activity = "COALESCE(v.last_message_at, v.created_at)"
 
 const viewColumns = `v.id, v.number, v.contact_id, c.wa_id, COALESCE(c.profile_name, ''), v.status, v.priority, v.tags,

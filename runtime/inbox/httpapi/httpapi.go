@@ -65,9 +65,13 @@ func EncodeCursor(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// Cursor is a position that can tell whether it is one the API wrote.
+type Cursor interface{ Valid() bool }
+
 // DecodeCursor reads the ?cursor= parameter into v; it reports whether one was given,
-// and a 400 problem naming "cursor" when it is not one EncodeCursor wrote.
-func DecodeCursor(r *http.Request, v any) (bool, error) {
+// and a 400 problem naming "cursor" when it is not one EncodeCursor wrote (v.Valid()
+// false included).
+func DecodeCursor(r *http.Request, v Cursor) (bool, error) {
 	s := r.URL.Query().Get("cursor")
 	if s == "" {
 		return false, nil
@@ -78,7 +82,7 @@ func DecodeCursor(r *http.Request, v any) (bool, error) {
 		dec.DisallowUnknownFields()
 		err = dec.Decode(v)
 	}
-	if err != nil {
+	if err != nil || !v.Valid() {
 		return false, problem.Field(http.StatusBadRequest, "cursor", "cursor is not one this API returned (pass nextCursor back unchanged)")
 	}
 	return true, nil

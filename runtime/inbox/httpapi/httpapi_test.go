@@ -47,11 +47,14 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+type pos struct {
+	ID int64 `json:"i"`
+}
+
+func (p *pos) Valid() bool { return p.ID > 0 }
+
 // TestCursor: a cursor round-trips; a forged one is a 400 naming "cursor".
 func TestCursor(t *testing.T) {
-	type pos struct {
-		ID int64 `json:"i"`
-	}
 	rows := []pos{{5}, {4}, {3}}
 	page := httpapi.NewPage(rows, 2, func(p pos) any { return p })
 	if len(page.Items) != 2 || page.NextCursor == "" {
@@ -62,9 +65,11 @@ func TestCursor(t *testing.T) {
 	if ok, err := httpapi.DecodeCursor(r, &got); !ok || err != nil || got.ID != 4 {
 		t.Fatalf("DecodeCursor = %v, %v, %+v", ok, err, got)
 	}
-	r = httptest.NewRequest("GET", "/?cursor=not-a-cursor", nil)
-	if _, err := httpapi.DecodeCursor(r, &got); fieldOf(t, err) != "cursor" {
-		t.Fatal(err)
+	for _, c := range []string{"not-a-cursor", httpapi.EncodeCursor(pos{}), httpapi.EncodeCursor(map[string]int{"x": 1})} {
+		r = httptest.NewRequest("GET", "/?cursor="+c, nil)
+		if _, err := httpapi.DecodeCursor(r, &got); fieldOf(t, err) != "cursor" {
+			t.Errorf("cursor %s: %v", c, err)
+		}
 	}
 	if last := httpapi.NewPage(rows, 3, func(p pos) any { return p }); last.NextCursor != "" {
 		t.Errorf("the last page has a cursor")
