@@ -66,7 +66,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body sendBody
-	if err := httpapi.Decode(r, &body); err == nil {
+	if err = httpapi.Decode(r, &body); err == nil {
 		err = body.validate()
 	}
 	if err != nil {
