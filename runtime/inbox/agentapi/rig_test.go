@@ -46,9 +46,9 @@ type rig struct {
 	t      *testing.T
 	url    string // acme's API
 	globex string // globex's API
+	graph  string // the simulator
 	conn   *pgx.Conn
 	client *http.Client
-	now    time.Time
 }
 
 // principals by bearer token (besides the static token, an auditor).
@@ -112,7 +112,7 @@ func newRig(t *testing.T) *rig {
 	graph := newGraph(t)
 	snap := kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales-es"}, PhoneNumberID: pnid,
 		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{Outbound: outboundRules(t)}}})
-	r := &rig{t: t, conn: conn, client: openapitest.Client(t), now: time.Now()}
+	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph}
 	for _, n := range []struct {
 		namespace string
 		dst       *string
