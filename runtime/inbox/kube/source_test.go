@@ -160,13 +160,18 @@ func checkPolicies(t *testing.T, ctx context.Context, c client.Client, src *kube
 		Spec: sbv1.RoutingPolicySpec{NumberSelector: sales, AfterHours: &sbv1.AfterHours{Reply: "cerrado"},
 			BusinessHours: &sbv1.BusinessHours{TimeZone: "Europe/Madrid", Weekly: []sbv1.WeeklyWindow{
 				{Days: []sbv1.Weekday{"Mon"}, From: "09:00", To: "18:00"}}}}}
-	create(t, c, kr, rp)
+	block := &sbv1.KeywordRule{ObjectMeta: metav1.ObjectMeta{Name: "no-guarantees", Namespace: "acme"},
+		Spec: sbv1.KeywordRuleSpec{NumberSelector: sales, Direction: sbv1.Outbound, Match: sbv1.KeywordMatch{Any: []string{"garantizado"}},
+			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{}}}}
+	create(t, c, kr, rp, block)
 	matches := func(text string) func(kube.Policy) bool {
 		return func(p kube.Policy) bool { return p.Inbound != nil && len(p.Inbound.Match(text, true)) == 1 }
 	}
 	waitPolicy(t, src, "the rule and the business hours", func(p kube.Policy) bool {
 		monday := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-		return matches("¿PRECIO?")(p) && p.AfterHoursReply == "cerrado" && p.Hours.Open(monday) && !p.Hours.Open(monday.Add(24*time.Hour))
+		return matches("¿PRECIO?")(p) && p.AfterHoursReply == "cerrado" && p.Hours.Open(monday) && !p.Hours.Open(monday.Add(24*time.Hour)) &&
+			p.Outbound != nil && len(p.Outbound.Match("GARANTIZADO", true)) == 1 && len(p.Outbound.Match("precio", true)) == 0 &&
+			!matches("garantizado")(p)
 	})
 	kr.Spec.Match.Any = []string{"tarifa"}
 	if err := c.Update(ctx, kr); err != nil {
