@@ -154,19 +154,19 @@ func (a *API) viewer(r *http.Request) conversation.Viewer {
 
 // read runs fn in a read-only transaction and answers 200 with what fn returns.
 func (a *API) read(w http.ResponseWriter, r *http.Request, fn func(pgx.Tx) (any, error)) {
-	var out any
-	err := a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
-		out, err = fn(tx)
-		return err
-	})
-	a.answer(w, http.StatusOK, out, err)
+	a.run(w, r, a.cfg.Store.ReadTx, http.StatusOK, fn)
 }
 
 // write runs fn in a transaction (fn writes its audit entry in it) and answers status
 // with what fn returns.
 func (a *API) write(w http.ResponseWriter, r *http.Request, status int, fn func(pgx.Tx) (any, error)) {
+	a.run(w, r, a.cfg.Store.InTx, status, fn)
+}
+
+func (a *API) run(w http.ResponseWriter, r *http.Request, inTx func(context.Context, func(pgx.Tx) error) error,
+	status int, fn func(pgx.Tx) (any, error)) {
 	var out any
-	err := a.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
+	err := inTx(r.Context(), func(tx pgx.Tx) (err error) {
 		out, err = fn(tx)
 		return err
 	})
