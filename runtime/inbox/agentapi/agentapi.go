@@ -69,7 +69,14 @@ func New(cfg Config) (*API, error) {
 	if cfg.Authenticator != nil {
 		chain = append(chain, cfg.Authenticator)
 	}
-	a.auth = authz.Chain(chain...)
+	found := authz.Chain(chain...)
+	a.auth = authz.AuthenticatorFunc(func(r *http.Request) (*authz.Principal, error) {
+		p, err := found.Authenticate(r)
+		if p != nil && p.Namespace != cfg.Namespace {
+			return nil, errors.New("the credentials belong to another Inbox")
+		}
+		return p, err
+	})
 	if t := strings.TrimSpace(cfg.Token); t != "" {
 		a.tokenHash = sha256.Sum256([]byte(t))
 	}

@@ -137,6 +137,10 @@ func TestListScopesAndFilters(t *testing.T) {
 			}
 		}
 	}
+	// Credentials of another Inbox are refused.
+	if code, raw := r.do(r.url, "globex", "GET", "/api/v1/conversations", nil, nil); code != 401 {
+		t.Errorf("globex's principal on acme's API: %d %s", code, raw)
+	}
 	// Bad parameters name the field.
 	for q, field := range map[string]string{"?status=closed": "status", "?unassigned=maybe": "unassigned",
 		"?waiting=2": "waiting", "?limit=0": "limit", "?cursor=!!!": "cursor", "?cursor=e30": "cursor"} {
