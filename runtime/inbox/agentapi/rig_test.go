@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ type rig struct {
 	url    string // acme's API
 	globex string // globex's API
 	graph  string // the simulator
+	lists  *atomic.Int64 // GET …/message_templates the simulator served
 	conn   *pgx.Conn
 	client *http.Client
 }
@@ -109,10 +111,11 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	graph := newGraph(t)
+	lists := new(atomic.Int64)
+	graph := newGraph(t, lists)
 	snap := kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales-es"}, PhoneNumberID: pnid,
 		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{Outbound: outboundRules(t)}}})
-	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph}
+	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph, lists: lists}
 	for _, n := range []struct {
 		namespace string
 		dst       *string
@@ -132,8 +135,9 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// newGraph starts the simulator with the dev scenario's templates and returns its URL.
-func newGraph(t *testing.T) string {
+// newGraph starts the simulator with the dev scenario's templates and returns its URL;
+// lists counts the template lists it serves.
+func newGraph(t *testing.T, lists *atomic.Int64) string {
 	t.Helper()
 	sim, err := simulator.New(simulator.Config{Seed: 1, Numbers: []simulator.Number{{ID: pnid, DisplayPhoneNumber: "+1 555 078 3881",
 		BusinessAccountID: waba, AccessToken: graphToken, AppSecret: "s"}},
@@ -147,7 +151,12 @@ func newGraph(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	hs := httptest.NewServer(sim)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/message_templates") {
+			lists.Add(1)
+		}
+		sim.ServeHTTP(w, r)
+	}))
 	t.Cleanup(hs.Close)
 	return hs.URL
 }

@@ -113,6 +113,9 @@ func TestSend(t *testing.T) {
 		"name": "hello_world", "language": "en_US"}}, &m); code != 201 {
 		t.Fatalf("hello_world: %d %s", code, raw)
 	}
+	if n := r.lists.Load(); n != 1 {
+		t.Errorf("the templates were listed %d times, want once (cached for a minute)", n)
+	}
 	if n := r.audits(); n != audits+2 {
 		t.Errorf("%d audit entries for 2 sends", n-audits)
 	}
