@@ -45,9 +45,9 @@ const (
 // a simulator serving the Graph API with templates, and a connection for seeding.
 type rig struct {
 	t      *testing.T
-	url    string // acme's API
-	globex string // globex's API
-	graph  string // the simulator
+	url    string        // acme's API
+	globex string        // globex's API
+	graph  string        // the simulator
 	lists  *atomic.Int64 // GET …/message_templates the simulator served
 	conn   *pgx.Conn
 	client *http.Client
