@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediaapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -144,7 +145,7 @@ func (r *rig) api(namespace string) *httptest.Server {
 
 func get(t *testing.T, hs *httptest.Server, id int64) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/v1/media/%d", hs.URL, id))
+	resp, err := openapitest.Client(t).Get(fmt.Sprintf("%s/api/v1/media/%d", hs.URL, id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,13 @@
 //	                                      last_error (a failed download shows here), sha256, size
 //
 // The caller mounts it behind the inbox API's bearer token; the tenant is the Inbox's
-// namespace, so another namespace's media ID answers 404. Media not yet stored answers
-// 409 with its state and last error ({"error":…, "media":{…}}).
+// namespace, so another namespace's media ID answers 404. Errors are RFC 9457 problem
+// documents (runtime/inbox/problem); media not yet stored answers 409 with its row in
+// the member "media" (state, last_error). runtime/inbox/openapi/media.yaml describes both.
 package mediaapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +22,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
 // ReadDB runs a read-only transaction; *store.Store implements it.
@@ -60,8 +62,7 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{
-				"error": fmt.Sprintf("id must be a positive integer, got %q", r.PathValue("id"))})
+			problem.RespondField(w, http.StatusBadRequest, "id", fmt.Sprintf("id must be a positive integer, got %q", r.PathValue("id")))
 			return
 		}
 		var rec archive.Record
@@ -71,10 +72,10 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 		})
 		switch {
 		case errors.Is(err, archive.ErrNotFound):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such media"})
+			problem.RespondField(w, http.StatusNotFound, "id", "no such media")
 		case err != nil:
 			a.log.Error("reading media", "error", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database is unavailable, retry later"})
+			problem.Respond(w, http.StatusServiceUnavailable, "the database is unavailable, retry later")
 		default:
 			next(w, r, rec)
 		}
@@ -83,13 +84,15 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 
 // serveRecord answers the media row: state, attempts, last_error, sha256, size.
 func (a *API) serveRecord(w http.ResponseWriter, _ *http.Request, rec archive.Record) {
-	writeJSON(w, http.StatusOK, rec)
+	httpapi.WriteJSON(w, http.StatusOK, rec)
 }
 
 // serveObject streams a stored object, or answers 409 with the row when not stored.
 func (a *API) serveObject(w http.ResponseWriter, r *http.Request, rec archive.Record) {
 	if rec.State != archive.Stored {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "media is " + rec.State, "media": rec})
+		p := problem.New(http.StatusConflict, "media is "+rec.State)
+		p.Extra = map[string]any{"media": rec}
+		problem.Write(w, p)
 		return
 	}
 	stream(w, r, a.store, rec, a.log)
@@ -102,7 +105,7 @@ func stream(w http.ResponseWriter, r *http.Request, store *media.Store, rec arch
 	body, err := store.Open(r.Context(), key)
 	if err != nil {
 		log.Error("opening media", "key", key.String(), "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the media store is unavailable, retry later"})
+		problem.Respond(w, http.StatusServiceUnavailable, "the media store is unavailable, retry later")
 		return
 	}
 	defer func() { _ = body.Close() }()
@@ -115,10 +118,4 @@ func stream(w http.ResponseWriter, r *http.Request, store *media.Store, rec arch
 	if _, err := io.Copy(w, body); err != nil {
 		log.Warn("serving media cut short", "key", key.String(), "error", err)
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
