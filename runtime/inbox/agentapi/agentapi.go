@@ -109,6 +109,7 @@ func (a *API) operations() []Operation {
 		{"POST /api/v1/conversations/{id}/notes", authz.ConversationsReply, a.addNote},
 		{"PUT /api/v1/conversations/{id}/priority", authz.ConversationsUpdate, a.setPriority},
 		{"POST /api/v1/conversations/{id}/tags", authz.ConversationsUpdate, a.changeConversationTags},
+		{"PUT /api/v1/conversations/{id}/tags", authz.ConversationsUpdate, a.setConversationTags},
 		{"GET /api/v1/contacts", authz.ContactsRead, a.listContacts},
 		{"GET /api/v1/contacts/{id}", authz.ContactsRead, a.getContact},
 		{"POST /api/v1/contacts/{id}/tags", authz.ContactsWrite, a.changeContactTags},

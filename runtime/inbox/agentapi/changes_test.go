@@ -72,6 +72,10 @@ func TestChangesAudited(t *testing.T) {
 		!slices.Equal(v.Tags, []string{"es", "new"}) {
 		t.Fatalf("tags: %d %s", code, raw)
 	}
+	if code, raw := r.do(r.url, "sales", "PUT", path("tags"), map[string][]string{"tags": {"es", "new", "es"}}, &v); code != 200 ||
+		!slices.Equal(v.Tags, []string{"es", "new"}) {
+		t.Fatalf("put tags: %d %s", code, raw)
+	}
 	if code, raw := r.do(r.url, "sales", "POST", path("notes"), map[string]string{"text": "nota interna"}, nil); code != 201 {
 		t.Fatalf("note: %d %s", code, raw)
 	}
@@ -96,8 +100,8 @@ func TestChangesAudited(t *testing.T) {
 		string(c.Attributes) != `{"crm":{"id":7,"score":3}}` {
 		t.Fatalf("merge patch: %d %s", code, raw)
 	}
-	if n := r.audits(); n != 7 {
-		t.Errorf("%d audit entries, want 7", n)
+	if n := r.audits(); n != 8 {
+		t.Errorf("%d audit entries, want 8", n)
 	}
 	before := r.audits()
 	for _, c := range []struct {
@@ -109,6 +113,8 @@ func TestChangesAudited(t *testing.T) {
 		{"PUT", path("priority"), map[string]string{"priority": "high"}, "priority"},
 		{"PUT", path("priority"), map[string]int{}, "priority"},
 		{"POST", path("tags"), map[string][]string{"add": {"ok", ""}}, "add[1]"},
+		{"PUT", path("tags"), map[string][]string{"tags": {"ok", "a\tb"}}, "tags[1]"},
+		{"PUT", path("tags"), map[string][]string{}, "tags"},
 		{"POST", contact + "/tags", map[string][]string{"add": append(slices.Clone(tags), "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "u", "v")}, "add"},
 		{"POST", path("notes"), map[string]string{"text": "  "}, "text"},
 		{"POST", path("notes"), map[string]string{"txt": "x"}, "txt"},
@@ -150,7 +156,7 @@ func TestChangesAudited(t *testing.T) {
 			break
 		}
 	}
-	if want := []string{"conversation.note", "conversation.tags", "conversation.tags", "conversation.priority"}; !slices.Equal(all, want) {
+	if want := []string{"conversation.note", "conversation.tags", "conversation.tags", "conversation.tags", "conversation.priority"}; !slices.Equal(all, want) {
 		t.Errorf("audit actions %v, want %v", all, want)
 	}
 	var pr conversation.AuditEntry

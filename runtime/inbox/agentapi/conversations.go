@@ -73,13 +73,16 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Detail is a conversation with its contact, latest messages and notes.
+// Detail is a conversation with its contact, latest messages and notes; when the
+// customer-service window is closed, the approved templates its Number may send
+// (omitted when the Graph API does not answer).
 type Detail struct {
 	conversation.View
 	WindowOpen bool                     `json:"windowOpen"`
 	Contact    conversation.ContactView `json:"contact"`
 	Messages   []conversation.Message   `json:"messages"`
 	Notes      []conversation.Note      `json:"notes"`
+	Templates  []TemplateRef            `json:"templates,omitempty"`
 }
 
 func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
@@ -90,22 +93,40 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
 	}
 	vw := a.viewer(r)
 	now := a.cfg.Now()
-	a.read(w, r, func(tx pgx.Tx) (any, error) {
-		var d Detail
-		var err error
+	var d Detail
+	err = a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
 		if d.View, err = conversation.Get(r.Context(), tx, vw, id, false); err != nil {
-			return nil, err
+			return err
 		}
 		d.WindowOpen = d.WindowExpiresAt != nil && now.Before(*d.WindowExpiresAt)
 		if d.Contact, err = conversation.Contact(r.Context(), tx, vw.Namespace, d.ContactID, false); err != nil {
-			return nil, err
+			return err
 		}
 		if d.Messages, err = conversation.Latest(r.Context(), tx, vw.Namespace, id, httpapi.DefaultLimit); err != nil {
-			return nil, err
+			return err
 		}
 		d.Notes, err = conversation.Notes(r.Context(), tx, vw.Namespace, id)
-		return nonNil(d), err
+		return err
 	})
+	if err == nil && !d.WindowOpen {
+		d.Templates = a.templatesOf(r, d.Number)
+	}
+	a.answer(w, http.StatusOK, nonNil(d), err)
+}
+
+// templatesOf lists the approved templates of a served Number, or nil when the Number is
+// not served or the Graph API does not answer (logged).
+func (a *API) templatesOf(r *http.Request, number string) []TemplateRef {
+	n, err := a.number(number)
+	if err != nil {
+		return nil
+	}
+	list, err := a.cfg.Templates.Approved(r.Context(), n)
+	if err != nil {
+		a.cfg.Log.Warn("listing message templates", "number", n.Ref.String(), "error", err)
+		return nil
+	}
+	return refs(list)
 }
 
 func nonNil(d Detail) Detail {
@@ -177,6 +198,19 @@ func (a *API) setPriority(w http.ResponseWriter, r *http.Request) {
 			return nil, problem.Field(http.StatusBadRequest, "priority", "priority is required")
 		}
 		return conversation.SetPriority(r.Context(), tx, vw, id, *b.Priority)
+	})
+}
+
+type tagsBody struct {
+	Tags []string `json:"tags"`
+}
+
+func (a *API) setConversationTags(w http.ResponseWriter, r *http.Request) {
+	change(a, w, r, http.StatusOK, func(tx pgx.Tx, vw conversation.Viewer, id int64, b tagsBody) (any, error) {
+		if b.Tags == nil {
+			return nil, problem.Field(http.StatusBadRequest, "tags", "tags is required (an empty list removes every tag)")
+		}
+		return conversation.ChangeTags(r.Context(), tx, vw, id, conversation.TagChange{Add: b.Tags, Replace: true, Field: "tags"})
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 )
 
@@ -119,11 +120,14 @@ func TestSend(t *testing.T) {
 	if n := r.audits(); n != audits+2 {
 		t.Errorf("%d audit entries for 2 sends", n-audits)
 	}
-	var d struct {
-		Messages []conversation.Message `json:"messages"`
-	}
+	var d agentapi.Detail
 	r.do(r.url, "sales", "GET", fmt.Sprintf("/api/v1/conversations/%d", closed), nil, &d)
-	if len(d.Messages) != 3 || d.Messages[2].Direction != "out" {
-		t.Errorf("detail messages %+v", d.Messages)
+	if len(d.Messages) != 3 || d.Messages[2].Direction != "out" || len(d.Templates) != 2 || d.Templates[1].Parameters != 1 {
+		t.Errorf("detail of a closed window: messages %+v, templates %+v", d.Messages, d.Templates)
+	}
+	d = agentapi.Detail{}
+	r.do(r.url, "sales", "GET", fmt.Sprintf("/api/v1/conversations/%d", open), nil, &d)
+	if !d.WindowOpen || d.Templates != nil {
+		t.Errorf("detail of an open window lists templates: %+v", d.Templates)
 	}
 }

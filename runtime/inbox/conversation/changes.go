@@ -90,10 +90,14 @@ func SetPriority(ctx context.Context, tx pgx.Tx, vw Viewer, id int64, priority i
 		map[string]int{"priority": before}, map[string]int{"priority": priority})
 }
 
-// TagChange adds and then removes tags.
+// TagChange adds and then removes tags, or (Replace) sets them to Add.
 type TagChange struct {
 	Add    []string `json:"add"`
 	Remove []string `json:"remove"`
+	// Replace makes the result Add alone (PUT …/tags); Field then names Add in errors
+	// ("tags"); it is "add" when empty.
+	Replace bool   `json:"-"`
+	Field   string `json:"-"`
 }
 
 // Apply returns tags with the change applied: removals first, then additions not
@@ -101,10 +105,17 @@ type TagChange struct {
 // longer than MaxTagLength or has control characters, or "add" when the result would
 // have more than MaxTags.
 func (c TagChange) Apply(tags []string) ([]string, error) {
+	field := c.Field
+	if field == "" {
+		field = "add"
+	}
 	for i, t := range c.Add {
 		if strings.TrimSpace(t) == "" || len([]rune(t)) > MaxTagLength || strings.ContainsFunc(t, unicode.IsControl) {
-			return nil, invalid(fmt.Sprintf("add[%d]", i), "a tag has 1 to %d characters and no control characters, got %q", MaxTagLength, t)
+			return nil, invalid(fmt.Sprintf("%s[%d]", field, i), "a tag has 1 to %d characters and no control characters, got %q", MaxTagLength, t)
 		}
+	}
+	if c.Replace {
+		tags = nil
 	}
 	out := slices.DeleteFunc(slices.Clone(tags), func(t string) bool { return slices.Contains(c.Remove, t) })
 	for _, t := range c.Add {
@@ -113,7 +124,7 @@ func (c TagChange) Apply(tags []string) ([]string, error) {
 		}
 	}
 	if len(out) > MaxTags {
-		return nil, invalid("add", "at most %d tags, the change would make %d", MaxTags, len(out))
+		return nil, invalid(field, "at most %d tags, the change would make %d", MaxTags, len(out))
 	}
 	if out == nil {
 		out = []string{}
