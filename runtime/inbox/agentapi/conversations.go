@@ -16,7 +16,7 @@ import (
 func filterOf(r *http.Request) (conversation.Filter, error) {
 	q := r.URL.Query()
 	f := conversation.Filter{Status: q.Get("status"), Assignee: q.Get("assignee"), Team: q.Get("team"),
-		Tag: q.Get("tag"), Number: q.Get("number")}
+		Tag: q.Get("tag"), Number: q.Get("number"), Query: q.Get("q")}
 	switch f.Status {
 	case "", "open", "pending", "resolved":
 	default:

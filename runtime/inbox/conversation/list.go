@@ -31,10 +31,11 @@ type View struct {
 
 // Filter selects conversations; zero values select everything. Unassigned: true only
 // those without an assignee, false only those with one. Waiting: true only those
-// waiting for an agent (unresolved and unassigned), false only the others.
+// waiting for an agent (unresolved and unassigned), false only the others. Query: the
+// contact's profile name contains it (any case), or its wa_id starts with its digits.
 type Filter struct {
-	Status, Assignee, Team, Tag, Number string
-	Unassigned, Waiting                 *bool
+	Status, Assignee, Team, Tag, Number, Query string
+	Unassigned, Waiting                        *bool
 }
 
 // Position is where a page of the list starts: after the conversation with this sort key
@@ -88,6 +89,13 @@ func (f Filter) apply(q *query) {
 	}
 	if f.Tag != "" {
 		q.and("v.tags @> ARRAY[%s]::text[]", f.Tag)
+	}
+	if f.Query != "" {
+		phone := digits(f.Query)
+		if phone == "" {
+			phone = "-" // no wa_id starts with it
+		}
+		q.and("(c.profile_name ILIKE %s OR c.wa_id LIKE %s)", "%"+likeEscape(f.Query)+"%", phone+"%")
 	}
 	if f.Unassigned != nil {
 		q.where = append(q.where, map[bool]string{true: "v.assignee IS NULL", false: "v.assignee IS NOT NULL"}[*f.Unassigned])
