@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchboard-dev/switchboard/bench/internal/latency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -219,17 +220,9 @@ func measure(b *testing.B, pool *pgxpool.Pool, base, kind string) (sqlLat, apiLa
 
 func report(b *testing.B, kind string, sqlLat, apiLat []time.Duration) {
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(pct(apiLat, 0.99)), kind+"-p99-ms")
-	b.ReportMetric(pct(apiLat, 0.99).Seconds()/pct(sqlLat, 0.99).Seconds(), kind+"-ratio")
+	b.ReportMetric(latency.Ms(latency.Pct(apiLat, 0.99)), kind+"-p99-ms")
+	b.ReportMetric(latency.Pct(apiLat, 0.99).Seconds()/latency.Pct(sqlLat, 0.99).Seconds(), kind+"-ratio")
 	b.Logf("%s page: api p50 %.2f ms, p99 %.2f ms; bare sql p50 %.2f ms, p99 %.2f ms; api÷sql at p99 %.1f",
-		kind, ms(pct(apiLat, 0.5)), ms(pct(apiLat, 0.99)), ms(pct(sqlLat, 0.5)), ms(pct(sqlLat, 0.99)),
-		pct(apiLat, 0.99).Seconds()/pct(sqlLat, 0.99).Seconds())
+		kind, latency.Ms(latency.Pct(apiLat, 0.5)), latency.Ms(latency.Pct(apiLat, 0.99)), latency.Ms(latency.Pct(sqlLat, 0.5)), latency.Ms(latency.Pct(sqlLat, 0.99)),
+		latency.Pct(apiLat, 0.99).Seconds()/latency.Pct(sqlLat, 0.99).Seconds())
 }
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

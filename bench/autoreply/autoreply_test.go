@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/bench/internal/latency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
@@ -228,16 +229,16 @@ func (e *env) report() {
 	}
 	ing := e.inTap.durations()
 	e.b.ReportMetric(0, "ns/op")
-	e.b.ReportMetric(ms(pct(fromIn, 0.5)), "p50-ms")
-	e.b.ReportMetric(ms(pct(fromIn, 0.99)), "p99-ms")
-	e.b.ReportMetric(ms(pct(fromSched, 0.5)), "sched-p50-ms")
-	e.b.ReportMetric(ms(pct(fromSched, 0.99)), "sched-p99-ms")
-	e.b.ReportMetric(ms(pct(ing, 0.5)), "ingest-p50-ms")
-	e.b.ReportMetric(ms(pct(ing, 0.99)), "ingest-p99-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(fromIn, 0.5)), "p50-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(fromIn, 0.99)), "p99-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(fromSched, 0.5)), "sched-p50-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(fromSched, 0.99)), "sched-p99-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(ing, 0.5)), "ingest-p50-ms")
+	e.b.ReportMetric(latency.Ms(latency.Pct(ing, 0.99)), "ingest-p99-ms")
 	e.b.Logf("%d messages at %.0f/s (statuses %v): webhook-in to reply p50 %.2f ms, p99 %.2f ms, max %.2f ms; "+
 		"from the schedule p50 %.2f ms, p99 %.2f ms; ingest answer p50 %.2f ms, p99 %.2f ms",
-		*flagMessages, *flagRate, *flagStatuses, ms(pct(fromIn, 0.5)), ms(pct(fromIn, 0.99)), ms(pct(fromIn, 1)),
-		ms(pct(fromSched, 0.5)), ms(pct(fromSched, 0.99)), ms(pct(ing, 0.5)), ms(pct(ing, 0.99)))
+		*flagMessages, *flagRate, *flagStatuses, latency.Ms(latency.Pct(fromIn, 0.5)), latency.Ms(latency.Pct(fromIn, 0.99)), latency.Ms(latency.Pct(fromIn, 1)),
+		latency.Ms(latency.Pct(fromSched, 0.5)), latency.Ms(latency.Pct(fromSched, 0.99)), latency.Ms(latency.Pct(ing, 0.5)), latency.Ms(latency.Pct(ing, 0.99)))
 }
 
 // tap records when requests carrying a JSON string field (the customer's "from", the
@@ -284,11 +285,3 @@ func (t *tap) durations() []time.Duration {
 	defer t.mu.Unlock()
 	return slices.Clone(t.dur)
 }
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

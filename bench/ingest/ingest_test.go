@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-dev/switchboard/bench/internal/latency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
@@ -82,10 +82,10 @@ func report(b *testing.B, size int, raw, h result) {
 	b.ReportMetric(raw.rate, "raw-msg/s")
 	b.ReportMetric(h.rate, "msg/s")
 	b.ReportMetric(h.rate/raw.rate, "ratio")
-	b.ReportMetric(ms(pct(h.lat, 0.50)), "p50-ms")
-	b.ReportMetric(ms(pct(h.lat, 0.99)), "p99-ms")
+	b.ReportMetric(latency.Ms(latency.Pct(h.lat, 0.50)), "p50-ms")
+	b.ReportMetric(latency.Ms(latency.Pct(h.lat, 0.99)), "p99-ms")
 	b.Logf("batches of %d: handler %.0f msg/s (p50 %.2f ms, p99 %.2f ms), raw pgx %.0f msg/s (p50 %.2f ms, p99 %.2f ms), ratio %.2f",
-		size, h.rate, ms(pct(h.lat, 0.5)), ms(pct(h.lat, 0.99)), raw.rate, ms(pct(raw.lat, 0.5)), ms(pct(raw.lat, 0.99)), h.rate/raw.rate)
+		size, h.rate, latency.Ms(latency.Pct(h.lat, 0.5)), latency.Ms(latency.Pct(h.lat, 0.99)), raw.rate, latency.Ms(latency.Pct(raw.lat, 0.5)), latency.Ms(latency.Pct(raw.lat, 0.99)), h.rate/raw.rate)
 }
 
 // body is the signed webhook of request r: size changes, one text message each.
@@ -259,11 +259,3 @@ func checkStored(b *testing.B, conn *pgx.Conn, want int) {
 		b.Fatalf("stored %d messages (%d distinct), want %d", n, distinct, want)
 	}
 }
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
