@@ -1,17 +1,17 @@
 package contacts_test
 
 import (
-	"os"
+	"encoding/json"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
 )
 
 // Every route the contacts and export APIs register is described in the OpenAPI
 // fragment, with the same method.
 func TestOpenAPIFragmentNamesEveryRoute(t *testing.T) {
-	b, err := os.ReadFile("../openapi/contacts.yaml")
+	b, err := openapi.Document()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestOpenAPIFragmentNamesEveryRoute(t *testing.T) {
 		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
