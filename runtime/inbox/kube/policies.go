@@ -11,6 +11,7 @@ import (
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/calendar"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
 )
 
@@ -28,6 +29,16 @@ type Policy struct {
 	Outbound        *keywords.Set   // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
 	Hours           *calendar.Hours // nil: always open (no RoutingPolicy, or no businessHours)
 	AfterHoursReply string
+	// Routing is the RoutingPolicy that selects the Number, compiled; nil when none does
+	// (or it does not compile): its conversations are then assigned only by hand.
+	Routing *Routing
+}
+
+// Routing is a Number's RoutingPolicy: its name (the key of its RoundRobin cursor) and
+// its compiled rules.
+type Routing struct {
+	Name   string
+	Router *routing.Router
 }
 
 // policies holds the namespace's KeywordRules and RoutingPolicies as read from the
@@ -92,6 +103,7 @@ func (p policies) compile(num *sbv1.Number, log *slog.Logger) Policy {
 	for _, rp := range p.routing {
 		if selects(rp.Spec.NumberSelector, num) {
 			pol.Hours, pol.AfterHoursReply = routingOf(rp, num, log)
+			pol.Routing = compileRouting(rp, num, log)
 			break
 		}
 	}
@@ -110,4 +122,15 @@ func routingOf(rp sbv1.RoutingPolicy, num *sbv1.Number, log *slog.Logger) (*cale
 		reply = rp.Spec.AfterHours.Reply
 	}
 	return hours, reply
+}
+
+// compileRouting compiles a RoutingPolicy's assignment rules; nil (and a debug log) when
+// they do not compile, so that one bad policy never stops the inbox.
+func compileRouting(rp sbv1.RoutingPolicy, num *sbv1.Number, log *slog.Logger) *Routing {
+	r, err := routing.New(routing.FromSpec(rp.Spec))
+	if err != nil {
+		log.Debug("a RoutingPolicy's assignment rules do not compile; no automatic assignment", "number", num.Name, "error", err)
+		return nil
+	}
+	return &Routing{Name: rp.Name, Router: r}
 }

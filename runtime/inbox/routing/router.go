@@ -122,3 +122,43 @@ func inTeams(teams []int, mask []bool) bool {
 	}
 	return false
 }
+
+// TeamsOf returns the names of the policy's teams whose members list login, in the
+// policy's order; nil when it is in none.
+func (r *Router) TeamsOf(login string) []string {
+	var out []string
+	for _, i := range r.memberOf[login] {
+		out = append(out, r.policy.Teams[i].Name)
+	}
+	return out
+}
+
+// EligibleTeams returns the names of the teams whose members may take c automatically
+// (docs/routing.md#eligibility), in the policy's order; nil when the policy has no
+// teams (every agent may).
+func (r *Router) EligibleTeams(c Conversation) []string {
+	m := r.eligible(c)
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for i, ok := range m {
+		if ok {
+			out = append(out, r.policy.Teams[i].Name)
+		}
+	}
+	return out
+}
+
+// TeamFor returns the team to record on c when it is assigned to login: the first of
+// c's eligible teams that login belongs to, or "" when the policy has no teams or login
+// is in none of them.
+func (r *Router) TeamFor(c Conversation, login string) string {
+	m := r.eligible(c)
+	for _, i := range r.memberOf[login] {
+		if m == nil || m[i] {
+			return r.policy.Teams[i].Name
+		}
+	}
+	return ""
+}
