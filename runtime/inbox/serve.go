@@ -17,6 +17,8 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
@@ -81,7 +83,9 @@ func Serve(ctx context.Context, o Options) error {
 	st.Store(s)
 	o.startArchive(ctx, s)
 	o.startRetention(ctx, s, reg)
-	traffic, err := o.trafficMux(s, metrics)
+	router := assign.New(assign.Config{Store: s, Namespace: o.Namespace, Snapshot: o.Snapshot, Registry: reg, Log: o.Log})
+	go router.Run(ctx)
+	traffic, err := o.trafficMux(s, metrics, router)
 	if err != nil {
 		return err
 	}
@@ -146,16 +150,17 @@ func openStore(ctx context.Context, o Options) (*store.Store, error) {
 	}
 }
 
-func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.ServeMux, error) {
+func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics, router *assign.Service) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	policy := conversation.DefaultAutoReplyPolicy
 	policy.MaxPerHour = o.MaxAutoRepliesPerHour
 	ingest.New(ingest.Config{Store: s, Snapshot: o.Snapshot, Rules: rulesOf(o.Snapshot), Refresh: o.Refresh, AutoReply: policy,
-		Metrics: metrics, Log: o.Log, Timeout: o.RequestTimeout}).Register(mux)
+		Metrics: metrics, Log: o.Log, Timeout: o.RequestTimeout, Committed: router.Kick}).Register(mux)
 	if err := openapi.Register(mux); err != nil {
 		return nil, err
 	}
 	if o.APIToken == "" {
+		assign.Register(mux, router, authz.Chain(), o.Log)
 		return mux, nil
 	}
 	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Snapshot: o.Snapshot, Log: o.Log})
@@ -164,6 +169,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics) (*http.Serv
 	}
 	api.Register(mux)
 	(&reports.API{Store: s, Namespace: o.Namespace, Log: o.Log}).Register(mux, api.Authenticator())
+	assign.Register(mux, router, api.Authenticator(), o.Log)
 	o.registerMedia(mux, api, s)
 	registerContacts(mux, s, o.Namespace, api.Authenticator(), o.Log)
 	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})

@@ -43,6 +43,11 @@ type Config struct {
 	// (the events are stored once).
 	Refresh   func(ctx context.Context, numbers []kube.Number) error
 	AutoReply conversation.AutoReplyPolicy
+	// Committed, when set, is called after the commit of a request that stored new
+	// customer messages, before the 200 (the inbox kicks routing with it; it must not
+	// block). A process that dies in between loses nothing: routing's periodic plan
+	// finds the unassigned conversations.
+	Committed func()
 	Metrics   *Metrics
 	Log       *slog.Logger
 	Now       func() time.Time // default time.Now
@@ -165,18 +170,15 @@ func (h *Handler) ingest(ctx context.Context, w http.ResponseWriter, snap *kube.
 		return
 	}
 	h.cfg.Metrics.add(p, t, ResultStored)
+	if h.cfg.Committed != nil && t.newInbound() > 0 {
+		h.cfg.Committed()
+	}
 	h.logStored(p, t)
 	w.WriteHeader(http.StatusOK)
 }
 
 func (h *Handler) logStored(p *plan, t *tally) {
-	newMessages := 0
-	for k, n := range t.messages {
-		if k[1] == "in" {
-			newMessages += n
-		}
-	}
-	h.cfg.Log.Info("webhook stored", "messages", len(p.inbound), "newMessages", newMessages,
+	h.cfg.Log.Info("webhook stored", "messages", len(p.inbound), "newMessages", t.newInbound(),
 		"statuses", len(p.statuses), "events", len(p.events))
 	if len(p.unserved) > 0 {
 		h.cfg.Log.Info("webhook changes for phone numbers this inbox does not serve were not stored", "byField", p.unserved)
@@ -224,4 +226,15 @@ func (p *plan) refresh() []kube.Number {
 		}
 	}
 	return out
+}
+
+// newInbound counts the new customer messages stored.
+func (t *tally) newInbound() int {
+	n := 0
+	for k, c := range t.messages {
+		if k[1] == "in" {
+			n += c
+		}
+	}
+	return n
 }

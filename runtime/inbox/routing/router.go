@@ -150,15 +150,3 @@ func (r *Router) EligibleTeams(c Conversation) []string {
 	return out
 }
 
-// TeamFor returns the team to record on c when it is assigned to login: the first of
-// c's eligible teams that login belongs to, or "" when the policy has no teams or login
-// is in none of them.
-func (r *Router) TeamFor(c Conversation, login string) string {
-	m := r.eligible(c)
-	for _, i := range r.memberOf[login] {
-		if m == nil || m[i] {
-			return r.policy.Teams[i].Name
-		}
-	}
-	return ""
-}

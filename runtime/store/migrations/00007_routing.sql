@@ -11,13 +11,15 @@
 --     lapsed (reset by an accept or an answer).
 --   * routing_state: one row per namespace (the tenant). Every routing transaction locks
 --     it first (SELECT ... FOR UPDATE), so that plans of several inbox replicas never
---     interleave; cursors holds the RoundRobin cursor of each RoutingPolicy by name.
+--     interleave; cursors holds the RoundRobin cursor of each RoutingPolicy by name,
+--     queues the count of waiting conversations per team after the last plan (so that a
+--     plan emits a queue event only when a count changes).
 --   * conversations: waiting_since (when it began to wait; kept when an assignment
 --     lapses or it is transferred to a team), assigned_at, accepted_at (accepted or
 --     answered by the assignee; an accepted assignment never lapses), first_assigned_at
 --     (for the "assigned within 5 s" metric), exclude_agent (the agent that last let it
---     lapse). The existing team column limits the eligible teams after a transfer to a
---     team, and records the team of the assignee otherwise.
+--     lapse). The existing team column, when set (a transfer or an assignment to a
+--     team), limits the eligible teams to that one.
 
 -- +goose Up
 CREATE TABLE agent_availability (
@@ -35,7 +37,8 @@ CREATE TABLE agent_availability (
 
 CREATE TABLE routing_state (
     namespace text  PRIMARY KEY CHECK (namespace <> ''),
-    cursors   jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(cursors) = 'object')
+    cursors   jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(cursors) = 'object'),
+    queues    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(queues) = 'object')
 );
 
 ALTER TABLE conversations

@@ -1,0 +1,331 @@
+package assign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/switchboard-dev/switchboard/runtime/calendar"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
+)
+
+// txn is one routing transaction.
+type txn struct {
+	s     *Service
+	tx    pgx.Tx
+	snap  *kube.Snapshot
+	ns    string
+	now   time.Time
+	actor string
+	// cursors and queues are routing_state's, read under the lock.
+	cursors, oldQueues map[string]any
+	// after the commit: metrics and the wake-up.
+	firstAssigned []time.Duration
+	assigned      map[string]int // by how: auto, manual
+	queues        map[string]int // waiting per team label, after the plan
+	wake          time.Time
+	// final, when set, runs after the plan (an operation reads its answer).
+	final func(context.Context) error
+}
+
+// retryable: PostgreSQL aborted the transaction for a deadlock (40P01) or a
+// serialization failure (40001); running it again may succeed.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && slices.Contains([]string{"40P01", "40001"}, pg.Code)
+}
+
+// lock takes the namespace's routing lock and reads the cursors and queue counts.
+func (t *txn) lock(ctx context.Context) error {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO routing_state (namespace) VALUES ($1) ON CONFLICT DO NOTHING`, t.ns); err != nil {
+		return fmt.Errorf("assign: routing state: %w", err)
+	}
+	var cursors, queues []byte
+	err := t.tx.QueryRow(ctx, `SELECT cursors, queues FROM routing_state WHERE namespace = $1 FOR UPDATE`, t.ns).Scan(&cursors, &queues)
+	if err != nil {
+		return fmt.Errorf("assign: routing lock: %w", err)
+	}
+	t.cursors, t.oldQueues = map[string]any{}, map[string]any{}
+	if err := json.Unmarshal(cursors, &t.cursors); err != nil {
+		return fmt.Errorf("assign: routing_state.cursors: %w", err)
+	}
+	return json.Unmarshal(queues, &t.oldQueues)
+}
+
+// convRow is a conversation as routing reads it.
+type convRow struct {
+	ID           int64
+	Number       string
+	Status       string
+	Priority     int
+	WaitingSince time.Time
+	Skill        string
+	Team         string
+	Exclude      string
+	Assignee     string
+	AssignedAt   *time.Time
+	AcceptedAt   *time.Time
+	CreatedAt    time.Time
+	ContactID    int64 // read by load only
+}
+
+const convColumns = `id, number, status, priority, COALESCE(waiting_since, created_at), COALESCE(required_skill, ''),
+	COALESCE(team, ''), COALESCE(exclude_agent, ''), COALESCE(assignee, ''), assigned_at, accepted_at, created_at`
+
+func scanConv(row pgx.CollectableRow) (convRow, error) {
+	var c convRow
+	err := row.Scan(&c.ID, &c.Number, &c.Status, &c.Priority, &c.WaitingSince, &c.Skill, &c.Team, &c.Exclude,
+		&c.Assignee, &c.AssignedAt, &c.AcceptedAt, &c.CreatedAt)
+	return c, err
+}
+
+// routingConv is c as the routing package sees a waiting conversation.
+func (c convRow) routingConv() routing.Conversation {
+	rc := routing.Conversation{ID: c.ID, Priority: c.Priority, WaitingSince: c.WaitingSince, Skill: c.Skill, Exclude: c.Exclude}
+	if c.Team != "" {
+		rc.Teams = []string{c.Team}
+	}
+	return rc
+}
+
+// routingOf returns the RoutingPolicy of the conversation's Number, or nil.
+func (t *txn) routingOf(number string) *kube.Routing {
+	n, ok := t.snap.ByName(number)
+	if !ok {
+		return nil
+	}
+	return n.Policy.Routing
+}
+
+// group is one RoutingPolicy's share of the plan.
+type group struct {
+	routing *kube.Routing
+	hours   *calendar.Hours
+	waiting []routing.Conversation
+	pending []routing.Pending
+}
+
+// groups returns the served Numbers' RoutingPolicies, by name.
+func (t *txn) groups() map[string]*group {
+	out := map[string]*group{}
+	for _, n := range t.snap.Numbers() {
+		if r := n.Policy.Routing; r != nil && out[r.Name] == nil {
+			out[r.Name] = &group{routing: r, hours: n.Policy.Hours}
+		}
+	}
+	return out
+}
+
+// agents reads every agent with an availability row and its open conversations.
+func (t *txn) agents(ctx context.Context) ([]routing.Agent, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT login, availability, idle_since, gone_since, misses FROM agent_availability
+		WHERE namespace = $1 ORDER BY login`, t.ns)
+	agents, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (routing.Agent, error) {
+		var a routing.Agent
+		var idle, gone *time.Time
+		err := row.Scan(&a.Login, &a.Availability, &idle, &gone, &a.Misses)
+		if idle != nil {
+			a.IdleSince = *idle
+		}
+		if gone != nil {
+			a.GoneSince = *gone
+		}
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assign: read agents: %w", err)
+	}
+	open, err := t.openCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range agents {
+		agents[i].Open = open[agents[i].Login]
+	}
+	return agents, nil
+}
+
+// openCounts returns the unresolved conversations of each assignee.
+func (t *txn) openCounts(ctx context.Context) (map[string]int, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT assignee, count(*) FROM conversations
+		WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NOT NULL GROUP BY assignee`, t.ns)
+	out := map[string]int{}
+	var login string
+	var n int
+	_, err := pgx.ForEachRow(rows, []any{&login, &n}, func() error { out[login] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("assign: count open conversations: %w", err)
+	}
+	return out, nil
+}
+
+// queue reads the waiting conversations and the pending assignments into their
+// RoutingPolicy's group; those of Numbers without one are counted as "(unrouted)".
+func (t *txn) queue(ctx context.Context, groups map[string]*group) (int, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT `+convColumns+` FROM conversations
+		WHERE namespace = $1 AND status <> 'resolved' AND (assignee IS NULL OR accepted_at IS NULL)`, t.ns)
+	convs, err := pgx.CollectRows(rows, scanConv)
+	if err != nil {
+		return 0, fmt.Errorf("assign: read the queue: %w", err)
+	}
+	unrouted := 0
+	for _, c := range convs {
+		r := t.routingOf(c.Number)
+		if r == nil {
+			if c.Assignee == "" {
+				unrouted++
+			}
+			continue
+		}
+		g := groups[r.Name]
+		if c.Assignee == "" {
+			g.waiting = append(g.waiting, c.routingConv())
+			continue
+		}
+		at := t.now
+		if c.AssignedAt != nil {
+			at = *c.AssignedAt
+		}
+		g.pending = append(g.pending, routing.Pending{Conversation: c.routingConv(), Agent: c.Assignee, AssignedAt: at})
+	}
+	return unrouted, nil
+}
+
+// Team labels of the queue counts that are not a team's name.
+const (
+	AnyTeam      = "(any)"      // a policy without teams: any agent may take them
+	UnroutedTeam = "(unrouted)" // the Number has no RoutingPolicy: assigned by hand only
+)
+
+// plan runs routing.Plan for each RoutingPolicy of the served Numbers in turn (by
+// name), carrying the agents' loads from one to the next, and writes the results.
+func (t *txn) plan(ctx context.Context) error {
+	agents, err := t.agents(ctx)
+	if err != nil {
+		return err
+	}
+	groups := t.groups()
+	unrouted, err := t.queue(ctx, groups)
+	if err != nil {
+		return err
+	}
+	t.queues = map[string]int{}
+	if unrouted > 0 {
+		t.queues[UnroutedTeam] = unrouted
+	}
+	w := &writes{t: t}
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[name]
+		if err := t.planGroup(name, g, agents, w); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	return t.saveState(ctx)
+}
+
+// planGroup plans one policy and updates agents with its decisions.
+func (t *txn) planGroup(name string, g *group, agents []routing.Agent, w *writes) error {
+	cursor, _ := t.cursors[name].(string)
+	open := g.hours.Open(t.now)
+	res, err := g.routing.Router.Plan(routing.Snapshot{Now: t.now, Open: open, Cursor: cursor,
+		Agents: agents, Waiting: g.waiting, Pending: g.pending})
+	if err != nil {
+		return fmt.Errorf("assign: plan of RoutingPolicy %s: %w", name, err)
+	}
+	idx := make(map[string]int, len(agents))
+	for i, a := range agents {
+		idx[a.Login] = i
+	}
+	for _, a := range res.Away {
+		agents[idx[a.Agent]].Availability = routing.Away
+		w.away = append(w.away, a)
+	}
+	for _, r := range res.Released {
+		if i, ok := idx[r.Agent]; ok {
+			agents[i].Open--
+			agents[i].Misses = r.Misses
+		}
+		w.released = append(w.released, r)
+	}
+	for _, a := range res.Assignments {
+		i := idx[a.Agent]
+		agents[i].Open++
+		agents[i].IdleSince = t.now
+		w.assigned = append(w.assigned, a)
+	}
+	t.cursors[name] = res.Cursor
+	t.countQueue(g, res.Waiting)
+	wake := res.Wake
+	if period, closed := g.hours.Closed(t.now); closed && (wake.IsZero() || period.End.Before(wake)) {
+		wake = period.End
+	}
+	if !wake.IsZero() && (t.wake.IsZero() || wake.Before(t.wake)) {
+		t.wake = wake
+	}
+	return nil
+}
+
+// countQueue adds the group's waiting conversations to the queue counts: a
+// conversation counts in each of its eligible teams.
+func (t *txn) countQueue(g *group, waiting []int64) {
+	teams := g.routing.Router.Policy().Teams
+	if len(teams) == 0 {
+		t.queues[AnyTeam] += 0
+	}
+	for _, team := range teams {
+		t.queues[team.Name] += 0
+	}
+	byID := make(map[int64]routing.Conversation, len(g.waiting)+len(g.pending))
+	for _, c := range g.waiting {
+		byID[c.ID] = c
+	}
+	for _, p := range g.pending {
+		byID[p.Conversation.ID] = p.Conversation
+	}
+	for _, id := range waiting {
+		teams := g.routing.Router.EligibleTeams(byID[id])
+		if teams == nil {
+			teams = []string{AnyTeam}
+		}
+		for _, team := range teams {
+			t.queues[team]++
+		}
+	}
+}
+
+// saveState stores the cursors and queue counts, and emits a queue event for each
+// team whose count changed.
+func (t *txn) saveState(ctx context.Context) error {
+	for _, team := range slices.Sorted(maps.Keys(t.oldQueues)) {
+		if _, still := t.queues[team]; !still {
+			if err := t.notifyQueue(ctx, team, 0); err != nil {
+				return err
+			}
+		}
+	}
+	for _, team := range slices.Sorted(maps.Keys(t.queues)) {
+		if old, _ := t.oldQueues[team].(float64); int(old) != t.queues[team] {
+			if err := t.notifyQueue(ctx, team, t.queues[team]); err != nil {
+				return err
+			}
+		}
+	}
+	cursors, _ := json.Marshal(t.cursors)
+	queues, _ := json.Marshal(t.queues)
+	_, err := t.tx.Exec(ctx, `UPDATE routing_state SET cursors = $2, queues = $3 WHERE namespace = $1`, t.ns, cursors, queues)
+	if err != nil {
+		return fmt.Errorf("assign: save routing state: %w", err)
+	}
+	return nil
+}
