@@ -1,0 +1,270 @@
+package assign_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
+)
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestRoundRobinRotatesAndAudits(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.RoundRobin, 0, 0, time.Hour), nil)
+	r.online("ana", "bruno", "carla")
+	var got []string
+	for i := range 6 {
+		c := r.conv(wa(i), 0, "")
+		r.plan()
+		got = append(got, r.assignee(c))
+		if n := r.audits(assign.KindAssigned, id(c)); n != 1 {
+			t.Errorf("conversation %d has %d %s audit rows, want 1", c, n, assign.KindAssigned)
+		}
+	}
+	if fmt.Sprint(got) != "[ana bruno carla ana bruno carla]" {
+		t.Errorf("RoundRobin assigned %v", got)
+	}
+}
+
+func TestLeastLoadedPicksFewestOpen(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.online("ana")
+	for i := range 2 {
+		r.conv(wa(i), 0, "")
+	}
+	r.plan() // ana holds 2
+	r.online("bruno")
+	c := r.conv(wa(9), 0, "")
+	r.plan()
+	if a := r.assignee(c); a != "bruno" {
+		t.Errorf("LeastLoaded gave the conversation to %q, want bruno (0 open against ana's 2)", a)
+	}
+}
+
+func TestSkillsRoutesToTheTeamWithTheSkill(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.Skills, 0, 0, time.Hour), nil)
+	r.online("ana", "diego")
+	es := r.conv(wa(1), 0, "es")
+	r.plan()
+	if a := r.assignee(es); a != "ana" {
+		t.Errorf("an es conversation went to %q, want ana (only iberia has es)", a)
+	}
+	// diego (billing) and ana (iberia, which also has billing) both qualify; ana has
+	// one open, so the least loaded is diego.
+	bill := r.conv(wa(2), 0, "billing")
+	r.plan()
+	if a := r.assignee(bill); a != "diego" {
+		t.Errorf("a billing conversation went to %q, want diego", a)
+	}
+}
+
+func TestQueueOrderAndDrain(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 1, 1, time.Hour), nil)
+	r.online("ana")
+	first := r.conv(wa(1), 0, "")
+	r.plan()
+	older := r.conv(wa(2), 0, "")
+	urgent := r.conv(wa(3), 5, "")
+	newest := r.conv(wa(4), 0, "")
+	r.plan()
+	for _, c := range []int64{older, urgent, newest} {
+		if a := r.assignee(c); a != "" {
+			t.Fatalf("conversation %d assigned to %q while ana is at capacity.max 1", c, a)
+		}
+	}
+	ana := agent("ana", authz.RoleAgent, "iberia")
+	// A resolve makes room: the higher priority goes first.
+	if _, err := r.svc.Resolve(t.Context(), ana, first); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.assignee(urgent); a != "ana" {
+		t.Fatalf("after the resolve the priority-5 conversation went to %q, want ana", a)
+	}
+	// Then the oldest of equal priority, not the newest.
+	if _, err := r.svc.Resolve(t.Context(), ana, urgent); err != nil {
+		t.Fatal(err)
+	}
+	if r.assignee(older) != "ana" || r.assignee(newest) != "" {
+		t.Fatalf("after the second resolve: older → %q, newest → %q; want ana and nobody", r.assignee(older), r.assignee(newest))
+	}
+	// An agent coming online drains the queue.
+	r.online("bruno")
+	if a := r.assignee(newest); a != "bruno" {
+		t.Fatalf("bruno came online and the waiting conversation went to %q", a)
+	}
+	// A transfer away from ana makes room for the next waiting one.
+	next := r.conv(wa(5), 0, "")
+	r.plan()
+	sup := agent("sofia", authz.RoleSupervisor)
+	if _, err := r.svc.Transfer(t.Context(), sup, older, assign.Target{Agent: "carla"}); err != nil {
+		t.Fatal(err)
+	}
+	if r.assignee(older) != "carla" {
+		t.Fatalf("transfer to carla: assignee %q", r.assignee(older))
+	}
+	// carla is offline (a manual transfer ignores availability); ana, who has room
+	// again, gets the waiting conversation.
+	if a := r.assignee(next); a != "ana" {
+		t.Fatalf("after the transfer the waiting conversation went to %q, want ana", a)
+	}
+}
+
+func TestTransferToTeamKeepsItsPlace(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.online("ana")
+	c := r.conv(wa(1), 0, "")
+	r.plan()
+	sup := agent("sofia", authz.RoleSupervisor)
+	st, err := r.svc.Transfer(t.Context(), sup, c, assign.Target{Team: "billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Assignee != "" || st.Team != "billing" || st.WaitingSince == nil {
+		t.Fatalf("after a transfer to billing with diego offline: %+v, want waiting for billing", st)
+	}
+	r.online("diego")
+	if a := r.assignee(c); a != "diego" {
+		t.Fatalf("diego came online; the billing conversation went to %q", a)
+	}
+	_, err = r.svc.Transfer(t.Context(), sup, c, assign.Target{Team: "nope"})
+	var pr problem.Problem
+	if !errors.As(err, &pr) || pr.Status != http.StatusUnprocessableEntity || pr.Field != "team" {
+		t.Fatalf("transfer to an unknown team: %v, want 422 naming team", err)
+	}
+}
+
+func TestManualAssignOverCapacityNeedsOverride(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 1, 1, time.Hour), nil)
+	r.online("ana")
+	r.conv(wa(1), 0, "")
+	r.plan()
+	c := r.conv(wa(2), 0, "")
+	r.plan()
+	lead := agent("bruno", authz.RoleAgent, "iberia") // conversations.assign, no override
+	_, err := r.svc.Assign(t.Context(), lead, c, assign.Target{Agent: "ana"})
+	var pr problem.Problem
+	if !errors.As(err, &pr) || pr.Status != http.StatusConflict || pr.Field != "agent" {
+		t.Fatalf("assign over max without the override: %v, want 409 naming agent", err)
+	}
+	if r.assignee(c) != "" || r.audits("conversation.assigned.overCapacity", id(c)) != 0 {
+		t.Fatal("a refused assignment changed something")
+	}
+	sup := agent("sofia", authz.RoleSupervisor)
+	if _, err := r.svc.Assign(t.Context(), sup, c, assign.Target{Agent: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	if r.assignee(c) != "ana" || r.audits("conversation.assigned.overCapacity", id(c)) != 1 {
+		t.Fatalf("override: assignee %q, audited %d times", r.assignee(c), r.audits("conversation.assigned.overCapacity", id(c)))
+	}
+	var actor string
+	r.query(`SELECT actor FROM audit_log WHERE action = 'conversation.assigned.overCapacity'`, nil, &actor)
+	if actor != "agent:sofia" {
+		t.Errorf("audit actor %q, want agent:sofia", actor)
+	}
+	if _, err := r.svc.Transfer(t.Context(), sup, c, assign.Target{Agent: "nobody"}); !errors.As(err, &pr) || pr.Field != "agent" {
+		t.Errorf("transfer to an unknown agent: %v, want a problem naming agent", err)
+	}
+}
+
+func TestAssignWithinReassignsAndMarksAway(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Minute), nil)
+	r.online("ana", "bruno")
+	bruno := agent("bruno", authz.RoleAgent, "iberia")
+	for i := range 3 {
+		c := r.conv(wa(i), 0, "")
+		r.plan()
+		if a := r.assignee(c); a != "ana" {
+			t.Fatalf("round %d: conversation went to %q first, want ana (fewest open, then login)", i, a)
+		}
+		r.clock.Add(time.Minute)
+		r.plan()
+		if a := r.assignee(c); a != "bruno" {
+			t.Fatalf("round %d: after assignWithin the conversation is with %q, want bruno", i, a)
+		}
+		if r.audits(assign.KindLapsed, id(c)) != 1 {
+			t.Fatalf("round %d: the lapse is not audited once", i)
+		}
+		if _, err := r.svc.Accept(t.Context(), bruno, c); err != nil {
+			t.Fatal(err)
+		}
+		// bruno has one more open each round and ana none, so she is picked again.
+	}
+	var av, reason string
+	r.query(`SELECT availability, reason FROM agent_availability WHERE namespace = $1 AND login = 'ana'`, []any{ns}, &av, &reason)
+	if av != "away" || reason != "Missed" {
+		t.Fatalf("after 3 lapses in a row ana is %s (%s), want away (Missed)", av, reason)
+	}
+	// Accepted assignments never lapse.
+	r.clock.Add(time.Hour)
+	r.plan()
+	var lapsed int
+	r.query(`SELECT count(*) FROM audit_log WHERE action = $1`, []any{assign.KindLapsed}, &lapsed)
+	if lapsed != 3 {
+		t.Fatalf("%d lapses, want 3 (accepted assignments do not lapse)", lapsed)
+	}
+}
+
+func TestBusinessHoursHoldTheQueueUntilTheyOpen(t *testing.T) {
+	hours := &v1alpha1.BusinessHours{TimeZone: "UTC", Weekly: []v1alpha1.WeeklyWindow{
+		{Days: []v1alpha1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri"}, From: "09:00", To: "17:00"}}}
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), hours)
+	r.clock.Add(8 * time.Hour) // Monday 18:00: closed
+	r.online("ana")
+	c := r.conv(wa(1), 0, "")
+	r.plan()
+	if a := r.assignee(c); a != "" {
+		t.Fatalf("assigned to %q outside business hours", a)
+	}
+	r.clock.Add(15 * time.Hour) // Tuesday 09:00: open
+	r.plan()
+	if a := r.assignee(c); a != "ana" {
+		t.Fatalf("hours opened; the conversation is with %q, want ana", a)
+	}
+}
+
+func TestNotFoundAcrossTeamsAndNamespaces(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.Skills, 0, 0, time.Hour), nil)
+	es := r.conv(wa(1), 0, "es") // only iberia has es
+	for name, p := range map[string]*authz.Principal{
+		"another team":      agent("diego", authz.RoleAgent, "billing"),
+		"another namespace": authz.NewPrincipal("other", "inbox", authz.KindAgent, "sofia", authz.RoleAdmin, authz.Predefined()[authz.RoleAdmin]),
+	} {
+		_, err := r.svc.Resolve(t.Context(), p, es)
+		var pr problem.Problem
+		if !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
+			t.Errorf("%s: resolve: %v, want 404", name, err)
+		}
+		if _, err := r.svc.Assign(t.Context(), p, es, assign.Target{Agent: "diego"}); !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
+			t.Errorf("%s: assign: %v, want 404", name, err)
+		}
+	}
+	var pr problem.Problem
+	if _, err := r.svc.Resolve(t.Context(), agent("ana", authz.RoleAgent, "iberia"), es+1000); !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
+		t.Errorf("a guessed id: %v, want 404", err)
+	}
+	if r.audits(assign.KindResolved, id(es)) != 0 {
+		t.Fatal("a refused resolve was audited")
+	}
+	if _, err := r.svc.Resolve(t.Context(), agent("ana", authz.RoleAgent, "iberia"), es); err != nil {
+		t.Fatalf("the team's agent resolves: %v", err)
+	}
+	if _, err := r.svc.Reopen(t.Context(), agent("sofia", authz.RoleSupervisor), es); err != nil {
+		t.Fatalf("readAll reopens: %v", err)
+	}
+}
+
+func TestRunAssignsAfterKick(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.online("ana")
+	go r.svc.Run(t.Context())
+	c := r.conv(wa(1), 0, "")
+	r.svc.Kick()
+	eventually(t, "the kicked plan to assign", func() bool { return r.assignee(c) == "ana" })
+}
