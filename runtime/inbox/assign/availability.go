@@ -19,12 +19,12 @@ import (
 // AgentState is one agent's availability and load.
 type AgentState struct {
 	Login        string    `json:"login"`
-	Availability string    `json:"availability"`         // online, away or offline
-	Reason       string    `json:"reason"`               // set (by the agent), Missed or Disconnected (the away rules)
-	ChangedAt    time.Time `json:"changedAt,omitzero"`   // zero: never set
-	Open         int       `json:"open"`                 // unresolved conversations assigned to the agent
-	Teams        []string  `json:"teams"`                // teams of the Inbox's RoutingPolicies listing the agent
-	Connected    bool      `json:"connected"`            // a live connection is open
+	Availability string    `json:"availability"`       // online, away or offline
+	Reason       string    `json:"reason"`             // set (by the agent), Missed or Disconnected (the away rules)
+	ChangedAt    time.Time `json:"changedAt,omitzero"` // zero: never set
+	Open         int       `json:"open"`               // unresolved conversations assigned to the agent
+	Teams        []string  `json:"teams"`              // teams of the Inbox's RoutingPolicies listing the agent
+	Connected    bool      `json:"connected"`          // a live connection is open
 }
 
 // SetAvailability sets the calling agent's own availability (availability.set): online,

@@ -25,15 +25,15 @@ const Channel = "inbox_events"
 
 // The event kinds (also the audit_log actions of the changes).
 const (
-	KindAssigned     = "conversation.assigned"    // assigned to an agent (automatically or by hand)
-	KindQueued       = "conversation.queued"      // back in the queue: transferred or assigned to a team, reopened
-	KindLapsed       = "conversation.lapsed"      // assignWithin passed unaccepted: taken from the agent
-	KindAccepted     = "conversation.accepted"    // accepted by its assignee
-	KindResolved     = "conversation.resolved"    // resolved
-	KindAvailability = "availability.changed"     // an agent's availability changed
-	KindQueue        = "queue.changed"            // a team's count of waiting conversations changed
-	objConversation  = "conversation"             // audit_log.object_kind
-	objAgent         = "agent"                    // audit_log.object_kind
+	KindAssigned     = "conversation.assigned"              // assigned to an agent (automatically or by hand)
+	KindQueued       = "conversation.queued"                // back in the queue: transferred or assigned to a team, reopened
+	KindLapsed       = "conversation.lapsed"                // assignWithin passed unaccepted: taken from the agent
+	KindAccepted     = "conversation.accepted"              // accepted by its assignee
+	KindResolved     = "conversation.resolved"              // resolved
+	KindAvailability = "availability.changed"               // an agent's availability changed
+	KindQueue        = "queue.changed"                      // a team's count of waiting conversations changed
+	objConversation  = "conversation"                       // audit_log.object_kind
+	objAgent         = "agent"                              // audit_log.object_kind
 	actionOverride   = "conversation.assigned.overCapacity" // audit action of an assignment above capacity.max
 )
 

@@ -41,7 +41,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // rig is one database with one or more routing services (replicas), each on its own
@@ -53,6 +53,7 @@ type rig struct {
 	clock *clock
 	snap  *kube.Snapshot
 	svc   *assign.Service
+	reg   *prometheus.Registry // the first replica's metrics
 }
 
 // policy is a RoutingPolicy spec: teams iberia (ana, bruno, carla; es, pt, billing) and
@@ -75,7 +76,9 @@ func newRig(t *testing.T, spec v1alpha1.RoutingPolicySpec, hours *v1alpha1.Busin
 	r := &rig{t: t, dsn: srv.NewDatabase(t), clock: &clock{now: t0}}
 	r.st = r.open()
 	r.setPolicy(spec, hours)
-	r.svc = r.replica()
+	r.reg = prometheus.NewRegistry()
+	r.svc = assign.New(assign.Config{Store: r.open(), Namespace: ns, Snapshot: func() *kube.Snapshot { return r.snap },
+		Registry: r.reg, Log: slog.New(slog.DiscardHandler), Now: r.clock.Now})
 	return r
 }
 
