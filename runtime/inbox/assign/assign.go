@@ -159,10 +159,10 @@ var ErrNotLoaded = errors.New("assign: the Inbox's Numbers and RoutingPolicies a
 // Plan runs one routing transaction with nothing else changed: it releases lapsed
 // assignments, applies the away rules and assigns the queue (docs/routing.md).
 func (s *Service) Plan(ctx context.Context) error {
-	return s.inTx(ctx, SystemActor, func(*txn) error { return nil })
+	return s.inTx(ctx, SystemActor, nil)
 }
 
-// inTx runs fn and then a plan in one transaction holding the routing lock; the plan's
+// inTx runs fn (nil: nothing) and then a plan in one transaction holding the routing lock; the plan's
 // wake-up is armed after the commit. It retries (at most 3 times) when PostgreSQL
 // aborts the transaction for a deadlock or a serialization failure.
 func (s *Service) inTx(ctx context.Context, actor string, fn func(*txn) error) error {
@@ -176,11 +176,13 @@ func (s *Service) inTx(ctx context.Context, actor string, fn func(*txn) error) e
 		t = &txn{s: s, snap: snap, ns: s.cfg.Namespace, now: s.cfg.Now(), actor: actor}
 		err = s.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
 			t.tx = tx
-			if err := t.lock(ctx); err != nil {
-				return err
-			}
-			if err := fn(t); err != nil {
-				return err
+			if fn != nil { // an operation: lock, change, then plan; a plain plan locks with its reads
+				if err := t.lock(ctx); err != nil {
+					return err
+				}
+				if err := fn(t); err != nil {
+					return err
+				}
 			}
 			if err := t.plan(ctx); err != nil || t.final == nil {
 				return err

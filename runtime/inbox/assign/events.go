@@ -3,11 +3,11 @@ package assign
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 )
@@ -115,8 +115,7 @@ type writes struct {
 
 // guard is one guarded statement of the batch: it must change exactly one row.
 type guard struct {
-	what     string
-	returned bool // the statement returns the conversation's created_at and first assignment
+	what string
 }
 
 func (w *writes) flush(ctx context.Context) error {
@@ -145,59 +144,77 @@ func (w *writes) flush(ctx context.Context) error {
 			before: map[string]string{"assignee": r.Agent}, after: map[string]any{"assignee": nil, "misses": r.Misses}})
 		guards = append(guards, nil)
 	}
-	for _, a := range w.assigned {
-		b.Queue(`UPDATE conversations SET assignee = $3, assigned_at = $4, accepted_at = NULL,
-				first_assigned_at = COALESCE(first_assigned_at, $4), updated_at = now()
-			WHERE namespace = $1 AND id = $2 AND assignee IS NULL AND status <> 'resolved'
-			RETURNING created_at, first_assigned_at = $4`, t.ns, a.Conversation, a.Agent, t.now)
-		guards = append(guards, &guard{what: fmt.Sprintf("assign conversation %d to %s", a.Conversation, a.Agent), returned: true})
-		b.Queue(`UPDATE agent_availability SET idle_since = $3 WHERE namespace = $1 AND login = $2`, t.ns, a.Agent, t.now)
-		guards = append(guards, nil)
-		t.queueEvent(b, event{actor: SystemActor, action: KindAssigned, kind: KindAssigned, conv: a.Conversation, agent: a.Agent,
-			after: map[string]any{"assignee": a.Agent, "automatic": true}})
-		guards = append(guards, nil)
+	if len(w.assigned) > 0 {
+		ids, agents := make([]int64, len(w.assigned)), make([]string, len(w.assigned))
+		for i, a := range w.assigned {
+			ids[i], agents[i] = a.Conversation, a.Agent
+		}
+		b.Queue(assignSQL, t.ns, ids, agents, t.now, SystemActor, KindAssigned).Query(func(rows pgx.Rows) error {
+			return t.scanAssigned(rows, len(w.assigned))
+		})
 	}
 	return t.runGuarded(ctx, b, guards)
 }
 
-// runGuarded sends b and checks each guarded statement changed one row.
+// runGuarded sends b and checks each guarded statement changed one row (the
+// assignments check their own).
 func (t *txn) runGuarded(ctx context.Context, b *pgx.Batch, guards []*guard) error {
-	br := t.tx.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	for _, g := range guards {
-		if g != nil && g.returned {
-			if err := t.scanAssigned(br, g); err != nil {
-				return err
-			}
+	for i, g := range guards {
+		if g == nil {
 			continue
 		}
-		tag, err := br.Exec()
-		if err != nil {
-			return fmt.Errorf("assign: write plan: %w", err)
-		}
-		if g != nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("assign: %s: the row changed under the routing lock", g.what)
-		}
+		b.QueuedQueries[i].Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != 1 {
+				return fmt.Errorf("assign: %s: the row changed under the routing lock", g.what)
+			}
+			return nil
+		})
 	}
-	return br.Close()
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("assign: write plan: %w", err)
+	}
+	return nil
 }
 
-// scanAssigned reads an assignment's created_at and whether it is the conversation's
-// first, for the assignment latency histogram.
-func (t *txn) scanAssigned(br pgx.BatchResults, g *guard) error {
+// assignSQL makes the assignments $2 (conversation ids) → $3 (logins) at $4, guarded
+// by "still waiting", sets the agents' idle_since, and writes an audit row (actor $5,
+// action $6) and a notification for each, in one statement. It returns each
+// conversation's created_at and whether this is its first assignment.
+const assignSQL = `
+	WITH a AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS a(id, agent)),
+	u AS (
+		UPDATE conversations c SET assignee = a.agent, assigned_at = $4, accepted_at = NULL,
+			first_assigned_at = COALESCE(c.first_assigned_at, $4), updated_at = now()
+		FROM a WHERE c.namespace = $1 AND c.id = a.id AND c.assignee IS NULL AND c.status <> 'resolved'
+		RETURNING c.id, a.agent, c.created_at, c.first_assigned_at = $4 AS first),
+	i AS (
+		UPDATE agent_availability SET idle_since = $4 WHERE namespace = $1 AND login = ANY ($3::text[])),
+	au AS (
+		INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
+		SELECT $1, $5, $6, 'conversation', u.id::text, jsonb_build_object('assignee', u.agent, 'automatic', true) FROM u
+		RETURNING id, object_id)
+	SELECT u.created_at, u.first, pg_notify('` + Channel + `', jsonb_build_object('id', au.id, 'namespace', $1::text,
+		'kind', $6::text, 'conversation_id', u.id, 'agent', u.agent)::text) IS NULL
+	FROM u JOIN au ON au.object_id = u.id::text`
+
+// scanAssigned reads the assignments' creation times and first-assignment flags, for
+// the assignment latency histogram, and fails unless all want were made.
+func (t *txn) scanAssigned(rows pgx.Rows, want int) error {
 	var created time.Time
-	var first bool
-	err := br.QueryRow().Scan(&created, &first)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("assign: %s: the conversation changed under the routing lock", g.what)
-	}
+	var first, null bool
+	n, err := pgx.ForEachRow(rows, []any{&created, &first, &null}, func() error {
+		if first {
+			t.firstAssigned = append(t.firstAssigned, max(t.now.Sub(created), 0))
+		}
+		t.count("auto")
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("assign: %s: %w", g.what, err)
+		return err
 	}
-	if first {
-		t.firstAssigned = append(t.firstAssigned, max(t.now.Sub(created), 0))
+	if int(n.RowsAffected()) != want {
+		return fmt.Errorf("assign: %d of %d assignments made: a conversation changed under the routing lock", n.RowsAffected(), want)
 	}
-	t.count("auto")
 	return nil
 }
 

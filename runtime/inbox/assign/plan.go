@@ -34,6 +34,8 @@ type txn struct {
 	wake          time.Time
 	// final, when set, runs after the plan (an operation reads its answer).
 	final func(context.Context) error
+	// locked: the routing lock is taken (or queued ahead of the plan's reads).
+	locked bool
 }
 
 // retryable: PostgreSQL aborted the transaction for a deadlock (40P01) or a
@@ -43,21 +45,35 @@ func retryable(err error) bool {
 	return errors.As(err, &pg) && slices.Contains([]string{"40P01", "40001"}, pg.Code)
 }
 
+// lockSQL creates the namespace's routing_state row if needed; lockRowSQL locks it and
+// reads the cursors and queue counts.
+const (
+	lockSQL    = `INSERT INTO routing_state (namespace) VALUES ($1) ON CONFLICT DO NOTHING`
+	lockRowSQL = `SELECT cursors, queues FROM routing_state WHERE namespace = $1 FOR UPDATE`
+)
+
 // lock takes the namespace's routing lock and reads the cursors and queue counts.
 func (t *txn) lock(ctx context.Context) error {
-	if _, err := t.tx.Exec(ctx, `INSERT INTO routing_state (namespace) VALUES ($1) ON CONFLICT DO NOTHING`, t.ns); err != nil {
-		return fmt.Errorf("assign: routing state: %w", err)
-	}
-	var cursors, queues []byte
-	err := t.tx.QueryRow(ctx, `SELECT cursors, queues FROM routing_state WHERE namespace = $1 FOR UPDATE`, t.ns).Scan(&cursors, &queues)
-	if err != nil {
-		return fmt.Errorf("assign: routing lock: %w", err)
-	}
-	t.cursors, t.oldQueues = map[string]any{}, map[string]any{}
-	if err := json.Unmarshal(cursors, &t.cursors); err != nil {
-		return fmt.Errorf("assign: routing_state.cursors: %w", err)
-	}
-	return json.Unmarshal(queues, &t.oldQueues)
+	b := &pgx.Batch{}
+	t.queueLock(b)
+	return t.tx.SendBatch(ctx, b).Close()
+}
+
+// queueLock queues the lock on b; the statements queued after it run once it is granted.
+func (t *txn) queueLock(b *pgx.Batch) {
+	b.Queue(lockSQL, t.ns)
+	b.Queue(lockRowSQL, t.ns).QueryRow(func(row pgx.Row) error {
+		var cursors, queues []byte
+		if err := row.Scan(&cursors, &queues); err != nil {
+			return fmt.Errorf("assign: routing lock: %w", err)
+		}
+		t.cursors, t.oldQueues = map[string]any{}, map[string]any{}
+		if err := json.Unmarshal(cursors, &t.cursors); err != nil {
+			return fmt.Errorf("assign: routing_state.cursors: %w", err)
+		}
+		return json.Unmarshal(queues, &t.oldQueues)
+	})
+	t.locked = true
 }
 
 // convRow is a conversation as routing reads it.
@@ -124,33 +140,55 @@ func (t *txn) groups() map[string]*group {
 	return out
 }
 
-// agents reads every agent with an availability row and its open conversations.
-func (t *txn) agents(ctx context.Context) ([]routing.Agent, error) {
-	rows, _ := t.tx.Query(ctx, `SELECT login, availability, idle_since, gone_since, misses FROM agent_availability
-		WHERE namespace = $1 ORDER BY login`, t.ns)
-	agents, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (routing.Agent, error) {
-		var a routing.Agent
-		var idle, gone *time.Time
-		err := row.Scan(&a.Login, &a.Availability, &idle, &gone, &a.Misses)
-		if idle != nil {
-			a.IdleSince = *idle
-		}
-		if gone != nil {
-			a.GoneSince = *gone
-		}
-		return a, err
+// snapshotReads are the plan's reads, sent in one round trip.
+type snapshotReads struct {
+	agents   []routing.Agent
+	open     map[string]int
+	convs    []convRow
+	earliest *time.Time // the earliest pending assignment not read (for the wake-up)
+}
+
+// read queues the plan's reads on b (after the lock when b carries it): the agents
+// with an availability row, every assignee's open conversations, the waiting
+// conversations, and the pending assignments that may lapse now (assigned at least the
+// shortest assignWithin ago); of the younger ones only the earliest assignment time.
+func (t *txn) read(b *pgx.Batch, within time.Duration, out *snapshotReads) {
+	b.Queue(`SELECT login, availability, idle_since, gone_since, misses FROM agent_availability
+		WHERE namespace = $1 ORDER BY login`, t.ns).Query(func(rows pgx.Rows) (err error) {
+		out.agents, err = pgx.CollectRows(rows, scanAgent)
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("assign: read agents: %w", err)
+	b.Queue(`SELECT assignee, count(*) FROM conversations
+		WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NOT NULL GROUP BY assignee`, t.ns).Query(func(rows pgx.Rows) error {
+		out.open = map[string]int{}
+		var login string
+		var n int
+		_, err := pgx.ForEachRow(rows, []any{&login, &n}, func() error { out.open[login] = n; return nil })
+		return err
+	})
+	cutoff := t.now.Add(-within)
+	b.Queue(`SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved'
+		AND (assignee IS NULL OR (accepted_at IS NULL AND assigned_at <= $2))`, t.ns, cutoff).Query(func(rows pgx.Rows) (err error) {
+		out.convs, err = pgx.CollectRows(rows, scanConv)
+		return err
+	})
+	b.Queue(`SELECT min(assigned_at) FROM conversations WHERE namespace = $1 AND status <> 'resolved'
+		AND assignee IS NOT NULL AND accepted_at IS NULL AND assigned_at > $2`, t.ns, cutoff).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&out.earliest)
+	})
+}
+
+func scanAgent(row pgx.CollectableRow) (routing.Agent, error) {
+	var a routing.Agent
+	var idle, gone *time.Time
+	err := row.Scan(&a.Login, &a.Availability, &idle, &gone, &a.Misses)
+	if idle != nil {
+		a.IdleSince = *idle
 	}
-	open, err := t.openCounts(ctx)
-	if err != nil {
-		return nil, err
+	if gone != nil {
+		a.GoneSince = *gone
 	}
-	for i := range agents {
-		agents[i].Open = open[agents[i].Login]
-	}
-	return agents, nil
+	return a, err
 }
 
 // openCounts returns the unresolved conversations of each assignee.
@@ -167,15 +205,9 @@ func (t *txn) openCounts(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-// queue reads the waiting conversations and the pending assignments into their
-// RoutingPolicy's group; those of Numbers without one are counted as "(unrouted)".
-func (t *txn) queue(ctx context.Context, groups map[string]*group) (int, error) {
-	rows, _ := t.tx.Query(ctx, `SELECT `+convColumns+` FROM conversations
-		WHERE namespace = $1 AND status <> 'resolved' AND (assignee IS NULL OR accepted_at IS NULL)`, t.ns)
-	convs, err := pgx.CollectRows(rows, scanConv)
-	if err != nil {
-		return 0, fmt.Errorf("assign: read the queue: %w", err)
-	}
+// sort puts the conversations read into their RoutingPolicy's group and returns the
+// waiting ones of Numbers without a policy.
+func (t *txn) sort(convs []convRow, groups map[string]*group) int {
 	unrouted := 0
 	for _, c := range convs {
 		r := t.routingOf(c.Number)
@@ -196,7 +228,7 @@ func (t *txn) queue(ctx context.Context, groups map[string]*group) (int, error) 
 		}
 		g.pending = append(g.pending, routing.Pending{Conversation: c.routingConv(), Agent: c.Assignee, AssignedAt: at})
 	}
-	return unrouted, nil
+	return unrouted
 }
 
 // Team labels of the queue counts that are not a team's name.
@@ -208,23 +240,35 @@ const (
 // plan runs routing.Plan for each RoutingPolicy of the served Numbers in turn (by
 // name), carrying the agents' loads from one to the next, and writes the results.
 func (t *txn) plan(ctx context.Context) error {
-	agents, err := t.agents(ctx)
-	if err != nil {
-		return err
-	}
 	groups := t.groups()
-	unrouted, err := t.queue(ctx, groups)
-	if err != nil {
-		return err
+	within := time.Duration(0)
+	for _, g := range groups {
+		if w := g.routing.Router.Policy().AssignWithin; within == 0 || w < within {
+			within = w
+		}
+	}
+	b := &pgx.Batch{}
+	if !t.locked {
+		t.queueLock(b)
+	}
+	var rd snapshotReads
+	t.read(b, within, &rd)
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("assign: read the routing snapshot: %w", err)
+	}
+	for i := range rd.agents {
+		rd.agents[i].Open = rd.open[rd.agents[i].Login]
 	}
 	t.queues = map[string]int{}
-	if unrouted > 0 {
+	if unrouted := t.sort(rd.convs, groups); unrouted > 0 {
 		t.queues[UnroutedTeam] = unrouted
+	}
+	if rd.earliest != nil {
+		t.wake = rd.earliest.Add(within) // early at worst: the plan then finds nothing to release
 	}
 	w := &writes{t: t}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[name]
-		if err := t.planGroup(name, g, agents, w); err != nil {
+		if err := t.planGroup(name, groups[name], rd.agents, w); err != nil {
 			return err
 		}
 	}

@@ -60,7 +60,12 @@ CREATE INDEX conversations_queue_idx ON conversations (namespace, priority DESC,
 CREATE INDEX conversations_assignee_idx ON conversations (namespace, assignee)
     WHERE status <> 'resolved' AND assignee IS NOT NULL;
 
+-- Assignments not accepted yet, oldest first (the lapses).
+CREATE INDEX conversations_pending_idx ON conversations (namespace, assigned_at)
+    WHERE status <> 'resolved' AND assignee IS NOT NULL AND accepted_at IS NULL;
+
 -- +goose Down
+DROP INDEX conversations_pending_idx;
 DROP INDEX conversations_assignee_idx;
 DROP INDEX conversations_queue_idx;
 ALTER TABLE conversations
