@@ -149,4 +149,3 @@ func (r *Router) EligibleTeams(c Conversation) []string {
 	}
 	return out
 }
-
