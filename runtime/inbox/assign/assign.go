@@ -89,8 +89,11 @@ func signal(ch chan struct{}) {
 // Run plans on every kick, at the wake-up time the last plans asked for (an assignment
 // lapsing, an agent's connection timing out, business hours opening), and every Sweep
 // (jittered), until ctx ends. Errors are logged and the next wake-up retries.
+//
+// The first plan runs at once (conversations that waited while no replica ran), and
+// while the kube snapshot is not loaded a plan is retried every second.
 func (s *Service) Run(ctx context.Context) {
-	timer := time.NewTimer(s.jittered())
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
@@ -105,7 +108,12 @@ func (s *Service) Run(ctx context.Context) {
 		s.mu.Lock()
 		s.next = time.Time{}
 		s.mu.Unlock()
-		if err := s.Plan(ctx); err != nil && ctx.Err() == nil {
+		err := s.Plan(ctx)
+		switch {
+		case errors.Is(err, ErrNotLoaded):
+			resetTimer(timer, time.Second)
+			continue
+		case err != nil && ctx.Err() == nil:
 			s.cfg.Log.Error("routing plan failed; retrying at the next wake-up", "error", err)
 		}
 		resetTimer(timer, s.untilNext())

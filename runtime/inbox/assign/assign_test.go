@@ -3,14 +3,17 @@ package assign_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
@@ -267,4 +270,25 @@ func TestRunAssignsAfterKick(t *testing.T) {
 	c := r.conv(wa(1), 0, "")
 	r.svc.Kick()
 	eventually(t, "the kicked plan to assign", func() bool { return r.assignee(c) == "ana" })
+}
+
+func TestRunPlansOnceTheSnapshotLoads(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.online("ana")
+	c := r.conv(wa(1), 0, "") // waits: nobody planned since
+	var loaded atomic.Bool
+	svc := assign.New(assign.Config{Store: r.st, Namespace: ns, Log: slog.New(slog.DiscardHandler), Now: r.clock.Now,
+		Snapshot: func() *kube.Snapshot {
+			if !loaded.Load() {
+				return nil
+			}
+			return r.snap
+		}})
+	go svc.Run(t.Context())
+	time.Sleep(50 * time.Millisecond)
+	if a := r.assignee(c); a != "" {
+		t.Fatalf("assigned to %q before the snapshot loaded", a)
+	}
+	loaded.Store(true)
+	eventually(t, "the first plan after the snapshot loads", func() bool { return r.assignee(c) == "ana" })
 }

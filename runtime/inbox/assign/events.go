@@ -95,13 +95,10 @@ func (t *txn) emit(ctx context.Context, e event) error {
 	return nil
 }
 
-// notifyQueue notifies a team's new count of waiting conversations.
-func (t *txn) notifyQueue(ctx context.Context, team string, n int) error {
-	b, _ := json.Marshal(map[string]any{"namespace": t.ns, "kind": KindQueue, "team": team, "waiting": n})
-	if _, err := t.tx.Exec(ctx, `SELECT pg_notify('`+Channel+`', $1)`, string(b)); err != nil {
-		return fmt.Errorf("assign: notify queue: %w", err)
-	}
-	return nil
+// queueNotify queues the notification of a team's new count of waiting conversations.
+func (t *txn) queueNotify(b *pgx.Batch, team string, n int) {
+	p, _ := json.Marshal(map[string]any{"namespace": t.ns, "kind": KindQueue, "team": team, "waiting": n})
+	b.Queue(`SELECT pg_notify('`+Channel+`', $1)`, string(p))
 }
 
 // writes are a plan's decisions, written in one pipelined round trip in the order
@@ -118,10 +115,8 @@ type guard struct {
 	what string
 }
 
+// flush writes the decisions and then the routing state (saveState), in one round trip.
 func (w *writes) flush(ctx context.Context) error {
-	if len(w.away)+len(w.released)+len(w.assigned) == 0 {
-		return nil
-	}
 	t := w.t
 	b := &pgx.Batch{}
 	var guards []*guard // nil entries: event statements
@@ -153,6 +148,7 @@ func (w *writes) flush(ctx context.Context) error {
 			return t.scanAssigned(rows, len(w.assigned))
 		})
 	}
+	t.saveState(b)
 	return t.runGuarded(ctx, b, guards)
 }
 

@@ -128,7 +128,8 @@ func (t *txn) visible(p *authz.Principal, c convRow) bool {
 // conversations.overrideCapacity, which is then audited as
 // "conversation.assigned.overCapacity"; the assignment counts as accepted (a person
 // decided). To a team: the conversation waits for that team's agents, keeping its
-// place in the queue. Errors are problem.Problem values: 404 (no such conversation
+// place in the queue; the agent it leaves gets it back only when no other agent of the
+// team has room (routing.Conversation.Exclude). Errors are problem.Problem values: 404 (no such conversation
 // for p), 400/422 naming the field, 409 (resolved, already assigned, over capacity).
 func (s *Service) Assign(ctx context.Context, p *authz.Principal, id int64, to Target) (State, error) {
 	return s.move(ctx, p, id, to, false)
@@ -173,8 +174,8 @@ func (t *txn) toTeam(ctx context.Context, p *authz.Principal, c convRow, team, a
 			fmt.Sprintf("team %q is not a team of the RoutingPolicy of the conversation's Number %s", team, c.Number))
 	}
 	_, err := t.tx.Exec(ctx, `UPDATE conversations SET assignee = NULL, assigned_at = NULL, accepted_at = NULL, team = $3,
-		exclude_agent = NULL, waiting_since = COALESCE(waiting_since, created_at), updated_at = now()
-		WHERE namespace = $1 AND id = $2`, t.ns, c.ID, team)
+		exclude_agent = NULLIF($4, ''), waiting_since = COALESCE(waiting_since, created_at), updated_at = now()
+		WHERE namespace = $1 AND id = $2`, t.ns, c.ID, team, c.Assignee)
 	if err != nil {
 		return fmt.Errorf("assign: conversation %d to team %s: %w", c.ID, team, err)
 	}

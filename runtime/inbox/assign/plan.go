@@ -272,10 +272,7 @@ func (t *txn) plan(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := w.flush(ctx); err != nil {
-		return err
-	}
-	return t.saveState(ctx)
+	return w.flush(ctx)
 }
 
 // planGroup plans one policy and updates agents with its decisions.
@@ -348,28 +345,20 @@ func (t *txn) countQueue(g *group, waiting []int64) {
 	}
 }
 
-// saveState stores the cursors and queue counts, and emits a queue event for each
-// team whose count changed.
-func (t *txn) saveState(ctx context.Context) error {
+// saveState queues on b the cursors' and queue counts' update, and a queue event for
+// each team whose count changed.
+func (t *txn) saveState(b *pgx.Batch) {
 	for _, team := range slices.Sorted(maps.Keys(t.oldQueues)) {
 		if _, still := t.queues[team]; !still {
-			if err := t.notifyQueue(ctx, team, 0); err != nil {
-				return err
-			}
+			t.queueNotify(b, team, 0)
 		}
 	}
 	for _, team := range slices.Sorted(maps.Keys(t.queues)) {
 		if old, _ := t.oldQueues[team].(float64); int(old) != t.queues[team] {
-			if err := t.notifyQueue(ctx, team, t.queues[team]); err != nil {
-				return err
-			}
+			t.queueNotify(b, team, t.queues[team])
 		}
 	}
 	cursors, _ := json.Marshal(t.cursors)
 	queues, _ := json.Marshal(t.queues)
-	_, err := t.tx.Exec(ctx, `UPDATE routing_state SET cursors = $2, queues = $3 WHERE namespace = $1`, t.ns, cursors, queues)
-	if err != nil {
-		return fmt.Errorf("assign: save routing state: %w", err)
-	}
-	return nil
+	b.Queue(`UPDATE routing_state SET cursors = $2, queues = $3 WHERE namespace = $1`, t.ns, cursors, queues)
 }
