@@ -167,8 +167,12 @@ func (t *txn) read(b *pgx.Batch, within time.Duration, out *snapshotReads) {
 		return err
 	})
 	cutoff := t.now.Add(-within)
-	b.Queue(`SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved'
-		AND (assignee IS NULL OR (accepted_at IS NULL AND assigned_at <= $2))`, t.ns, cutoff).Query(func(rows pgx.Rows) (err error) {
+	// Two branches, so that each uses its partial index (conversations_queue_idx,
+	// conversations_pending_idx) instead of scanning every conversation.
+	b.Queue(`SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NULL
+		UNION ALL
+		SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NOT NULL
+			AND accepted_at IS NULL AND assigned_at <= $2`, t.ns, cutoff).Query(func(rows pgx.Rows) (err error) {
 		out.convs, err = pgx.CollectRows(rows, scanConv)
 		return err
 	})
