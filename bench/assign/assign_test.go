@@ -1,17 +1,14 @@
 package assign
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,13 +19,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/bench/internal/measure"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
-	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
 var (
@@ -55,13 +52,13 @@ var number = kube.Number{Ref: store.NumberRef{Namespace: ns, Name: "sales"}, Pho
 
 func BenchmarkAssignment(b *testing.B) {
 	for range b.N {
-		bare := measure(b, false)
-		router := measure(b, true)
+		bare := run(b, false)
+		router := run(b, true)
 		b.ReportMetric(0, "ns/op")
-		b.ReportMetric(ms(pct(router.fromCommit, 0.50)), "p50-ms")
-		b.ReportMetric(ms(pct(router.fromCommit, 0.99)), "p99-ms")
-		b.ReportMetric(ms(pct(bare.fromCommit, 0.99)), "bare-p99-ms")
-		b.ReportMetric(ms(pct(router.fromCommit, 0.99))/ms(pct(bare.fromCommit, 0.99)), "ratio")
+		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.50)), "p50-ms")
+		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.99)), "p99-ms")
+		b.ReportMetric(measure.Ms(measure.Pct(bare.fromCommit, 0.99)), "bare-p99-ms")
+		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.99))/measure.Ms(measure.Pct(bare.fromCommit, 0.99)), "ratio")
 		b.ReportMetric(router.rate, "conv/s")
 		for _, r := range []struct {
 			name string
@@ -69,7 +66,7 @@ func BenchmarkAssignment(b *testing.B) {
 		}{{"router", router}, {"bare", bare}} {
 			b.Logf("%s: %d conversations at %.0f/s; from the commit (200) to the assignment event p50 %.1f ms p99 %.1f ms; "+
 				"from the POST p50 %.1f ms p99 %.1f ms", r.name, len(r.res.fromCommit), r.res.rate,
-				ms(pct(r.res.fromCommit, 0.5)), ms(pct(r.res.fromCommit, 0.99)), ms(pct(r.res.fromPost, 0.5)), ms(pct(r.res.fromPost, 0.99)))
+				measure.Ms(measure.Pct(r.res.fromCommit, 0.5)), measure.Ms(measure.Pct(r.res.fromCommit, 0.99)), measure.Ms(measure.Pct(r.res.fromPost, 0.5)), measure.Ms(measure.Pct(r.res.fromPost, 0.99)))
 		}
 	}
 }
@@ -93,9 +90,9 @@ func spec() v1alpha1.RoutingPolicySpec {
 	return s
 }
 
-// measure runs one measurement with two replicas, routed by assign.Service (router) or
+// run runs one measurement with two replicas, routed by assign.Service (router) or
 // by the bare assigner.
-func measure(b *testing.B, router bool) result {
+func run(b *testing.B, router bool) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dsn := pg.NewDatabase(b)
@@ -246,7 +243,7 @@ func send(b *testing.B, urls []string) []sent {
 				waID := fmt.Sprintf("34622%06d", i)
 				body := webhook(i, waID)
 				out[i] = sent{waID: waID, post: time.Now()}
-				if err := post(client, urls[i%2], body); err != nil {
+				if err := measure.PostWebhook(client, urls[i%2], number.AppSecret, body); err != nil {
 					b.Error(err)
 					return
 				}
@@ -266,24 +263,6 @@ func webhook(i int, waID string) []byte {
 		`"metadata":{"display_phone_number":%q,"phone_number_id":%q},"contacts":[{"profile":{"name":"Customer %d"},"wa_id":%q}],`+
 		`"messages":[{"from":%q,"id":"wamid.assign.%d","timestamp":"%d","type":"text","text":{"body":"Hola"}}]}}]}]}`,
 		number.WABAID, number.DisplayDigits, number.PhoneNumberID, i, waID, waID, i, time.Now().Unix()))
-}
-
-func post(client *http.Client, url string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(number.AppSecret, body))
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // waitAssigned waits (up to a minute) until want conversations are assigned, then
@@ -336,11 +315,3 @@ func latencies(b *testing.B, conn *pgx.Conn, res []sent, events *sync.Map) resul
 	out.rate = float64(len(res)) / last.Sub(first).Seconds()
 	return out
 }
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,11 +1,9 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-dev/switchboard/bench/internal/latency"
+	"github.com/switchboard-dev/switchboard/bench/internal/measure"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
@@ -224,28 +223,9 @@ func measureHandler(b *testing.B, l load) result {
 		bodies[r] = body(r, l.size)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.workers}}
-	res := run(b, l, func(r int) error { return post(client, hs.URL+ingest.Path, bodies[r]) })
+	res := run(b, l, func(r int) error { return measure.PostWebhook(client, hs.URL+ingest.Path, num.AppSecret, bodies[r]) })
 	checkStored(b, conn, l.size*l.requests)
 	return res
-}
-
-func post(client *http.Client, url string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(num.AppSecret, body))
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // checkStored fails unless the messages table holds want distinct messages.
