@@ -49,6 +49,7 @@ type rig struct {
 	rules     atomic.Value // ingest.Rules
 	mu        sync.Mutex
 	refreshed []string
+	committed atomic.Int64 // calls of Config.Committed
 }
 
 func ctxOf(t *testing.T) context.Context {
@@ -83,7 +84,8 @@ func newRig(t *testing.T) *rig {
 func (r *rig) handler() *ingest.Handler {
 	return ingest.New(ingest.Config{Store: r.st, Snapshot: r.snap.Load, Metrics: r.metrics,
 		Rules:   func() ingest.Rules { return r.rules.Load().(ingest.Rules) },
-		Refresh: r.refresh, Log: slog.New(slog.DiscardHandler), Timeout: 10 * time.Second})
+		Refresh: r.refresh, Log: slog.New(slog.DiscardHandler), Timeout: 10 * time.Second,
+		Committed: func() { r.committed.Add(1) }})
 }
 
 func (r *rig) refresh(_ context.Context, numbers []kube.Number) error {

@@ -135,3 +135,19 @@ func TestFailedStatuses(t *testing.T) {
 		t.Fatal("131047 opted a contact out")
 	}
 }
+
+// TestCommittedHookOnNewCustomerMessagesOnly: routing is kicked after a commit that
+// stored a new customer message, not for a duplicate nor for a status.
+func TestCommittedHookOnNewCustomerMessagesOnly(t *testing.T) {
+	r := newRig(t)
+	body := textBody(numA, "34600000001", "hola", "wamid.hook.1")
+	r.postSigned(body, numA.AppSecret, http.StatusOK)
+	if n := r.committed.Load(); n != 1 {
+		t.Fatalf("Committed called %d times after a new message, want 1", n)
+	}
+	r.postSigned(body, numA.AppSecret, http.StatusOK) // Meta's retry: stored once
+	r.postSigned(statusBody(numA, "wamid.out.1", "sent", 1700000000, ""), numA.AppSecret, http.StatusOK)
+	if n := r.committed.Load(); n != 1 {
+		t.Fatalf("Committed called %d times in all, want 1 (not for a duplicate or a status)", n)
+	}
+}
