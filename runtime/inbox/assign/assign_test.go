@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 )
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
@@ -291,4 +294,58 @@ func TestRunPlansOnceTheSnapshotLoads(t *testing.T) {
 	}
 	loaded.Store(true)
 	eventually(t, "the first plan after the snapshot loads", func() bool { return r.assignee(c) == "ana" })
+}
+
+func TestAwayAfterTheLastConnectionIsGone(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.online("ana")
+	ctx := t.Context()
+	for _, err := range []error{r.svc.Connected(ctx, "ana"), r.svc.Connected(ctx, "ana"), r.svc.Disconnected(ctx, "ana")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clock.Add(time.Hour)
+	r.plan()
+	availability := func() (av, reason string) {
+		r.query(`SELECT availability, reason FROM agent_availability WHERE namespace = $1 AND login = 'ana'`, []any{ns}, &av, &reason)
+		return av, reason
+	}
+	if av, _ := availability(); av != "online" {
+		t.Fatalf("ana with one live connection left is %s, want online", av)
+	}
+	if err := r.svc.Disconnected(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(routing.DefaultAwayAfterDisconnect - time.Second)
+	r.plan()
+	if av, _ := availability(); av != "online" {
+		t.Fatalf("ana is %s before the away delay passed", av)
+	}
+	r.clock.Add(time.Second)
+	r.plan()
+	if av, reason := availability(); av != "away" || reason != "Disconnected" {
+		t.Fatalf("ana is %s (%s) after her last connection was gone %v, want away (Disconnected)", av, reason, routing.DefaultAwayAfterDisconnect)
+	}
+	c := r.conv(wa(1), 0, "")
+	r.plan()
+	if a := r.assignee(c); a != "" {
+		t.Fatalf("an away agent received conversation %d", c)
+	}
+}
+
+func TestAnsweringCountsAsAccepting(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Minute), nil)
+	r.online("ana", "bruno")
+	c := r.conv(wa(1), 0, "")
+	r.plan()
+	err := r.st.InTx(t.Context(), func(tx pgx.Tx) error { return assign.Answered(t.Context(), tx, ns, c, "ana") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(time.Hour)
+	r.plan()
+	if a := r.assignee(c); a != "ana" {
+		t.Fatalf("an answered assignment lapsed to %q", a)
+	}
 }
