@@ -65,13 +65,16 @@ func BenchmarkAssignment(b *testing.B) {
 			res  result
 		}{{"router", router}, {"bare", bare}} {
 			b.Logf("%s: %d conversations at %.0f/s; from the commit (200) to the assignment event p50 %.1f ms p99 %.1f ms; "+
-				"from the POST p50 %.1f ms p99 %.1f ms", r.name, len(r.res.fromCommit), r.res.rate,
-				measure.Ms(measure.Pct(r.res.fromCommit, 0.5)), measure.Ms(measure.Pct(r.res.fromCommit, 0.99)), measure.Ms(measure.Pct(r.res.fromPost, 0.5)), measure.Ms(measure.Pct(r.res.fromPost, 0.99)))
+				"from the POST p50 %.1f ms p99 %.1f ms; %d routing transactions, %.1f ms each on average", r.name, len(r.res.fromCommit), r.res.rate,
+				measure.Ms(measure.Pct(r.res.fromCommit, 0.5)), measure.Ms(measure.Pct(r.res.fromCommit, 0.99)), measure.Ms(measure.Pct(r.res.fromPost, 0.5)),
+				measure.Ms(measure.Pct(r.res.fromPost, 0.99)), r.res.plans, measure.Ms(r.res.planMean))
 		}
 	}
 }
 
 type result struct {
+	plans                int           // routing transactions of both replicas (router only)
+	planMean             time.Duration // their mean duration
 	rate                 float64
 	fromCommit, fromPost []time.Duration
 }
@@ -104,12 +107,14 @@ func run(b *testing.B, router bool) result {
 	n.Policy.Routing = &kube.Routing{Name: "sales-routing", Router: r}
 	snap := kube.NewSnapshot(ns, []kube.Number{n})
 	var urls []string
-	for range 2 {
+	reg := prometheus.NewRegistry()
+	for i := range 2 {
+		reg := prometheus.WrapRegistererWith(prometheus.Labels{"replica": fmt.Sprint(i)}, reg)
 		st := open(b, dsn)
 		var kick func()
 		if router {
 			svc := assign.New(assign.Config{Store: st, Namespace: ns, Snapshot: func() *kube.Snapshot { return snap },
-				Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)})
+				Registry: reg, Log: slog.New(slog.DiscardHandler)})
 			go svc.Run(ctx)
 			kick = svc.Kick
 		} else {
@@ -129,7 +134,9 @@ func run(b *testing.B, router bool) result {
 	res := send(b, urls)
 	waitAssigned(b, conn, *flagConversations)
 	cancel()
-	return latencies(b, conn, res, events)
+	out := latencies(b, conn, res, events)
+	out.plans, out.planMean = plans(b, reg)
+	return out
 }
 
 func open(b *testing.B, dsn string) *store.Store {
@@ -314,4 +321,27 @@ func latencies(b *testing.B, conn *pgx.Conn, res []sent, events *sync.Map) resul
 	}
 	out.rate = float64(len(res)) / last.Sub(first).Seconds()
 	return out
+}
+
+// plans sums the routing transactions of both replicas and their mean duration.
+func plans(b *testing.B, reg *prometheus.Registry) (int, time.Duration) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n uint64
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != "switchboard_inbox_routing_transaction_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			n += m.GetHistogram().GetSampleCount()
+			sum += m.GetHistogram().GetSampleSum()
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return int(n), time.Duration(sum / float64(n) * float64(time.Second))
 }

@@ -180,6 +180,7 @@ func (s *Service) inTx(ctx context.Context, actor string, fn func(*txn) error) e
 	}
 	var t *txn
 	var err error
+	start := time.Now()
 	for range 3 {
 		t = &txn{s: s, snap: snap, ns: s.cfg.Namespace, now: s.cfg.Now(), actor: actor}
 		err = s.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
@@ -204,6 +205,7 @@ func (s *Service) inTx(ctx context.Context, actor string, fn func(*txn) error) e
 	if err != nil {
 		return err
 	}
+	s.metrics.PlanSeconds.Observe(time.Since(start).Seconds())
 	s.committed(t)
 	return nil
 }
