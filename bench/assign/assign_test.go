@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/switchboard-dev/switchboard/api/v1alpha1"
+	"github.com/switchboard-dev/switchboard/bench/internal/latency"
 	"github.com/switchboard-dev/switchboard/bench/internal/measure"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
@@ -55,10 +56,10 @@ func BenchmarkAssignment(b *testing.B) {
 		bare := run(b, false)
 		router := run(b, true)
 		b.ReportMetric(0, "ns/op")
-		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.50)), "p50-ms")
-		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.99)), "p99-ms")
-		b.ReportMetric(measure.Ms(measure.Pct(bare.fromCommit, 0.99)), "bare-p99-ms")
-		b.ReportMetric(measure.Ms(measure.Pct(router.fromCommit, 0.99))/measure.Ms(measure.Pct(bare.fromCommit, 0.99)), "ratio")
+		b.ReportMetric(latency.Ms(latency.Pct(router.fromCommit, 0.50)), "p50-ms")
+		b.ReportMetric(latency.Ms(latency.Pct(router.fromCommit, 0.99)), "p99-ms")
+		b.ReportMetric(latency.Ms(latency.Pct(bare.fromCommit, 0.99)), "bare-p99-ms")
+		b.ReportMetric(latency.Ms(latency.Pct(router.fromCommit, 0.99))/latency.Ms(latency.Pct(bare.fromCommit, 0.99)), "ratio")
 		b.ReportMetric(router.rate, "conv/s")
 		for _, r := range []struct {
 			name string
@@ -66,8 +67,8 @@ func BenchmarkAssignment(b *testing.B) {
 		}{{"router", router}, {"bare", bare}} {
 			b.Logf("%s: %d conversations at %.0f/s; from the commit (200) to the assignment event p50 %.1f ms p99 %.1f ms; "+
 				"from the POST p50 %.1f ms p99 %.1f ms; %d routing transactions, %.1f ms each on average", r.name, len(r.res.fromCommit), r.res.rate,
-				measure.Ms(measure.Pct(r.res.fromCommit, 0.5)), measure.Ms(measure.Pct(r.res.fromCommit, 0.99)), measure.Ms(measure.Pct(r.res.fromPost, 0.5)),
-				measure.Ms(measure.Pct(r.res.fromPost, 0.99)), r.res.plans, measure.Ms(r.res.planMean))
+				latency.Ms(latency.Pct(r.res.fromCommit, 0.5)), latency.Ms(latency.Pct(r.res.fromCommit, 0.99)), latency.Ms(latency.Pct(r.res.fromPost, 0.5)),
+				latency.Ms(latency.Pct(r.res.fromPost, 0.99)), r.res.plans, latency.Ms(r.res.planMean))
 		}
 	}
 }

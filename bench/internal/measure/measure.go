@@ -1,5 +1,5 @@
-// Package measure holds what several benchmarks share: percentiles of latencies, and a
-// signed webhook POST to the inbox.
+// Package measure holds what several benchmarks share: a signed webhook POST to the inbox
+// (percentiles are bench/internal/latency's).
 package measure
 
 import (
@@ -7,21 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
-
-// Pct returns the p-quantile (0 to 1) of d, nearest rank; d is not modified.
-func Pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-// Ms is d in milliseconds.
-func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // PostWebhook POSTs body to url signed with appSecret (X-Hub-Signature-256, as Meta
 // signs) and fails unless the answer is 200.
