@@ -21,14 +21,13 @@ func TestOpenAPIFragmentNamesTheRegisteredRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		OpenAPI string                    `json:"openapi"`
-		Paths   map[string]map[string]any `json:"paths"`
+		Paths map[string]map[string]any `json:"paths"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.1") || len(doc.Paths) != 7 {
-		t.Fatalf("openapi %q with %d paths, want 3.1 and the 7 routing paths", doc.OpenAPI, len(doc.Paths))
+	if len(doc.Paths) != 7 {
+		t.Fatalf("%d paths, want the 7 routing paths", len(doc.Paths))
 	}
 	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
 	s := r.serve()
