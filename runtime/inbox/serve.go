@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/live"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
@@ -85,7 +86,7 @@ func Serve(ctx context.Context, o Options) error {
 	o.startRetention(ctx, s, reg)
 	router := assign.New(assign.Config{Store: s, Namespace: o.Namespace, Snapshot: o.Snapshot, Registry: reg, Log: o.Log})
 	go router.Run(ctx)
-	traffic, err := o.trafficMux(s, metrics, router)
+	traffic, err := o.trafficMux(ctx, s, metrics, router)
 	if err != nil {
 		return err
 	}
@@ -150,7 +151,9 @@ func openStore(ctx context.Context, o Options) (*store.Store, error) {
 	}
 }
 
-func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics, router *assign.Service) (*http.ServeMux, error) {
+// trafficMux serves the traffic port; ctx is the server's: long-lived responses (live
+// events) end with it.
+func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest.Metrics, router *assign.Service) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	policy := conversation.DefaultAutoReplyPolicy
 	policy.MaxPerHour = o.MaxAutoRepliesPerHour
@@ -172,6 +175,7 @@ func (o Options) trafficMux(s *store.Store, metrics *ingest.Metrics, router *ass
 	assign.Register(mux, router, api.Authenticator(), o.Log)
 	o.registerMedia(mux, api, s)
 	registerContacts(mux, s, o.Namespace, api.Authenticator(), o.Log)
+	live.Start(ctx, live.Config{Store: s, Namespace: o.Namespace, Roster: live.RosterOf(o.Snapshot), Registry: o.Registry, Log: o.Log}).Register(mux, api.Authenticator())
 	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
 	if err != nil {
 		return nil, err

@@ -21,34 +21,76 @@ func (s *Store) Listen(ctx context.Context, ref NumberRef) (<-chan struct{}, err
 	if err := validateRef(ref); err != nil {
 		return nil, fmt.Errorf("store: listen: %w", err)
 	}
-	conn, err := s.listenConn(ctx, ref)
+	want := ref.String()
+	ch, err := s.watch(ctx, notifyChannel, "switchboard-listen "+want, func(payload string) bool { return payload == want })
 	if err != nil {
 		return nil, fmt.Errorf("store: listen for %s: %w", ref, err)
 	}
-	ch := make(chan struct{}, 1)
-	go s.listenLoop(ctx, ref, conn, ch)
 	return ch, nil
 }
 
-func (s *Store) listenConn(ctx context.Context, ref NumberRef) (*pgx.Conn, error) {
-	conn, err := s.connect(ctx, "switchboard-listen "+ref.String(), false)
+// Watch is Listen for any NOTIFY channel: it signals (coalesced, capacity 1, never
+// blocking) on every notification on channel, whatever its payload, and once after a
+// reconnect. channel must be a plain SQL identifier (letters, digits, underscores).
+func (s *Store) Watch(ctx context.Context, channel string) (<-chan struct{}, error) {
+	if !plainIdentifier(channel) {
+		return nil, fmt.Errorf("store: watch: channel %q is not a plain SQL identifier", channel)
+	}
+	ch, err := s.watch(ctx, channel, "switchboard-watch "+channel, func(string) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("store: watch %s: %w", channel, err)
+	}
+	return ch, nil
+}
+
+func plainIdentifier(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// watcher is one LISTEN connection: its channel, its name in pg_stat_activity and the
+// payloads it signals for.
+type watcher struct {
+	channel, appName string
+	match            func(payload string) bool
+}
+
+func (s *Store) watch(ctx context.Context, channel, appName string, match func(string) bool) (<-chan struct{}, error) {
+	w := watcher{channel: channel, appName: appName, match: match}
+	conn, err := s.listenConn(ctx, w)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	ch := make(chan struct{}, 1)
+	go s.listenLoop(ctx, w, conn, ch)
+	return ch, nil
+}
+
+func (s *Store) listenConn(ctx context.Context, w watcher) (*pgx.Conn, error) {
+	conn, err := s.connect(ctx, w.appName, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+w.channel); err != nil {
 		closeQuietly(conn)
 		return nil, redact(err, s.password)
 	}
 	return conn, nil
 }
 
-func (s *Store) listenLoop(ctx context.Context, ref NumberRef, conn *pgx.Conn, ch chan<- struct{}) {
+func (s *Store) listenLoop(ctx context.Context, w watcher, conn *pgx.Conn, ch chan<- struct{}) {
 	defer close(ch)
-	want := ref.String()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err == nil {
-			if n.Channel == notifyChannel && n.Payload == want {
+			if n.Channel == w.channel && w.match(n.Payload) {
 				signal(ch)
 			}
 			continue
@@ -57,8 +99,8 @@ func (s *Store) listenLoop(ctx context.Context, ref NumberRef, conn *pgx.Conn, c
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Info("outbox listener connection lost; reconnecting", "number", want, "error", redact(err, s.password).Error())
-		if conn = s.reconnectListen(ctx, ref); conn == nil {
+		s.log.Info("listener connection lost; reconnecting", "listener", w.appName, "error", redact(err, s.password).Error())
+		if conn = s.reconnectListen(ctx, w); conn == nil {
 			return
 		}
 		signal(ch)
@@ -67,17 +109,17 @@ func (s *Store) listenLoop(ctx context.Context, ref NumberRef, conn *pgx.Conn, c
 
 // reconnectListen retries with capped, jittered exponential backoff until it succeeds
 // (the connection is returned) or ctx ends (nil).
-func (s *Store) reconnectListen(ctx context.Context, ref NumberRef) *pgx.Conn {
+func (s *Store) reconnectListen(ctx context.Context, w watcher) *pgx.Conn {
 	delay := 100 * time.Millisecond
 	for {
-		conn, err := s.listenConn(ctx, ref)
+		conn, err := s.listenConn(ctx, w)
 		if err == nil {
 			return conn
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Info("outbox listener cannot reconnect", "number", ref.String(), "error", err.Error(), "retryIn", delay)
+		s.log.Info("listener cannot reconnect", "listener", w.appName, "error", err.Error(), "retryIn", delay)
 		t := time.NewTimer(delay/2 + rand.N(delay/2+1))
 		select {
 		case <-ctx.Done():

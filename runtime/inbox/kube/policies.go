@@ -29,6 +29,8 @@ type Policy struct {
 	Outbound        *keywords.Set   // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
 	Hours           *calendar.Hours // nil: always open (no RoutingPolicy, or no businessHours)
 	AfterHoursReply string
+	// Teams are the RoutingPolicy's teams with their members (agents' login names).
+	Teams []sbv1.Team
 	// Routing is the RoutingPolicy that selects the Number, compiled; nil when none does
 	// (or it does not compile): its conversations are then assigned only by hand.
 	Routing *Routing
@@ -104,6 +106,7 @@ func (p policies) compile(num *sbv1.Number, log *slog.Logger) Policy {
 		if selects(rp.Spec.NumberSelector, num) {
 			pol.Hours, pol.AfterHoursReply = routingOf(rp, num, log)
 			pol.Routing = compileRouting(rp, num, log)
+			pol.Teams = rp.Spec.Teams
 			break
 		}
 	}

@@ -1,0 +1,181 @@
+-- Live events (GET /api/v1/events) and the supervisor view (GET /api/v1/supervisor);
+-- docs/live.md describes both.
+--
+-- inbox_events is a short-lived journal of changes, written in the same transaction as
+-- the change by the triggers below (messages, conversations) or by anyone calling
+-- inbox_event(). Each insert NOTIFYs the channel switchboard_inbox_events with the
+-- payload "<namespace>:<id>" only; every inbox process LISTENs once and reads the rows.
+-- Rows older than 15 minutes are pruned in batches (inbox_events_prune): a client that
+-- reconnects with Last-Event-ID within that time misses nothing.
+--
+-- conversations gains two columns kept by a trigger, for the supervisor view:
+-- first_assigned_at (when an assignee was first set: "assigned within 5 s") and
+-- queued_at (when it last started waiting: open or pending with no assignee).
+
+-- +goose Up
+CREATE TABLE inbox_events (
+    id              bigserial   PRIMARY KEY,
+    namespace       text        NOT NULL CHECK (namespace <> ''),
+    -- message.created, message.status, conversation.created, conversation.assigned, …
+    -- (docs/live.md lists them; inbox_event() callers may add their own "<object>.<verb>").
+    kind            text        NOT NULL CHECK (kind ~ '^[a-z][a-zA-Z]*\.[a-z][a-zA-Z]*$'),
+    conversation_id bigint,
+    -- The teams the event concerns (a transfer: the old and the new team). An agent
+    -- without conversations.readAll sees the event when it belongs to one of them.
+    teams           text[]      NOT NULL DEFAULT '{}' CHECK (array_position(teams, NULL) IS NULL),
+    payload         jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(payload) = 'object'),
+    at              timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE INDEX inbox_events_namespace_idx ON inbox_events (namespace, id);
+CREATE INDEX inbox_events_at_idx ON inbox_events (at);
+
+-- inbox_event records one event and notifies the inbox processes when the caller's
+-- transaction commits. It returns the event's id. Writers that change state the triggers
+-- do not see (availability, queue) call it in the transaction of the change, e.g.
+--   SELECT inbox_event('acme', 'agent.availability', NULL, '{sales}', '{"agent":"ana","availability":"away"}');
+-- An xid is taken before the id: a reader that sees a gap in the ids knows that the
+-- transaction holding the missing id is among those running (docs/live.md, "Order").
+-- +goose StatementBegin
+CREATE FUNCTION inbox_event(p_namespace text, p_kind text, p_conversation_id bigint, p_teams text[], p_payload jsonb)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM pg_current_xact_id();
+    INSERT INTO inbox_events (namespace, kind, conversation_id, teams, payload)
+    VALUES (p_namespace, p_kind, p_conversation_id,
+            COALESCE((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(p_teams) t WHERE t IS NOT NULL), '{}'),
+            COALESCE(p_payload, '{}'))
+    RETURNING id INTO v_id;
+    PERFORM pg_notify('switchboard_inbox_events', p_namespace || ':' || v_id);
+    RETURN v_id;
+END
+$$;
+-- +goose StatementEnd
+
+-- inbox_events_prune deletes at most p_batch events older than p_older_than and returns
+-- how many it deleted (callers repeat while it returns p_batch).
+-- +goose StatementBegin
+CREATE FUNCTION inbox_events_prune(p_older_than interval, p_batch integer) RETURNS integer
+LANGUAGE sql AS $$
+    WITH gone AS (
+        DELETE FROM inbox_events WHERE id IN (
+            SELECT id FROM inbox_events WHERE at < clock_timestamp() - p_older_than ORDER BY at LIMIT p_batch)
+        RETURNING 1)
+    SELECT count(*)::integer FROM gone
+$$;
+-- +goose StatementEnd
+
+ALTER TABLE conversations ADD COLUMN first_assigned_at timestamptz;
+ALTER TABLE conversations ADD COLUMN queued_at timestamptz;
+UPDATE conversations SET queued_at = created_at WHERE status <> 'resolved' AND assignee IS NULL;
+
+-- The queues: waiting conversations of a team, oldest first.
+CREATE INDEX conversations_queue_idx ON conversations (namespace, team, queued_at)
+    WHERE status <> 'resolved' AND assignee IS NULL;
+-- Agents' replies in time order (response times).
+CREATE INDEX messages_agent_replies_idx ON messages (namespace, created_at)
+    WHERE direction = 'out' AND author LIKE 'agent:%';
+
+-- +goose StatementBegin
+CREATE FUNCTION conversations_track_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.assignee IS NOT NULL AND NEW.first_assigned_at IS NULL THEN
+        NEW.first_assigned_at := clock_timestamp();
+    END IF;
+    IF NEW.status = 'resolved' OR NEW.assignee IS NOT NULL THEN
+        NEW.queued_at := NULL;
+    ELSIF TG_OP = 'INSERT' THEN
+        NEW.queued_at := COALESCE(NEW.queued_at, NEW.created_at);
+    ELSIF NEW.queued_at IS NULL OR OLD.assignee IS NOT NULL OR OLD.status = 'resolved' THEN
+        NEW.queued_at := clock_timestamp();
+    END IF;
+    RETURN NEW;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER conversations_track_queue BEFORE INSERT OR UPDATE OF assignee, status ON conversations
+    FOR EACH ROW EXECUTE FUNCTION conversations_track_queue();
+
+-- Conversation events: created; assigned (no assignee before), transferred (another
+-- assignee or another team), unassigned; status (open, pending, resolved).
+-- +goose StatementBegin
+CREATE FUNCTION conversations_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v jsonb := jsonb_build_object('status', NEW.status, 'assignee', NEW.assignee, 'team', NEW.team,
+                                  'number', NEW.number, 'priority', NEW.priority);
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM inbox_event(NEW.namespace, 'conversation.created', NEW.id, ARRAY[NEW.team], v);
+        RETURN NULL;
+    END IF;
+    IF OLD.team IS DISTINCT FROM NEW.team
+       OR (OLD.assignee IS NOT NULL AND NEW.assignee IS NOT NULL AND OLD.assignee <> NEW.assignee) THEN
+        PERFORM inbox_event(NEW.namespace, 'conversation.transferred', NEW.id, ARRAY[OLD.team, NEW.team],
+                            v || jsonb_build_object('fromAssignee', OLD.assignee, 'fromTeam', OLD.team));
+    ELSIF OLD.assignee IS NULL AND NEW.assignee IS NOT NULL THEN
+        PERFORM inbox_event(NEW.namespace, 'conversation.assigned', NEW.id, ARRAY[NEW.team], v);
+    ELSIF OLD.assignee IS NOT NULL AND NEW.assignee IS NULL THEN
+        PERFORM inbox_event(NEW.namespace, 'conversation.unassigned', NEW.id, ARRAY[NEW.team],
+                            v || jsonb_build_object('fromAssignee', OLD.assignee));
+    END IF;
+    IF OLD.status <> NEW.status THEN
+        PERFORM inbox_event(NEW.namespace, 'conversation.status', NEW.id, ARRAY[NEW.team],
+                            v || jsonb_build_object('fromStatus', OLD.status));
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER conversations_live_event AFTER INSERT OR UPDATE OF assignee, team, status ON conversations
+    FOR EACH ROW EXECUTE FUNCTION conversations_live_event();
+
+-- Message events: created (inbound and outbound), status (sent, delivered, read, played,
+-- failed: the message row's status, which apply_message_statuses moves only forward).
+-- An agent's first reply also sets the conversation's first_response_at.
+-- +goose StatementBegin
+CREATE FUNCTION messages_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_team text;
+    v jsonb;
+BEGIN
+    SELECT team INTO v_team FROM conversations WHERE id = NEW.conversation_id;
+    v := jsonb_build_object('messageId', NEW.id, 'direction', NEW.direction, 'type', NEW.type,
+                            'status', NEW.status, 'wamid', NEW.wamid, 'author', NEW.author,
+                            'createdAt', NEW.created_at);
+    IF TG_OP = 'INSERT' THEN
+        PERFORM inbox_event(NEW.namespace, 'message.created', NEW.conversation_id, ARRAY[v_team],
+                            v || jsonb_build_object('text', NEW.text));
+        IF NEW.direction = 'out' AND NEW.author LIKE 'agent:%' THEN
+            UPDATE conversations SET first_response_at = NEW.created_at
+             WHERE id = NEW.conversation_id AND first_response_at IS NULL;
+        END IF;
+    ELSIF OLD.status <> NEW.status THEN
+        PERFORM inbox_event(NEW.namespace, 'message.status', NEW.conversation_id, ARRAY[v_team],
+                            v || jsonb_build_object('errorCode', NEW.error_code, 'errorTitle', NEW.error_title));
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER messages_live_event AFTER INSERT OR UPDATE OF status ON messages
+    FOR EACH ROW EXECUTE FUNCTION messages_live_event();
+
+-- +goose Down
+DROP TRIGGER messages_live_event ON messages;
+DROP FUNCTION messages_live_event();
+DROP TRIGGER conversations_live_event ON conversations;
+DROP FUNCTION conversations_live_event();
+DROP TRIGGER conversations_track_queue ON conversations;
+DROP FUNCTION conversations_track_queue();
+DROP INDEX messages_agent_replies_idx;
+DROP INDEX conversations_queue_idx;
+ALTER TABLE conversations DROP COLUMN queued_at;
+ALTER TABLE conversations DROP COLUMN first_assigned_at;
+DROP FUNCTION inbox_events_prune(interval, integer);
+DROP FUNCTION inbox_event(text, text, bigint, text[], jsonb);
+DROP TABLE inbox_events;
