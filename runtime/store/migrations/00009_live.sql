@@ -99,8 +99,9 @@ $$;
 CREATE TRIGGER conversations_track_queue BEFORE INSERT OR UPDATE OF assignee, status ON conversations
     FOR EACH ROW EXECUTE FUNCTION conversations_track_queue();
 
--- Conversation events: created; assigned (no assignee before), transferred (another
--- assignee or another team), unassigned; status (open, pending, resolved).
+-- Conversation events: created; assigned (a first assignee or a first team),
+-- transferred (another assignee, or another team than a previous one), unassigned (the
+-- assignee removed); status (open, pending, resolved).
 -- +goose StatementBegin
 CREATE FUNCTION conversations_live_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -111,11 +112,11 @@ BEGIN
         PERFORM inbox_event(NEW.namespace, 'conversation.created', NEW.id, ARRAY[NEW.team], v);
         RETURN NULL;
     END IF;
-    IF OLD.team IS DISTINCT FROM NEW.team
+    IF (OLD.team IS NOT NULL AND OLD.team IS DISTINCT FROM NEW.team)
        OR (OLD.assignee IS NOT NULL AND NEW.assignee IS NOT NULL AND OLD.assignee <> NEW.assignee) THEN
         PERFORM inbox_event(NEW.namespace, 'conversation.transferred', NEW.id, ARRAY[OLD.team, NEW.team],
                             v || jsonb_build_object('fromAssignee', OLD.assignee, 'fromTeam', OLD.team));
-    ELSIF OLD.assignee IS NULL AND NEW.assignee IS NOT NULL THEN
+    ELSIF (OLD.assignee IS NULL AND NEW.assignee IS NOT NULL) OR (OLD.team IS NULL AND NEW.team IS NOT NULL) THEN
         PERFORM inbox_event(NEW.namespace, 'conversation.assigned', NEW.id, ARRAY[NEW.team], v);
     ELSIF OLD.assignee IS NOT NULL AND NEW.assignee IS NULL THEN
         PERFORM inbox_event(NEW.namespace, 'conversation.unassigned', NEW.id, ARRAY[NEW.team],
