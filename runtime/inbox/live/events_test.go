@@ -295,3 +295,45 @@ func TestEventsInCommitOrderGapsAreWaitedFor(t *testing.T) {
 		}
 	}
 }
+
+// Events older than the retention are pruned; a client resuming from before them is
+// told to reload (a reset event) rather than silently missing them.
+func TestPrunedEventsAskForAReset(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	r := startReplica(t, st, live.HubOptions{Retention: time.Second, PruneEvery: 50 * time.Millisecond})
+	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', '{}')`, ns)
+	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', '{}')`, ns)
+	deadline := time.Now().Add(wait)
+	for len(idsAfter(t, st, 0)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("events older than the retention are still stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', '{}')`, ns)
+	for r.svc.Hub().Cursor() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub did not read the third event")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := connect(t, r.url, "admin", "1")
+	c.next(t, "reset")
+	if e := c.next(t, live.KindQueueChanged); e.Event.ID != 3 {
+		t.Fatalf("after the reset: event %d, want 3", e.Event.ID)
+	}
+}
+
+// Streams end when the server shuts down (the service's context), so that a graceful
+// shutdown does not wait for them.
+func TestStreamsEndAtShutdown(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	r := startReplica(t, st, live.HubOptions{})
+	c := connect(t, r.url, "admin", "")
+	r.cancel()
+	select {
+	case <-c.closed:
+	case <-time.After(wait):
+		t.Fatal("the stream is still open after the shutdown")
+	}
+}
