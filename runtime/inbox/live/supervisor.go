@@ -37,7 +37,7 @@ func (r Roster) Agents() []string {
 
 // TeamsOf returns the names of the teams login belongs to.
 func (r Roster) TeamsOf(login string) []string {
-	var out []string
+	out := []string{}
 	for _, t := range r.Teams {
 		if slices.Contains(t.Members, login) {
 			out = append(out, t.Name)
