@@ -377,3 +377,35 @@ func TestListenReconnects(t *testing.T) {
 	enqueue(t, s, numA, store.LaneConversation, "1", time.Time{})
 	waitSignal(t, ch, 5*time.Second)
 }
+
+func TestWatchSignalsOnAnyPayloadOfItsChannel(t *testing.T) {
+	t.Parallel()
+	s, dsn := newStore(t)
+	for _, bad := range []string{"", "Upper", "1st", "a;b", "x y"} {
+		if _, err := s.Watch(testCtx(t), bad); err == nil || !strings.Contains(err.Error(), "plain SQL identifier") {
+			t.Errorf("Watch(%q): %v", bad, err)
+		}
+	}
+	ch, err := s.Watch(testCtx(t), "switchboard_test_watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := sqlConn(t, dsn)
+	if _, err := admin.Exec(testCtx(t), `NOTIFY switchboard_test_other, 'x'`); err != nil {
+		t.Fatal(err)
+	}
+	noSignal(t, ch, 200*time.Millisecond)
+	for _, payload := range []string{"acme", "other"} {
+		if _, err := admin.Exec(testCtx(t), `SELECT pg_notify('switchboard_test_watch', $1)`, payload); err != nil {
+			t.Fatal(err)
+		}
+		waitSignal(t, ch, 5*time.Second)
+	}
+	var killed int
+	if err := admin.QueryRow(testCtx(t), `
+		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'switchboard-watch switchboard_test_watch'`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminate the watcher: %d sessions, %v", killed, err)
+	}
+	waitSignal(t, ch, 10*time.Second) // after reconnecting
+}

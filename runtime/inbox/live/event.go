@@ -7,8 +7,8 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 )
 
-// Channel is the PostgreSQL NOTIFY channel of the events (payload "<namespace>:<id>";
-// the rows are read from inbox_events, migration 00009).
+// Channel is the PostgreSQL NOTIFY channel of the events (payload: the namespace, once
+// per transaction; the rows are read from inbox_events, migration 00009).
 const Channel = "switchboard_inbox_events"
 
 // The kinds written by the database's triggers (migration 00009) and the ones the routing

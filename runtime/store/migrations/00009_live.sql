@@ -4,7 +4,8 @@
 -- inbox_events is a short-lived journal of changes, written in the same transaction as
 -- the change by the triggers below (messages, conversations) or by anyone calling
 -- inbox_event(). Each insert NOTIFYs the channel switchboard_inbox_events with the
--- payload "<namespace>:<id>" only; every inbox process LISTENs once and reads the rows.
+-- namespace as the only payload (PostgreSQL folds equal notifications of one transaction
+-- into one); every inbox process LISTENs once and reads the rows.
 -- Rows older than 15 minutes are pruned in batches (inbox_events_prune): a client that
 -- reconnects with Last-Event-ID within that time misses nothing.
 --
@@ -48,7 +49,7 @@ BEGIN
             COALESCE((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(p_teams) t WHERE t IS NOT NULL), '{}'),
             COALESCE(p_payload, '{}'))
     RETURNING id INTO v_id;
-    PERFORM pg_notify('switchboard_inbox_events', p_namespace || ':' || v_id);
+    PERFORM pg_notify('switchboard_inbox_events', p_namespace);
     RETURN v_id;
 END
 $$;
