@@ -212,28 +212,31 @@ func TestSlowSubscriberIsDroppedOthersKeepUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 50
-	go func() {
-		for i := range n {
-			exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', jsonb_build_object('i', $2::int))`, ns, i)
-		}
-	}()
-	timeout := time.After(wait)
+	// The writer waits for the fast subscriber to receive each event before it writes the
+	// next: the fast one never has more than one waiting, the slow one fills up.
+	const n = 20
 	for i := range n {
+		exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', jsonb_build_object('i', $2::int))`, ns, i)
 		select {
-		case e := <-fast.C:
+		case e, ok := <-fast.C:
 			var p struct{ I int }
-			_ = json.Unmarshal(e.Payload, &p)
-			if p.I != i {
-				t.Fatalf("fast subscriber: event %d, want %d", p.I, i)
+			if err := json.Unmarshal(e.Payload, &p); !ok || err != nil || p.I != i {
+				t.Fatalf("fast subscriber: event %s (open %v), want i=%d", e.Payload, ok, i)
 			}
-		case <-timeout:
+		case <-time.After(wait):
 			t.Fatalf("the fast subscriber got %d of %d events", i, n)
 		}
 	}
 	got := 0
-	for range slow.C {
-		got++
+	for open, timeout := true, time.After(wait); open; {
+		select {
+		case _, open = <-slow.C:
+			if open {
+				got++
+			}
+		case <-timeout:
+			t.Fatal("the slow subscriber was not dropped")
+		}
 	}
 	if got > 4 {
 		t.Fatalf("the slow subscriber's channel held %d events, buffer 4", got)

@@ -20,7 +20,8 @@ type HubOptions struct {
 	// Buffer is how many events a subscriber may have waiting (default 256); one that
 	// falls further behind is dropped (its channel closed), never waited for.
 	Buffer int
-	// Poll is how often the hub reads new events without a notification (default 1 s).
+	// Poll is how often the hub reads new events without a notification (default 250 ms;
+	// 50 ms after a read that found some, since only one of concurrent writers notifies).
 	Poll time.Duration
 	// GapTimeout is how long the hub holds events back behind a missing id whose
 	// transaction cannot be proven finished (default 10 s; see docs/live.md, "Order").
@@ -37,7 +38,7 @@ func (o *HubOptions) defaults() {
 		o.Buffer = 256
 	}
 	if o.Poll <= 0 {
-		o.Poll = time.Second
+		o.Poll = 250 * time.Millisecond
 	}
 	if o.GapTimeout <= 0 {
 		o.GapTimeout = 10 * time.Second
@@ -163,14 +164,16 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		next := h.o.Poll
-		more, err := h.poll(ctx)
+		n, err := h.poll(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			h.o.Log.Error("reading live events; retrying", "error", err)
-		case more:
+		case n == pollBatch:
 			next = 0
 		case h.gap != nil:
 			next = 20 * time.Millisecond
+		case n > 0:
+			next = min(next, 50*time.Millisecond)
 		}
 		timer.Reset(next)
 	}
@@ -235,8 +238,8 @@ type row struct {
 }
 
 // poll reads the events after the cursor and delivers them up to the first missing id
-// that may still commit. It reports whether a full batch was read (read again now).
-func (h *Hub) poll(ctx context.Context) (bool, error) {
+// that may still commit. It returns how many rows it read (pollBatch: read again now).
+func (h *Hub) poll(ctx context.Context) (int, error) {
 	var (
 		rows     []row
 		snapshot string
@@ -261,7 +264,7 @@ func (h *Hub) poll(ctx context.Context) (bool, error) {
 		return tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snapshot)
 	})
 	if err != nil {
-		return false, fmt.Errorf("live: read events after %d: %w", cursor, err)
+		return 0, fmt.Errorf("live: read events after %d: %w", cursor, err)
 	}
 	for _, r := range rows {
 		if want := cursor + 1; r.ID != want {
@@ -269,7 +272,7 @@ func (h *Hub) poll(ctx context.Context) (bool, error) {
 				if h.gap == nil || h.gap.from != want {
 					h.gap = &gap{from: want, snapshot: snapshot, seen: time.Now()}
 				}
-				return false, nil
+				return len(rows), nil
 			}
 			h.o.Metrics.gapSkipped(r.ID - want)
 		}
@@ -277,7 +280,7 @@ func (h *Hub) poll(ctx context.Context) (bool, error) {
 		cursor = r.ID
 		h.deliver(r)
 	}
-	return len(rows) == pollBatch, nil
+	return len(rows), nil
 }
 
 func readAfter(ctx context.Context, tx pgx.Tx, namespace string, after int64) ([]row, error) {

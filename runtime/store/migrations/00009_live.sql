@@ -49,7 +49,12 @@ BEGIN
             COALESCE((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(p_teams) t WHERE t IS NOT NULL), '{}'),
             COALESCE(p_payload, '{}'))
     RETURNING id INTO v_id;
-    PERFORM pg_notify('switchboard_inbox_events', p_namespace);
+    -- PostgreSQL serialises the commits of notifying transactions (a global lock held
+    -- through the commit's WAL flush): only one transaction in flight at a time notifies,
+    -- the others' events are read at its notification or at the readers' next poll.
+    IF pg_try_advisory_xact_lock(hashtext('switchboard_inbox_events'), 0) THEN
+        PERFORM pg_notify('switchboard_inbox_events', p_namespace);
+    END IF;
     RETURN v_id;
 END
 $$;
