@@ -21,13 +21,15 @@ const (
 	KindConversationTransferred = "conversation.transferred" // another assignee or another team
 	KindConversationUnassigned  = "conversation.unassigned"  // the assignee was removed (the conversation waits)
 	KindConversationStatus      = "conversation.status"      // open, pending, resolved
-	KindAgentAvailability       = "agent.availability"       // an agent's availability changed (written by the routing)
-	KindQueueChanged            = "queue.changed"            // a team's queue changed (written by the routing)
+	KindConversationAccepted    = "conversation.accepted"    // accepted by its assignee (the routing's audit row)
+	KindAvailabilityChanged     = "availability.changed"     // an agent's availability changed (the routing's audit row)
+	KindQueueChanged            = "queue.changed"            // a team's count of waiting conversations changed (routing_state)
 )
 
 // Kinds lists the known kinds (metrics label values; others count as "other").
 var Kinds = []string{KindMessageCreated, KindMessageStatus, KindConversationCreated, KindConversationAssigned,
-	KindConversationTransferred, KindConversationUnassigned, KindConversationStatus, KindAgentAvailability, KindQueueChanged}
+	KindConversationTransferred, KindConversationUnassigned, KindConversationStatus, KindConversationAccepted,
+	KindAvailabilityChanged, KindQueueChanged}
 
 // Event is one row of inbox_events as a client receives it (the data line of an SSE
 // event is this object in JSON).
@@ -35,25 +37,30 @@ type Event struct {
 	// ID is the row's id: global, increasing in the order the hub delivers events.
 	ID   int64  `json:"id"`
 	Kind string `json:"kind"`
-	// ConversationID is nil for events about no conversation (agent.availability).
+	// ConversationID is nil for events about no conversation (availability.changed).
 	ConversationID *int64 `json:"conversationId"`
 	// Teams the event concerns (a transfer: the old and the new team); may be empty.
 	Teams []string `json:"teams"`
+	// Agent is the agent the event concerns (the conversation's assignee, the agent whose
+	// availability changed), or nil.
+	Agent *string `json:"agent"`
 	// At is when the event was written (the database's clock).
 	At      time.Time       `json:"at"`
 	Payload json.RawMessage `json:"payload"`
 }
 
-// Visible reports whether p may receive e: it needs conversations.read; then an event
-// about a conversation is shown with conversations.readAll or when one of its teams is
-// one of p's; an event about no conversation and no team (an agent's availability) is
-// shown with agents.read; an event about teams but no conversation (a queue) follows the
-// team rule.
+// Visible reports whether p may receive e: it needs conversations.read; then it sees
+// every event with conversations.readAll; otherwise an event that concerns it as an
+// agent (Agent is its login: its conversations, its availability), an event one of
+// whose teams is one of p's, and, with agents.read, an event about no conversation and
+// no team (another agent's availability).
 func Visible(p *authz.Principal, e Event) bool {
 	switch {
 	case !p.Can(authz.ConversationsRead):
 		return false
 	case p.Can(authz.ConversationsReadAll):
+		return true
+	case e.Agent != nil && p.Kind == authz.KindAgent && *e.Agent == p.Subject:
 		return true
 	case e.ConversationID == nil && len(e.Teams) == 0:
 		return p.Can(authz.AgentsRead)

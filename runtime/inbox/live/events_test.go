@@ -1,9 +1,13 @@
 package live_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,9 +65,52 @@ func TestInboundMessageAndStatusesArriveLive(t *testing.T) {
 	exec(t, st, `UPDATE conversations SET status = 'resolved', resolved_at = now() WHERE id = $1`, conv)
 	c.next(t, live.KindConversationStatus)
 
-	// The routing's own events, through inbox_event().
-	exec(t, st, `SELECT inbox_event($1, 'agent.availability', NULL, NULL, '{"agent":"ana","availability":"away"}')`, ns)
-	c.next(t, live.KindAgentAvailability)
+	// The routing's audited changes: an accept, an availability.
+	exec(t, st, `UPDATE conversations SET status = 'open', resolved_at = NULL WHERE id = $1`, conv)
+	exec(t, st, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
+	             VALUES ($1, 'agent:cai', 'conversation.accepted', 'conversation', $2, '{"acceptedAt":"now"}')`, ns, strconv.FormatInt(conv, 10))
+	if e := c.next(t, live.KindConversationAccepted); *e.Event.ConversationID != conv || *e.Event.Agent != "cai" {
+		t.Fatalf("conversation.accepted = %+v", e.Event)
+	}
+	exec(t, st, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, before, after)
+	             VALUES ($1, 'system:routing', 'availability.changed', 'agent', 'ana', '{"availability":"online"}',
+	                     '{"availability":"away","reason":"Missed"}')`, ns)
+	e = c.next(t, live.KindAvailabilityChanged)
+	var a struct{ Agent, Availability, Reason string }
+	if err := json.Unmarshal(e.Event.Payload, &a); err != nil || a != struct{ Agent, Availability, Reason string }{"ana", "away", "Missed"} ||
+		e.Event.ConversationID != nil || *e.Event.Agent != "ana" {
+		t.Fatalf("availability.changed = %+v (%s)", e.Event, e.Event.Payload)
+	}
+}
+
+// With the routing's routing_state table (migration 00007), each change of a team's
+// waiting count is a queue.changed event.
+func TestQueueEventsFromTheRoutingState(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	// The routing's table as 00007 creates it; 00009 attaches its trigger when it exists.
+	exec(t, st, `CREATE TABLE routing_state (namespace text PRIMARY KEY, cursors jsonb NOT NULL DEFAULT '{}',
+	                                         queues jsonb NOT NULL DEFAULT '{}')`)
+	var attached bool
+	if err := st.InTx(t.Context(), func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `SELECT inbox_live_attach_routing()`).Scan(&attached)
+	}); err != nil || !attached {
+		t.Fatalf("attach: %v %v", attached, err)
+	}
+	r := startReplica(t, st, live.HubOptions{})
+	c := connect(t, r.url, "support", "")
+	exec(t, st, `INSERT INTO routing_state (namespace, queues) VALUES ($1, '{"sales": 2, "support": 1}')`, ns)
+	exec(t, st, `UPDATE routing_state SET cursors = '{"x": 1}' WHERE namespace = $1`, ns) // no queue change
+	exec(t, st, `UPDATE routing_state SET queues = '{"sales": 2, "support": 3}' WHERE namespace = $1`, ns)
+	exec(t, st, `UPDATE routing_state SET queues = '{"sales": 2}' WHERE namespace = $1`, ns)
+	var got []string
+	for len(got) < 3 {
+		e := c.next(t, live.KindQueueChanged)
+		got = append(got, string(e.Event.Payload))
+	}
+	want := `[{"team":"support","waiting":1} {"team":"support","waiting":3} {"team":"support","waiting":0}]`
+	if fmtSlice(got) != want {
+		t.Fatalf("team support's queue events %v, want %s (and none of team sales)", got, want)
+	}
 }
 
 // An agent of team sales sees its team's events only; another namespace's events reach
@@ -77,15 +124,22 @@ func TestEventsAreScopedByTeamAndNamespace(t *testing.T) {
 	exec(t, st, `SELECT inbox_event('other', 'message.created', 1, '{sales}', '{"text":"another tenant"}')`)
 	bConv := inbound(t, st, "support", "support question")
 	aConv := inbound(t, st, "sales", "sales question")
+	// A conversation of team support assigned to ana: she sees it as its assignee.
+	mine := inbound(t, st, "support", "for ana")
+	exec(t, st, `UPDATE conversations SET assignee = 'ana' WHERE id = $1`, mine)
 	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{support}', '{"length":1}')`, ns)
 	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{sales}', '{"length":1}')`, ns)
 
+	sawMine := false
 	// Events come in id order: everything sales receives before its queue event was
 	// written before it, so team support's and the other tenant's would have come first.
 	for {
 		e := sales.next(t, live.KindMessageCreated, live.KindConversationCreated, live.KindConversationAssigned, live.KindQueueChanged)
-		if e.Event.ConversationID != nil && *e.Event.ConversationID != aConv || string(e.Event.Payload) == `{"text": "another tenant"}` {
+		if e.Event.ConversationID != nil && *e.Event.ConversationID != aConv && *e.Event.ConversationID != mine {
 			t.Fatalf("team sales received %+v", e)
+		}
+		if e.Event.ConversationID != nil && *e.Event.ConversationID == mine {
+			sawMine = true
 		}
 		if e.Kind == live.KindQueueChanged {
 			if e.Event.Teams[0] != "sales" {
@@ -93,6 +147,9 @@ func TestEventsAreScopedByTeamAndNamespace(t *testing.T) {
 			}
 			break
 		}
+	}
+	if !sawMine {
+		t.Fatal("ana did not receive the assignment of her conversation of team support")
 	}
 	e := support.next(t, live.KindMessageCreated)
 	if *e.Event.ConversationID != bConv {
@@ -338,5 +395,53 @@ func TestStreamsEndAtShutdown(t *testing.T) {
 	case <-c.closed:
 	case <-time.After(wait):
 		t.Fatal("the stream is still open after the shutdown")
+	}
+}
+
+type presence struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (p *presence) Connected(_ context.Context, login string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, "+"+login)
+	return nil
+}
+
+func (p *presence) Disconnected(_ context.Context, login string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, "-"+login)
+	return nil
+}
+
+func (p *presence) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprint(p.events)
+}
+
+// An agent's stream is reported to the routing's presence when it opens and closes.
+func TestAgentStreamsAreReportedToPresence(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	pr := &presence{}
+	svc := live.Start(t.Context(), live.Config{Store: st, Namespace: ns, Roster: func() live.Roster { return roster }, Presence: pr})
+	mux := http.NewServeMux()
+	svc.Register(mux, testAuth)
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	c := connect(t, hs.URL, "sales", "")
+	if got := pr.String(); got != "[+ana]" {
+		t.Fatalf("after connecting: %s", got)
+	}
+	_ = c.resp.Body.Close()
+	deadline := time.Now().Add(wait)
+	for pr.String() != "[+ana -ana]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after disconnecting: %s", pr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -285,8 +285,9 @@ func (h *Hub) poll(ctx context.Context) (int, error) {
 
 func readAfter(ctx context.Context, tx pgx.Tx, namespace string, after int64) ([]row, error) {
 	rs, err := tx.Query(ctx, `
-		SELECT id, namespace = $1, CASE WHEN namespace = $1 THEN kind END, conversation_id,
-		       CASE WHEN namespace = $1 THEN teams END, at, CASE WHEN namespace = $1 THEN payload END
+		SELECT id, namespace = $1, CASE WHEN namespace = $1 THEN kind END, CASE WHEN namespace = $1 THEN conversation_id END,
+		       CASE WHEN namespace = $1 THEN teams END, CASE WHEN namespace = $1 THEN agent END, at,
+		       CASE WHEN namespace = $1 THEN payload END
 		  FROM inbox_events WHERE id > $2 ORDER BY id LIMIT $3`, namespace, after, pollBatch)
 	if err != nil {
 		return nil, err
@@ -294,7 +295,7 @@ func readAfter(ctx context.Context, tx pgx.Tx, namespace string, after int64) ([
 	return pgx.CollectRows(rs, func(r pgx.CollectableRow) (row, error) {
 		var x row
 		var kind *string
-		err := r.Scan(&x.ID, &x.mine, &kind, &x.ConversationID, &x.Teams, &x.At, &x.Payload)
+		err := r.Scan(&x.ID, &x.mine, &kind, &x.ConversationID, &x.Teams, &x.Agent, &x.At, &x.Payload)
 		if kind != nil {
 			x.Kind = *kind
 		}

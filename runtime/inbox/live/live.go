@@ -36,7 +36,17 @@ type Config struct {
 	// Registry, when set, gets the live events' metrics and the supervisor's collector.
 	Registry prometheus.Registerer
 	Hub      HubOptions
+	// Presence, when set, is told when an agent's event stream opens and closes (the
+	// routing's away rule for agents whose last live connection is gone: wire the
+	// routing's service here).
+	Presence Presence
 	Log      *slog.Logger
+}
+
+// Presence counts agents' live connections. Errors are logged; the stream goes on.
+type Presence interface {
+	Connected(ctx context.Context, login string) error
+	Disconnected(ctx context.Context, login string) error
 }
 
 // Service is the live events' hub and the two endpoints.
@@ -44,6 +54,7 @@ type Service struct {
 	store     *store.Store
 	namespace string
 	roster    func() Roster
+	presence  Presence
 	hub       *Hub
 	log       *slog.Logger
 	ctx       context.Context
@@ -58,7 +69,7 @@ func Start(ctx context.Context, c Config) *Service {
 	if c.Hub.Log == nil {
 		c.Hub.Log = c.Log
 	}
-	s := &Service{store: c.Store, namespace: c.Namespace, roster: c.Roster, log: c.Log, ctx: ctx}
+	s := &Service{store: c.Store, namespace: c.Namespace, roster: c.Roster, presence: c.Presence, log: c.Log, ctx: ctx}
 	if c.Registry != nil {
 		c.Hub.Metrics = NewMetrics(c.Registry)
 		c.Registry.MustRegister(s.Collector())

@@ -46,6 +46,10 @@ func (s *Service) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.Unsubscribe(sub)
+	if s.presence != nil && p.Kind == authz.KindAgent {
+		s.connected(ctx, p.Subject)
+		defer s.disconnected(context.WithoutCancel(ctx), p.Subject)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -89,6 +93,20 @@ func (s *Service) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (s *Service) connected(ctx context.Context, login string) {
+	if err := s.presence.Connected(ctx, login); err != nil {
+		s.log.Error("live events: recording a connection", "agent", login, "error", err)
+	}
+}
+
+func (s *Service) disconnected(ctx context.Context, login string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.presence.Disconnected(ctx, login); err != nil {
+		s.log.Error("live events: recording a disconnection", "agent", login, "error", err)
+	}
+}
+
 // lastEventID reads Last-Event-ID (or ?lastEventId=): a non-negative integer.
 func lastEventID(r *http.Request) (int64, bool, error) {
 	field, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
@@ -128,14 +146,14 @@ func (s *Service) replay(ctx context.Context, st *stream, p *authz.Principal, la
 		var page []Event
 		err := s.store.ReadTx(ctx, func(tx pgx.Tx) error {
 			rs, err := tx.Query(ctx, `
-				SELECT id, kind, conversation_id, teams, at, payload FROM inbox_events
+				SELECT id, kind, conversation_id, teams, agent, at, payload FROM inbox_events
 				 WHERE namespace = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4`, s.namespace, after, upto, replayPage)
 			if err != nil {
 				return err
 			}
 			page, err = pgx.CollectRows(rs, func(r pgx.CollectableRow) (Event, error) {
 				var e Event
-				return e, r.Scan(&e.ID, &e.Kind, &e.ConversationID, &e.Teams, &e.At, &e.Payload)
+				return e, r.Scan(&e.ID, &e.Kind, &e.ConversationID, &e.Teams, &e.Agent, &e.At, &e.Payload)
 			})
 			return err
 		})

@@ -1,8 +1,10 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -107,7 +109,7 @@ type AgentFigures struct {
 // QueueFigures are the waiting conversations (open or pending, no assignee).
 type QueueFigures struct {
 	QueueLength int `json:"queueLength"`
-	// OldestWaitingSeconds is now minus the oldest queued_at; nil for an empty queue.
+	// OldestWaitingSeconds is now minus the oldest waiting_since; nil for an empty queue.
 	OldestWaitingSeconds *float64 `json:"oldestWaitingSeconds"`
 }
 
@@ -161,7 +163,7 @@ func (s *Service) Supervise(ctx context.Context, roster Roster, window time.Dura
 		if err := queues(ctx, tx, s.namespace, teams, byTeam, &v.Unrouted); err != nil {
 			return err
 		}
-		if err := availability(ctx, tx, s.namespace, agents, byLogin); err != nil {
+		if err := availability(ctx, tx, s.namespace, agents, byLogin, s.log); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `
@@ -241,7 +243,7 @@ func agentFigures(ctx context.Context, tx pgx.Tx, ns string, agents []string, wi
 
 func queues(ctx context.Context, tx pgx.Tx, ns string, teams []string, by map[string]*QueueFigures, unrouted *QueueFigures) error {
 	rows, err := tx.Query(ctx, `
-		SELECT team, count(*), extract(epoch FROM now() - min(COALESCE(queued_at, created_at)))::float8
+		SELECT team, count(*), extract(epoch FROM now() - min(COALESCE(waiting_since, created_at)))::float8
 		  FROM conversations
 		 WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NULL AND (team IS NULL OR team = ANY($2))
 		 GROUP BY team`, ns, teams)
@@ -272,32 +274,38 @@ func queues(ctx context.Context, tx pgx.Tx, ns string, teams []string, by map[st
 // view derives availability from assignments (see AgentFigures.Availability).
 const AvailabilityTable = "agent_availability"
 
-func availability(ctx context.Context, tx pgx.Tx, ns string, agents []string, by map[string]*AgentFigures) error {
+// availability reads AvailabilityTable when it exists. It reads under a savepoint: a
+// table of another shape is logged and the derived availability kept.
+func availability(ctx context.Context, tx pgx.Tx, ns string, agents []string, by map[string]*AgentFigures, log *slog.Logger) error {
 	var exists bool
 	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, AvailabilityTable).Scan(&exists); err != nil || !exists {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT login, availability FROM `+AvailabilityTable+` WHERE namespace = $1 AND login = ANY($2)`, ns, agents)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for a := range by {
-		by[a].AvailabilitySource = "routing"
-	}
-	for rows.Next() {
-		var login, state string
-		if err := rows.Scan(&login, &state); err != nil {
+	states := map[string]string{}
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		rows, err := sp.Query(ctx, `SELECT login, availability FROM `+AvailabilityTable+` WHERE namespace = $1 AND login = ANY($2)`, ns, agents)
+		if err != nil {
 			return err
 		}
-		by[login].Availability = state
-	}
-	for a := range by {
-		if by[a].AvailabilitySource == "routing" && by[a].Availability == "" {
-			by[a].Availability = "offline"
+		var login, state string
+		_, err = pgx.ForEachRow(rows, []any{&login, &state}, func() error {
+			states[login] = state
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
 		}
+		log.Error("supervisor view: reading "+AvailabilityTable+"; availability derived from assignments", "error", err)
+		return nil
 	}
-	return rows.Err()
+	for login, a := range by {
+		a.AvailabilitySource = "routing"
+		a.Availability = cmp.Or(states[login], "offline")
+	}
+	return nil
 }
 
 // supervisor serves GET /api/v1/supervisor?window=<Go duration>.

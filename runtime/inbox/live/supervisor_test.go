@@ -222,3 +222,36 @@ func near(got, want *float64) bool {
 func waited(got *float64, want float64) bool {
 	return got != nil && *got >= want && *got < want+wait.Seconds()
 }
+
+// With the routing's agent_availability table the view reads availability from it (an
+// agent without a row is offline); a table of another shape leaves it derived.
+func TestSupervisorAvailabilityFromTheRoutingTable(t *testing.T) {
+	for _, tc := range []struct {
+		table  string
+		source string
+		want   map[string]string
+	}{
+		{`CREATE TABLE agent_availability (namespace text, login text, availability text, PRIMARY KEY (namespace, login));
+		  INSERT INTO agent_availability VALUES ('acme', 'ana', 'away'), ('acme', 'cai', 'online'), ('other', 'ben', 'online')`,
+			"routing", map[string]string{"ana": "away", "ben": "offline", "cai": "online"}},
+		{`CREATE TABLE agent_availability (namespace text, login text, state text)`,
+			"assignments", map[string]string{"ana": "online", "ben": "offline", "cai": "offline"}},
+	} {
+		st := openStore(t, srv.NewDatabase(t))
+		exec(t, st, supervisorData)
+		exec(t, st, tc.table)
+		svc := live.Start(t.Context(), live.Config{Store: st, Namespace: ns, Roster: func() live.Roster { return roster }})
+		v, err := svc.Supervise(t.Context(), roster, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range v.Agents {
+			if a.Availability != tc.want[a.Login] || a.AvailabilitySource != tc.source {
+				t.Errorf("%s: %s from %s, want %s from %s", a.Login, a.Availability, a.AvailabilitySource, tc.want[a.Login], tc.source)
+			}
+		}
+		if v.Assignment.Conversations != 7 {
+			t.Errorf("the rest of the view after the availability: %+v", v.Assignment)
+		}
+	}
+}
