@@ -87,12 +87,16 @@ func TestInboundMessageAndStatusesArriveLive(t *testing.T) {
 // waiting count is a queue.changed event.
 func TestQueueEventsFromTheRoutingState(t *testing.T) {
 	st := openStore(t, srv.NewDatabase(t))
-	// The routing's table as 00007 creates it; 00009 attaches its trigger when it exists.
-	exec(t, st, `CREATE TABLE routing_state (namespace text PRIMARY KEY, cursors jsonb NOT NULL DEFAULT '{}',
+	// The routing's table as 00007 creates it (when 00007 has not); 00009 attaches its
+	// trigger when the table exists, or inbox_live_attach_routing() does afterwards.
+	exec(t, st, `CREATE TABLE IF NOT EXISTS routing_state (namespace text PRIMARY KEY, cursors jsonb NOT NULL DEFAULT '{}',
 	                                         queues jsonb NOT NULL DEFAULT '{}')`)
 	var attached bool
 	if err := st.InTx(t.Context(), func(tx pgx.Tx) error {
-		return tx.QueryRow(t.Context(), `SELECT inbox_live_attach_routing()`).Scan(&attached)
+		if _, err := tx.Exec(t.Context(), `SELECT inbox_live_attach_routing()`); err != nil {
+			return err
+		}
+		return tx.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'routing_state_live_event')`).Scan(&attached)
 	}); err != nil || !attached {
 		t.Fatalf("attach: %v %v", attached, err)
 	}

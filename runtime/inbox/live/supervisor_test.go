@@ -19,8 +19,10 @@ const supervisorData = `
 INSERT INTO contacts (id, namespace, wa_id)
 SELECT i, CASE WHEN i = 9 THEN 'other' ELSE 'acme' END, i::text FROM generate_series(1, 9) i;
 -- id, team, assignee, status, created, first assigned (seconds after created), resolved
-INSERT INTO conversations (id, namespace, number, contact_id, team, assignee, status, created_at, first_assigned_at, resolved_at)
-SELECT id, ns, 'sales-es', id, team, assignee, status, now() - created, now() - created + assigned, now() - resolved
+INSERT INTO conversations (id, namespace, number, contact_id, team, assignee, status, created_at, first_assigned_at, resolved_at,
+                           waiting_since)
+SELECT id, ns, 'sales-es', id, team, assignee, status, now() - created, now() - created + assigned, now() - resolved,
+       CASE WHEN assignee IS NULL THEN now() - created END
   FROM (VALUES
     (1, 'acme',  1, 'sales',   'ana', 'open',     interval '30 min', interval '2 s',  NULL),
     (2, 'acme',  1, 'sales',   'ana', 'open',     interval '10 min', interval '10 s', NULL),
@@ -57,6 +59,8 @@ SELECT setval('conversations_id_seq', 100);
 func TestSupervisorFiguresOnAFixedDataSet(t *testing.T) {
 	st := openStore(t, srv.NewDatabase(t))
 	exec(t, st, supervisorData)
+	// Availability derived from assignments: without the routing's table (migration 00007).
+	exec(t, st, `DROP TABLE IF EXISTS agent_availability`)
 	reg := prometheus.NewRegistry()
 	svc := live.Start(t.Context(), live.Config{Store: st, Namespace: ns, Roster: func() live.Roster { return roster }, Registry: reg})
 
@@ -231,10 +235,10 @@ func TestSupervisorAvailabilityFromTheRoutingTable(t *testing.T) {
 		source string
 		want   map[string]string
 	}{
-		{`CREATE TABLE agent_availability (namespace text, login text, availability text, PRIMARY KEY (namespace, login));
-		  INSERT INTO agent_availability VALUES ('acme', 'ana', 'away'), ('acme', 'cai', 'online'), ('other', 'ben', 'online')`,
+		{`CREATE TABLE IF NOT EXISTS agent_availability (namespace text, login text, availability text, PRIMARY KEY (namespace, login));
+		  INSERT INTO agent_availability (namespace, login, availability) VALUES ('acme', 'ana', 'away'), ('acme', 'cai', 'online'), ('other', 'ben', 'online')`,
 			"routing", map[string]string{"ana": "away", "ben": "offline", "cai": "online"}},
-		{`CREATE TABLE agent_availability (namespace text, login text, state text)`,
+		{`DROP TABLE IF EXISTS agent_availability; CREATE TABLE agent_availability (namespace text, login text, state text)`,
 			"assignments", map[string]string{"ana": "online", "ben": "offline", "cai": "offline"}},
 	} {
 		st := openStore(t, srv.NewDatabase(t))
