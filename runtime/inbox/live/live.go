@@ -27,11 +27,12 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
-// Config configures a Service. Store, Namespace and Roster are required.
+// Config configures a Service. Store and Namespace are required.
 type Config struct {
 	Store     *store.Store
 	Namespace string // the Inbox's namespace: the tenant
-	// Roster returns the declared teams and agents (RosterOf reads them from the snapshot).
+	// Roster returns the declared teams and agents (RosterOf reads them from the snapshot);
+	// nil: none.
 	Roster func() Roster
 	// Registry, when set, gets the live events' metrics and the supervisor's collector.
 	Registry prometheus.Registerer
@@ -65,6 +66,9 @@ type Service struct {
 func Start(ctx context.Context, c Config) *Service {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Roster == nil {
+		c.Roster = func() Roster { return Roster{} }
 	}
 	if c.Hub.Log == nil {
 		c.Hub.Log = c.Log

@@ -31,9 +31,9 @@ const replayPage = 500
 // lastEventId query parameter for a first connection).
 func (s *Service) events(w http.ResponseWriter, r *http.Request) {
 	p := authz.FromContext(r.Context())
-	last, resume, err := lastEventID(r)
-	if err != nil {
-		problem.Write(w, err.(problem.Problem))
+	last, resume, bad := lastEventID(r)
+	if bad != nil {
+		problem.Write(w, *bad)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -108,7 +108,7 @@ func (s *Service) disconnected(ctx context.Context, login string) {
 }
 
 // lastEventID reads Last-Event-ID (or ?lastEventId=): a non-negative integer.
-func lastEventID(r *http.Request) (int64, bool, error) {
+func lastEventID(r *http.Request) (int64, bool, *problem.Problem) {
 	field, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
 	if v == "" {
 		field, v = "lastEventId", strings.TrimSpace(r.URL.Query().Get("lastEventId"))
@@ -118,8 +118,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, false, problem.Field(http.StatusBadRequest, field,
+		pr := problem.Field(http.StatusBadRequest, field,
 			fmt.Sprintf("%s must be the id of an event received (a non-negative integer), got %q", field, v))
+		return 0, false, &pr
 	}
 	return n, true, nil
 }
