@@ -175,7 +175,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	assign.Register(mux, router, api.Authenticator(), o.Log)
 	o.registerMedia(mux, api, s)
 	registerContacts(mux, s, o.Namespace, api.Authenticator(), o.Log)
-	live.Start(ctx, live.Config{Store: s, Namespace: o.Namespace, Roster: live.RosterOf(o.Snapshot), Registry: o.Registry, Log: o.Log}).Register(mux, api.Authenticator())
+	live.Start(ctx, live.Config{Store: s, Namespace: o.Namespace, Roster: live.RosterOf(o.Snapshot), Registry: o.Registry, Presence: router, Log: o.Log}).Register(mux, api.Authenticator())
 	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
 	if err != nil {
 		return nil, err
