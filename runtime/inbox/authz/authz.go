@@ -7,6 +7,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -285,10 +286,17 @@ func Chain(as ...Authenticator) Authenticator {
 }
 
 // Authenticate puts the request's principal, if any, into its context and serves h;
-// wrong credentials get 401 at once. Operations then call Require.
+// wrong credentials get 401 at once, or the status of an error that is a problem.Problem
+// (403 for a missing CSRF token, 503 when the database is down). Operations then call
+// Require.
 func Authenticate(a Authenticator, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
+		var pr problem.Problem
+		if errors.As(err, &pr) {
+			problem.Write(w, pr)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard-inbox", error="invalid_token"`)
 			problem.Respond(w, http.StatusUnauthorized, err.Error())
