@@ -74,6 +74,9 @@ func (r *InboxReconciler) reconcileInbox(ctx context.Context, ib *sbv1.Inbox) (s
 		return senderCheck{}, fmt.Errorf("listing Inboxes: %w", err)
 	}
 	served, lost := splitClaims(ib, inboxes.Items, selected)
+	if err := r.ensureInitialAdmin(ctx, ib); err != nil {
+		return senderCheck{}, err
+	}
 	w := inboxWorkload{inbox: ib, served: served, opts: r.Workload}
 	if err := applyAll(ctx, r.Client, "inbox", w.objects()); err != nil {
 		return senderCheck{}, err

@@ -74,7 +74,8 @@ func (w inboxWorkload) serviceAccount() *corev1ac.ServiceAccountApplyConfigurati
 // it serves (to ask for a quality refresh), the RetentionPolicies' status (lastRun and
 // purged, which it executes) and its own Inbox's status, hold its Lease,
 // emit events, and read only the Secrets it needs: the credentials of the Numbers it
-// serves and those named in spec.secretRefs. A rule with no resourceNames would grant
+// serves, those named in spec.secretRefs, the initial admin Secret and the single
+// sign-on client secret (spec.auth.oidc.clientSecretRef). A rule with no resourceNames would grant
 // every object of its resource, so a name-scoped rule with no names is left out.
 func (w inboxWorkload) role() *rbacv1ac.RoleApplyConfiguration {
 	name, ns, labels, owner := w.meta()
@@ -111,6 +112,10 @@ func (w inboxWorkload) secretNames() []string {
 	}
 	for _, ref := range w.inbox.Spec.SecretRefs {
 		names = append(names, ref.Name)
+	}
+	names = append(names, initialAdminSecretName(w.inbox))
+	if a := w.inbox.Spec.Auth; a != nil && a.OIDC != nil {
+		names = append(names, a.OIDC.ClientSecretRef.Name)
 	}
 	slices.Sort(names)
 	return slices.Compact(names)

@@ -42,6 +42,9 @@ type InboxSpec struct {
 	// +optional
 	Media *InboxMedia `json:"media,omitempty"`
 
+	// InboxAccess: custom roles, declared agents and single sign-on (inbox_auth_types.go).
+	InboxAccess `json:",inline"`
+
 	// Suspend stops the operator from reconciling this Inbox: nothing is created,
 	// changed or repaired until it is set back to false. A running inbox keeps running.
 	// +optional
