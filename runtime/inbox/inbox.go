@@ -34,11 +34,16 @@ const (
 	APITokenEnv    = "SWITCHBOARD_INBOX_TOKEN"
 )
 
+// InsecureLoopbackCookiesFlag lets session cookies go without Secure on plain-HTTP
+// loopback requests (dev mode, docs/auth.md).
+const InsecureLoopbackCookiesFlag = "insecure-loopback-cookies"
+
 // flags of `switchboard inbox`.
 type flags struct {
 	inbox                 string
 	bindAddr, metricsAddr string
 	apiTokenFile          string
+	insecureCookies       bool
 	mediaDir              string
 	mediaS3               media.S3Config
 	requestTimeout        time.Duration
@@ -53,6 +58,7 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.StringVar(&f.bindAddr, contract.InboxHTTPAddressFlag, fmt.Sprintf(":%d", contract.InboxHTTPPort), "address of the traffic port: Meta's webhooks and the read API")
 	fs.StringVar(&f.metricsAddr, contract.InboxMetricsAddressFlag, fmt.Sprintf(":%d", contract.InboxMetricsPort), "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
+	fs.BoolVar(&f.insecureCookies, InsecureLoopbackCookiesFlag, false, "dev mode only: session cookies without Secure on plain-HTTP requests from loopback addresses")
 	fs.StringVar(&f.mediaDir, "media-dir", "", "directory archiving inbound media (dev mode; default: no archive)")
 	fs.StringVar(&f.mediaS3.Bucket, contract.InboxMediaS3BucketFlag, "", "S3-compatible bucket archiving inbound media (credentials: $"+
 		contract.InboxMediaS3AccessKeyEnv+" and $"+contract.InboxMediaS3SecretKeyEnv+", else the ambient ones)")
@@ -142,7 +148,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, Options{Media: archiveStore, Retention: src, Namespace: ref.Namespace, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+	return Serve(ctx, Options{Media: archiveStore, Retention: src, Namespace: ref.Namespace, Inbox: ref.Name, InsecureLoopbackCookies: f.insecureCookies, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
 		Registry: reg, Metrics: metrics,
 		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
 		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})
@@ -150,5 +156,5 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 
 // logStart is the one info line at start (no secrets, no DSN).
 func logStart(log *slog.Logger, o Options) {
-	log.Info("inbox starting", "traffic", o.BindAddr, "metrics", o.MetricsAddr, "readAPI", o.APIToken != "")
+	log.Info("inbox starting", "traffic", o.BindAddr, "metrics", o.MetricsAddr, "staticToken", o.APIToken != "")
 }

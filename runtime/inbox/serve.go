@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
@@ -36,6 +37,7 @@ import (
 // Options configure Serve. Namespace, DSN, Snapshot and Log are required.
 type Options struct {
 	Namespace string // the Inbox's namespace: the tenant
+	Inbox     string // the Inbox's name: agent accounts belong to it
 	DSN       string
 	// Snapshot returns what the inbox serves now (nil until loaded: not ready).
 	Snapshot func() *kube.Snapshot
@@ -49,7 +51,10 @@ type Options struct {
 	// /metrics): listeners, or addresses to listen on when a listener is nil.
 	Traffic, Probes       net.Listener
 	BindAddr, MetricsAddr string
-	APIToken              string // "" disables the read API
+	APIToken              string // the static read token (--api-token-file); "" for none
+	// InsecureLoopbackCookies: dev mode's plain-HTTP loopback session cookies (see
+	// auth.Config).
+	InsecureLoopbackCookies bool
 	RequestTimeout        time.Duration
 	MaxAutoRepliesPerHour int
 	// Media, when set, archives inbound media there (see media.go and docs/inbox-media.md).
@@ -162,11 +167,11 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	if err := openapi.Register(mux); err != nil {
 		return nil, err
 	}
-	if o.APIToken == "" {
-		assign.Register(mux, router, authz.Chain(), o.Log)
-		return mux, nil
+	authn, err := o.registerAuth(ctx, mux, s)
+	if err != nil {
+		return nil, err
 	}
-	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Snapshot: o.Snapshot, Log: o.Log})
+	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Authenticator: authn, Snapshot: o.Snapshot, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +187,31 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	}
 	pages.Register(mux)
 	return mux, nil
+}
+
+// registerAuth serves the accounts' endpoints (package auth), keeps the declared agents
+// and the initial admin in the database, and returns the authenticator of the API:
+// sessions, API tokens and the static token when there is one.
+func (o Options) registerAuth(ctx context.Context, mux *http.ServeMux, s *store.Store) (authz.Authenticator, error) {
+	var static authz.Authenticator
+	if o.APIToken != "" {
+		var err error
+		if static, err = agentapi.StaticToken(o.Namespace, o.APIToken); err != nil {
+			return nil, err
+		}
+	}
+	inbox := o.Inbox
+	if inbox == "" {
+		inbox = "inbox"
+	}
+	svc, err := auth.New(auth.Config{Store: s, Namespace: o.Namespace, Inbox: inbox, Directory: directoryOf(o.Snapshot),
+		Static: static, InsecureLoopbackCookies: o.InsecureLoopbackCookies, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	svc.Register(mux)
+	go svc.RunSync(ctx, 5*time.Second)
+	return svc, nil
 }
 
 // probeMux serves /healthz (the process runs), /readyz (a working database connection

@@ -206,3 +206,17 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 		httpapi.Fail(w, a.cfg.Log, err)
 	}
 }
+
+// StaticToken authenticates the inbox's one static bearer token (--api-token-file) as
+// TokenSubject with the auditor role, for authenticators other than the API's own (the
+// accounts' endpoints). token must not be empty; a different bearer token is an error.
+func StaticToken(namespace, token string) (authz.Authenticator, error) {
+	a, err := New(Config{Store: &store.Store{}, Namespace: namespace, Token: token, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	if a.tokenHash == [32]byte{} {
+		return nil, errors.New("agentapi: the bearer token is empty")
+	}
+	return authz.AuthenticatorFunc(a.authenticateToken), nil
+}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,20 +117,41 @@ func (s *Service) initialAdmin(ctx context.Context, tx pgx.Tx, password string) 
 		map[string]any{"role": authz.RoleAdmin, "source": "initial admin Secret"})
 }
 
-// RunSync calls Sync whenever the directory changes (compared by changed) and every
-// interval, until ctx ends; failures are logged and retried at the next turn.
-func (s *Service) RunSync(ctx context.Context, interval time.Duration, changed <-chan struct{}) {
+// RunSync calls Sync when what it depends on changes (the declared agents, the roles,
+// the initial admin password; checked every interval) and at least every 10 minutes,
+// until ctx ends; failures are logged and retried at the next check.
+func (s *Service) RunSync(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var last [32]byte
+	var lastAt time.Time
 	for {
-		if err := s.Sync(ctx, s.directory()); err != nil && ctx.Err() == nil {
-			s.cfg.Log.Error("syncing the declared agents and the initial admin", "error", err)
+		d := s.directory()
+		if fp := fingerprint(d); fp != last || time.Since(lastAt) > 10*time.Minute {
+			if err := s.Sync(ctx, d); err != nil {
+				if ctx.Err() == nil {
+					s.cfg.Log.Error("syncing the declared agents and the initial admin", "error", err)
+				}
+			} else {
+				last, lastAt = fp, time.Now()
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-changed:
 		}
 	}
+}
+
+// fingerprint is a digest of what Sync reads from d.
+func fingerprint(d Directory) [32]byte {
+	h := sha256.New()
+	for _, a := range d.Agents {
+		fmt.Fprintf(h, "%q %q %q\n", a.Login, a.DisplayName, a.Role)
+	}
+	fmt.Fprintf(h, "%q %q", d.Roles.Names(), d.InitialAdminPassword)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }

@@ -32,6 +32,8 @@ func (n Number) String() string { return n.Ref.String() }
 // a change builds a new one.
 type Snapshot struct {
 	Namespace string
+	// Access: roles, teams, declared agents, single sign-on (access.go).
+	Access    Access
 	numbers   []Number
 	byID      map[string]*Number
 	byDisplay map[string]*Number

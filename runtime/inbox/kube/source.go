@@ -56,6 +56,7 @@ type Source struct {
 	routing cache.GenericLister
 	// retention is read by the retention runner (Retention), not part of the Snapshot.
 	retention cache.GenericLister
+	inboxes cache.GenericLister // the one Inbox
 }
 
 // NewSource prepares a Source for the Inbox namespace/name; Run starts it.
@@ -82,8 +83,14 @@ func (s *Source) Run(ctx context.Context) {
 	s.rules = s.inform(all, KeywordRuleResource)
 	s.routing = s.inform(all, RoutingPolicyResource)
 	s.retention = all.ForResource(RetentionPolicyResource).Lister()
+	// The Inbox itself, by name: its Role grants list and watch on that name only.
+	one := dynamicinformer.NewFilteredDynamicSharedInformerFactory(s.dyn, 10*time.Minute, s.inbox.Namespace,
+		func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + s.inbox.Name })
+	s.inboxes = s.inform(one, InboxResource)
 	all.Start(ctx.Done())
+	one.Start(ctx.Done())
 	all.WaitForCacheSync(ctx.Done())
+	one.WaitForCacheSync(ctx.Done())
 	tick := time.NewTicker(s.Resync)
 	defer tick.Stop()
 	for {
@@ -91,6 +98,7 @@ func (s *Source) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			all.Shutdown()
+			one.Shutdown()
 			return
 		case <-s.changed:
 		case <-tick.C:
@@ -147,6 +155,7 @@ func (s *Source) swap(ctx context.Context, numbers []*sbv1.Number, pols policies
 		s.CompileSeconds.Observe(compiling.Seconds())
 	}
 	snap := NewSnapshot(s.inbox.Namespace, out)
+	snap.Access = s.access(ctx, pols)
 	s.snap.Store(snap)
 	if s.OnSnapshot != nil {
 		s.OnSnapshot(snap)
