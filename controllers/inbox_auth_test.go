@@ -63,7 +63,9 @@ func TestInboxInitialAdminSecret(t *testing.T) {
 func TestAdmissionInboxAccess(t *testing.T) {
 	ns := newNamespace(t)
 	role := func(name string, perms ...sbv1.Permission) func(*sbv1.Inbox) {
-		return func(i *sbv1.Inbox) { i.Spec.Roles = append(i.Spec.Roles, sbv1.InboxRole{Name: name, Permissions: perms}) }
+		return func(i *sbv1.Inbox) {
+			i.Spec.Roles = append(i.Spec.Roles, sbv1.InboxRole{Name: name, Permissions: perms})
+		}
 	}
 	agent := func(login, role string) func(*sbv1.Inbox) {
 		return func(i *sbv1.Inbox) { i.Spec.Agents = append(i.Spec.Agents, sbv1.InboxAgent{Login: login, Role: role}) }

@@ -55,8 +55,8 @@ type Options struct {
 	// InsecureLoopbackCookies: dev mode's plain-HTTP loopback session cookies (see
 	// auth.Config).
 	InsecureLoopbackCookies bool
-	RequestTimeout        time.Duration
-	MaxAutoRepliesPerHour int
+	RequestTimeout          time.Duration
+	MaxAutoRepliesPerHour   int
 	// Media, when set, archives inbound media there (see media.go and docs/inbox-media.md).
 	Media *media.Store
 	// Retention, when set, executes the Inbox's RetentionPolicies (runtime/inbox/retention).
