@@ -148,6 +148,7 @@ func TestDevMode(t *testing.T) {
 		return strings.Contains(devGet(t, "http://"+sim[1]+"/_sim/numbers/106540352242922/messages", ""), "Nuestra lista de precios")
 	})
 	expectConversation(t, text, filepath.Join(state, "inbox-token"))
+	expectDevLogin(t, text)
 
 	// A quality event sends phone_number_quality_update to the inbox, which asks the
 	// manager (the refresh annotation) to read the rating at once.
@@ -315,6 +316,39 @@ func expectConversation(t *testing.T, text, tokenFile string) {
 	if n := len(msgs.Items); n < 2 || n > 3 || msgs.Items[0] != (devMessage{"in", "¿cuánto cuesta?"}) ||
 		!slices.ContainsFunc(msgs.Items[1:], reply) {
 		t.Errorf("messages: %+v", msgs.Items)
+	}
+}
+
+// expectDevLogin logs in as the sample agent ana with the printed command and dev
+// password (her team, iberia, from RoutingPolicy sales), over plain HTTP on loopback;
+// the other sample agents are listed.
+func expectDevLogin(t *testing.T, text string) {
+	t.Helper()
+	for _, want := range []string{"sofia", "supervisor", "sofia-dev-password", "admin-dev-password", "diego-dev-password"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the output lacks %q", want)
+		}
+	}
+	m := regexp.MustCompile(`-d '(\{"login":"ana"[^']*\})' (http://127\.0\.0\.1:\d+/api/v1/login)\n`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("dev mode does not print the login command:\n%s", text)
+	}
+	res, err := http.Post(m[2], "application/json", strings.NewReader(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	var me struct {
+		Subject string   `json:"subject"`
+		Role    string   `json:"role"`
+		Teams   []string `json:"teams"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&me); err != nil || res.StatusCode != 200 || me.Subject != "ana" ||
+		me.Role != "agent" || !slices.Equal(me.Teams, []string{"iberia"}) {
+		t.Fatalf("ana's login: %d %+v %v", res.StatusCode, me, err)
+	}
+	if len(res.Cookies()) != 1 || res.Cookies()[0].Secure || !res.Cookies()[0].HttpOnly {
+		t.Fatalf("dev session cookie %+v", res.Cookies())
 	}
 }
 

@@ -171,6 +171,12 @@ func devSession(ctx context.Context, f devFlags, mgr Manager, stdout io.Writer, 
 	waitReconciled(ctx, c, objs, f.wait)
 	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, simAddr)
 	printWalkthrough(stdout, dsn, simAddr, inboxAddr, tokenFile)
+	if agents, err := setDevPasswords(ctx, c, inboxAddr, f.wait); err != nil {
+		fmt.Fprintln(stdout, "switchboard dev: the sample agents have no dev passwords:", err)
+	} else {
+		printDevAgents(stdout, inboxAddr, agents)
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop everything and clean up.")
 
 	select {
 	case <-ctx.Done():
@@ -414,5 +420,4 @@ func printWalkthrough(w io.Writer, dsn, simAddr, inboxAddr, tokenFile string) {
 	fmt.Fprintf(w, "  curl %s http://%s/api/v1/conversations/1/messages   # 1: the id above\n", auth, inboxAddr)
 	fmt.Fprintf(w, "\nSend a message through a sample number's sender to the simulator:\n  %s=%q %s send --number acme/sales-es --to 34600000001 --template hello_world --wait 30s\n",
 		sender.DatabaseURLEnv, dsn, os.Args[0])
-	fmt.Fprintln(w, "Press Ctrl-C to stop everything and clean up.")
 }

@@ -242,13 +242,17 @@ func (k *devKubelet) localArgs(key client.ObjectKey, args []string) ([]string, s
 		if k.inboxOwner == key {
 			traffic = k.inboxAddr
 		}
-		args = append(slices.Clone(args), "--"+devAPITokenFileFlag+"="+k.inboxToken)
+		args = append(slices.Clone(args), "--"+devAPITokenFileFlag+"="+k.inboxToken, "--"+devInsecureCookiesFlag)
 	}
 	return localAddresses(args, traffic)
 }
 
-// devAPITokenFileFlag is `switchboard inbox`'s flag naming the read API's token file.
-const devAPITokenFileFlag = "api-token-file"
+// devAPITokenFileFlag is `switchboard inbox`'s flag naming the read API's token file;
+// devInsecureCookiesFlag lets its session cookies work on http://127.0.0.1.
+const (
+	devAPITokenFileFlag    = "api-token-file"
+	devInsecureCookiesFlag = "insecure-loopback-cookies"
+)
 
 // localAddresses moves the bind-address flags to free loopback ports (the inbox's traffic
 // port to traffic, when given) and returns the readiness URL: the sender's health port,

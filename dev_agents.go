@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
+)
+
+// devInboxRef is the sample Inbox that dev mode runs.
+var devInboxRef = client.ObjectKey{Namespace: "acme", Name: "support"}
+
+// devAgent is a sample agent with its dev-mode password.
+type devAgent struct{ login, role, password string }
+
+// devPassword is the password dev mode gives a sample agent: known, so that a person
+// trying the walkthrough can log in (dev mode only; a real Inbox's passwords are set by
+// its admin, never derived).
+func devPassword(login string) string { return login + "-dev-password" }
+
+// setDevPasswords logs in to the sample inbox as "admin" with the password of the
+// Secret support-initial-admin (made by the manager), then gives every agent declared
+// in the sample Inbox's spec.agents, and the admin last, its dev password through the
+// agents' API (POST /api/v1/agents/{login}/reset-password). It waits up to limit for the
+// inbox and the admin account.
+func setDevPasswords(ctx context.Context, c client.Client, inboxAddr string, limit time.Duration) ([]devAgent, error) {
+	ib := &sbv1.Inbox{}
+	if err := c.Get(ctx, devInboxRef, ib); err != nil {
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	base := "http://" + inboxAddr
+	var csrf string
+	deadline := time.Now().Add(limit)
+	for {
+		sec := &corev1.Secret{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: devInboxRef.Namespace, Name: devInboxRef.Name + "-initial-admin"}, sec)
+		if err == nil {
+			csrf, err = devLogin(hc, base, "admin", string(sec.Data["password"]))
+			if err != nil {
+				// The admin may have its dev password already (a restarted inbox).
+				csrf, err = devLogin(hc, base, "admin", devPassword("admin"))
+			}
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("logging in to the sample inbox as admin: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var out []devAgent
+	for _, a := range ib.Spec.Agents {
+		out = append(out, devAgent{a.Login, a.Role, devPassword(a.Login)})
+	}
+	out = append(out, devAgent{"admin", "admin", devPassword("admin")})
+	for _, a := range out {
+		body, _ := json.Marshal(map[string]string{"password": a.password})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/agents/"+a.login+"/reset-password", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", csrf)
+		if err := devCall(hc, req, http.StatusNoContent, nil); err != nil {
+			return nil, fmt.Errorf("setting %s's dev password: %w", a.login, err)
+		}
+	}
+	return out, nil
+}
+
+// devLogin logs in and returns the session's CSRF token (the cookie stays in hc's jar).
+func devLogin(hc *http.Client, base, login, password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"login": login, "password": password})
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	var me struct {
+		CSRFToken string `json:"csrfToken"`
+	}
+	return me.CSRFToken, devCall(hc, req, http.StatusOK, &me)
+}
+
+func devCall(hc *http.Client, req *http.Request, want int, v any) error {
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode != want {
+		return errors.New(res.Status + ": " + string(bytes.TrimSpace(b)))
+	}
+	if v != nil {
+		return json.Unmarshal(b, v)
+	}
+	return nil
+}
+
+// printDevAgents shows the sample agents' logins and dev passwords, and how to log in.
+func printDevAgents(w io.Writer, inboxAddr string, agents []devAgent) {
+	fmt.Fprintln(w, "\nThe sample Inbox's agents (dev passwords; a real Inbox's admin sets passwords, see docs/auth.md):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  LOGIN\tROLE\tPASSWORD")
+	for _, a := range agents {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.login, a.role, a.password)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "Log in (the session cookie goes to a cookie jar; send the printed csrfToken as X-CSRF-Token on changes):")
+	fmt.Fprintf(w, "  curl -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login\n",
+		devPassword("ana"), inboxAddr)
+	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies http://%s/api/v1/me\n", inboxAddr)
+}
