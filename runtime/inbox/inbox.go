@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type flags struct {
 	bindAddr, metricsAddr string
 	apiTokenFile          string
 	insecureCookies       bool
+	trustedProxies        []netip.Prefix
 	mediaDir              string
 	mediaS3               media.S3Config
 	requestTimeout        time.Duration
@@ -59,6 +61,16 @@ func (f *flags) parse(args []string, out io.Writer) error {
 	fs.StringVar(&f.metricsAddr, contract.InboxMetricsAddressFlag, fmt.Sprintf(":%d", contract.InboxMetricsPort), "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "file holding the read API's bearer token (default: $"+APITokenEnv+"; neither: no read API)")
 	fs.BoolVar(&f.insecureCookies, InsecureLoopbackCookiesFlag, false, "dev mode only: session cookies without Secure on plain-HTTP requests from loopback addresses")
+	fs.Func("trusted-proxies", "comma-separated CIDRs of the proxies (the Ingress controller) whose X-Forwarded-For names the client for login throttling", func(v string) error {
+		for _, c := range strings.Split(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(c))
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", c)
+			}
+			f.trustedProxies = append(f.trustedProxies, p)
+		}
+		return nil
+	})
 	fs.StringVar(&f.mediaDir, "media-dir", "", "directory archiving inbound media (dev mode; default: no archive)")
 	fs.StringVar(&f.mediaS3.Bucket, contract.InboxMediaS3BucketFlag, "", "S3-compatible bucket archiving inbound media (credentials: $"+
 		contract.InboxMediaS3AccessKeyEnv+" and $"+contract.InboxMediaS3SecretKeyEnv+", else the ambient ones)")
@@ -148,7 +160,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, Options{Media: archiveStore, Retention: src, Namespace: ref.Namespace, Inbox: ref.Name, InsecureLoopbackCookies: f.insecureCookies, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
+	return Serve(ctx, Options{Media: archiveStore, Retention: src, Namespace: ref.Namespace, Inbox: ref.Name, InsecureLoopbackCookies: f.insecureCookies, TrustedProxies: f.trustedProxies, DSN: dsn, Snapshot: src.Snapshot, Refresh: src.RefreshQuality,
 		Registry: reg, Metrics: metrics,
 		BindAddr: f.bindAddr, MetricsAddr: f.metricsAddr, APIToken: token, RequestTimeout: f.requestTimeout,
 		MaxAutoRepliesPerHour: f.maxAutoRepliesPerHour, Log: log.With("inbox", ref.String())})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -55,8 +56,10 @@ type Options struct {
 	// InsecureLoopbackCookies: dev mode's plain-HTTP loopback session cookies (see
 	// auth.Config).
 	InsecureLoopbackCookies bool
-	RequestTimeout          time.Duration
-	MaxAutoRepliesPerHour   int
+	// TrustedProxies: see auth.Config (--trusted-proxies).
+	TrustedProxies        []netip.Prefix
+	RequestTimeout        time.Duration
+	MaxAutoRepliesPerHour int
 	// Media, when set, archives inbound media there (see media.go and docs/inbox-media.md).
 	Media *media.Store
 	// Retention, when set, executes the Inbox's RetentionPolicies (runtime/inbox/retention).
@@ -205,7 +208,7 @@ func (o Options) registerAuth(ctx context.Context, mux *http.ServeMux, s *store.
 		inbox = "inbox"
 	}
 	svc, err := auth.New(auth.Config{Store: s, Namespace: o.Namespace, Inbox: inbox, Directory: directoryOf(o.Snapshot),
-		Static: static, InsecureLoopbackCookies: o.InsecureLoopbackCookies, Log: o.Log})
+		Static: static, InsecureLoopbackCookies: o.InsecureLoopbackCookies, TrustedProxies: o.TrustedProxies, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}

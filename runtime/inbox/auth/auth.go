@@ -32,6 +32,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -92,8 +93,12 @@ type Config struct {
 	// dev mode only, where the inbox listens on http://127.0.0.1. Otherwise the cookie is
 	// always Secure (TLS ends at the Ingress).
 	InsecureLoopbackCookies bool
-	Argon2                  Argon2Params // zero: DefaultArgon2
-	Log                     *slog.Logger
+	// TrustedProxies are the addresses of the proxies in front of the inbox (the Ingress
+	// controller's pods) whose X-Forwarded-For is believed for the per-address login
+	// throttle; empty: the connection's peer is the address.
+	TrustedProxies []netip.Prefix
+	Argon2         Argon2Params // zero: DefaultArgon2
+	Log            *slog.Logger
 }
 
 // Service authenticates requests and serves the accounts' endpoints.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -419,5 +420,37 @@ func TestRoles(t *testing.T) {
 	}
 	if res := r.do(req{method: "GET", path: "/api/v1/roles"}); res.code != 401 {
 		t.Fatalf("anonymous: %d", res.code)
+	}
+}
+
+// Behind a trusted proxy the per-address throttle counts the client named by
+// X-Forwarded-For; from anyone else the header is ignored.
+func TestThrottlingBehindProxy(t *testing.T) {
+	r := newRig(t, srv.NewDatabase(t), "acme", "support", func(c *auth.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	r.seedAdmin("initial-admin-password-1")
+	right := map[string]string{"login": "admin", "password": "initial-admin-password-1"}
+	viaProxy := func(client string, body map[string]string) resp {
+		return r.do(req{method: "POST", path: "/api/v1/login", body: body, from: "10.1.2.3:40000",
+			header: map[string]string{"X-Forwarded-For": "198.51.100.99, " + client + ", 10.9.9.9"}})
+	}
+	for i := range 6 {
+		body := map[string]string{"login": "user" + strconv.Itoa(i), "password": "wrong-password-1"}
+		if res := viaProxy("203.0.113.7", body); res.code != 401 {
+			t.Fatalf("failure %d: %d %s", i, res.code, res.body)
+		}
+	}
+	if res := viaProxy("203.0.113.7", right); res.code != 429 {
+		t.Fatalf("the client behind the proxy is not throttled: %d %s", res.code, res.body)
+	}
+	if res := viaProxy("203.0.113.8", right); res.code != 200 {
+		t.Fatalf("another client behind the same proxy: %d %s", res.code, res.body)
+	}
+	// An untrusted peer cannot pick its address with the header.
+	spoof := r.do(req{method: "POST", path: "/api/v1/login", body: right, from: "192.0.2.50:1",
+		header: map[string]string{"X-Forwarded-For": "203.0.113.8"}})
+	if spoof.code != 200 || r.count(`SELECT count(*) FROM login_attempts WHERE source = '192.0.2.50'`) != 1 {
+		t.Fatalf("spoofed header: %d %s", spoof.code, spoof.body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -193,12 +194,41 @@ func isLoopback(remote string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// sourceAddress is the client's address for throttling: the connection's peer (a
-// proxy's X-Forwarded-For is not trusted: anyone can write it).
-func sourceAddress(r *http.Request) string {
+// sourceAddress is the client's address for throttling: the connection's peer, or,
+// when the peer is one of trusted (the Ingress controller's addresses), the right-most
+// X-Forwarded-For entry that is not trusted (entries left of it could be written by
+// anyone).
+func sourceAddress(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !isTrusted(host, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break
+		}
+		if !isTrusted(hop, trusted) {
+			return hop
+		}
 	}
 	return host
+}
+
+func isTrusted(addr string, trusted []netip.Prefix) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -85,7 +85,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	var p *authz.Principal
 	var refused error // a refusal whose attempt is committed
 	err := s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) error {
-		login, role, err := s.checkPassword(r.Context(), tx, req.Login, req.Password, sourceAddress(r))
+		login, role, err := s.checkPassword(r.Context(), tx, req.Login, req.Password, sourceAddress(r, s.cfg.TrustedProxies))
 		if errors.Is(err, errWrongCredentials) || errors.Is(err, errDisabled) {
 			refused = err
 			return nil

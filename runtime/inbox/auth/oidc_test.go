@@ -40,7 +40,9 @@ func (userStore) GetUserByID(id string) *storage.User {
 		Email: id + "@example.com", EmailVerified: true}
 }
 
-func (s userStore) GetUserByUsername(name string) *storage.User { return s.GetUserByID(strings.ToLower(name)) }
+func (s userStore) GetUserByUsername(name string) *storage.User {
+	return s.GetUserByID(strings.ToLower(name))
+}
 
 func (userStore) ExampleClientID() string { return storage.ServiceUserID }
 

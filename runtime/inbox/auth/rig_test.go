@@ -101,6 +101,7 @@ type req struct {
 	bearer       string
 	cookie       *http.Cookie
 	csrf         string
+	header       map[string]string
 }
 
 type resp struct {
@@ -137,6 +138,9 @@ func (r *rig) do(q req) resp {
 	}
 	if q.cookie != nil {
 		hr.AddCookie(q.cookie)
+	}
+	for k, v := range q.header {
+		hr.Header.Set(k, v)
 	}
 	if q.csrf != "" {
 		hr.Header.Set(auth.CSRFHeader, q.csrf)
