@@ -30,7 +30,7 @@ type InboxAccess struct {
 
 // Permission is one permission of the inbox's API ("<object>.<verb>"). The enum is
 // authz.All (runtime/inbox/authz); a test checks that they agree.
-// +kubebuilder:validation:Enum=conversations.read;conversations.readAll;conversations.reply;conversations.update;conversations.assign;conversations.overrideCapacity;contacts.read;contacts.write;contacts.import;agents.read;agents.manage;availability.set;roles.read;tokens.manage;supervisor.read;reports.read;audit.read;export;campaigns.read;campaigns.manage;integrations.read
+// +kubebuilder:validation:Enum=conversations.read;conversations.readAll;conversations.reply;conversations.update;conversations.assign;conversations.overrideCapacity;contacts.read;contacts.write;contacts.import;agents.read;agents.manage;availability.set;roles.read;tokens.manage;supervisor.read;reports.read;reports.manage;audit.read;export;campaigns.read;campaigns.manage;integrations.read
 type Permission string
 
 // InboxRole is a custom role.
