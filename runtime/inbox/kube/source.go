@@ -56,7 +56,7 @@ type Source struct {
 	routing cache.GenericLister
 	// retention is read by the retention runner (Retention), not part of the Snapshot.
 	retention cache.GenericLister
-	inboxes cache.GenericLister // the one Inbox
+	inboxes   cache.GenericLister // the one Inbox
 }
 
 // NewSource prepares a Source for the Inbox namespace/name; Run starts it.
