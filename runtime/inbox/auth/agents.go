@@ -110,17 +110,12 @@ func (s *Service) createAgent(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, *p)
 		return
 	}
-	if err := CheckPassword(req.Password); err != nil {
-		problem.RespondField(w, http.StatusBadRequest, "password", "password "+err.Error())
-		return
-	}
-	hash, err := HashPassword(req.Password, s.cfg.Argon2)
-	if err != nil {
-		s.dbError(w, "hashing a password", err)
+	hash, ok := s.newPasswordHash(w, req.Password)
+	if !ok {
 		return
 	}
 	var out AgentView
-	err = s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) error {
+	err := s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
 		out, err = scanAgent(tx.QueryRow(r.Context(), `INSERT INTO agents (namespace, inbox, login, display_name, role, password_hash, source)
 			VALUES ($1, $2, $3, $4, $5, $6, 'api') RETURNING `+agentColumns,
 			s.cfg.Namespace, s.cfg.Inbox, req.Login, req.DisplayName, req.Role, hash), d.Teams)
@@ -265,17 +260,12 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := CheckPassword(req.Password); err != nil {
-		problem.RespondField(w, http.StatusBadRequest, "password", "password "+err.Error())
-		return
-	}
-	hash, err := HashPassword(req.Password, s.cfg.Argon2)
-	if err != nil {
-		s.dbError(w, "hashing a password", err)
+	hash, ok := s.newPasswordHash(w, req.Password)
+	if !ok {
 		return
 	}
 	d := s.directory()
-	err = s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) error {
+	err := s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) error {
 		a, err := s.lockAgent(r.Context(), tx, login, d)
 		if err != nil {
 			return err
@@ -293,4 +283,20 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return s.audit(r.Context(), tx, actor.Actor(), "agent.password_reset", "agent", login, nil)
 	})
 	s.answerAgent(w, login, err, func() { w.WriteHeader(http.StatusNoContent) })
+}
+
+// newPasswordHash checks a new password (field "password") and hashes it; on failure it
+// has answered and returns false.
+func (s *Service) newPasswordHash(w http.ResponseWriter, pw string) (string, bool) {
+	if err := CheckPassword(pw); err != nil {
+		problem.RespondField(w, http.StatusBadRequest, "password", "password "+err.Error())
+		return "", false
+	}
+	hash, err := HashPassword(pw, s.cfg.Argon2)
+	if err != nil {
+		s.cfg.Log.Error("hashing a password failed", "error", err)
+		problem.Respond(w, http.StatusInternalServerError, "the password could not be hashed")
+		return "", false
+	}
+	return hash, true
 }

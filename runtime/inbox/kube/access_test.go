@@ -1,8 +1,6 @@
 package kube_test
 
 import (
-	"context"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube/kubetest"
-	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
 // The snapshot's Access follows the Inbox (roles, agents, single sign-on with its
@@ -36,14 +33,7 @@ func TestSourceAccess(t *testing.T) {
 		Teams: []sbv1.Team{{Name: "iberia", Members: []string{"ana", "bruno"}}, {Name: "billing", Members: []string{"ana"}}}}}
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}, ib, other, rp,
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sso", Namespace: "acme"}, StringData: map[string]string{"clientSecret": "s3cret"}})
-	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Resync = 200 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go src.Run(ctx)
+	src := runSource(t, cfg)
 	a := waitAccess(t, src, func(a kube.Access) bool { return a.OIDC != nil && len(a.Agents) == 1 })
 	if !slices.Equal(a.Teams["ana"], []string{"billing", "iberia"}) || !slices.Equal(a.Teams["bruno"], []string{"iberia"}) {
 		t.Errorf("teams %v", a.Teams)

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
@@ -48,6 +49,21 @@ func giveTo(t *testing.T, c client.Client, number, inbox string) {
 	if err := c.Status().Update(context.Background(), num); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runSource runs a Source for the Inbox acme/main, resyncing every 200 ms, until the
+// test ends.
+func runSource(t *testing.T, cfg *rest.Config) *kube.Source {
+	t.Helper()
+	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Resync = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go src.Run(ctx)
+	return src
 }
 
 // served waits until the snapshot serves exactly want (Number names) and returns it.
@@ -97,14 +113,8 @@ func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
 	giveTo(t, c, "a", "main")
 	giveTo(t, c, "b", "older")
 
-	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Resync = 200 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go src.Run(ctx)
+	src := runSource(t, cfg)
+	ctx := context.Background()
 
 	snap := served(t, src, "a")
 	a, ok := snap.ByPhoneNumberID("106540352242922")
