@@ -58,7 +58,8 @@ func TestInboxRBACOnTheAPIServer(t *testing.T) {
 	served := newNumber(ns, "served", withCredentials("served-creds"))
 	other := newNumber(ns, "other", withCredentials("other-creds"), withLabels(map[string]string{"team": "other"}))
 	mustCreate(t, served, other, newSecret(ns, "served-creds", fullCredentials()),
-		newSecret(ns, "other-creds", fullCredentials()), newSecret(ns, "crm-token", map[string]string{"token": "x"}))
+		newSecret(ns, "other-creds", fullCredentials()), newSecret(ns, "crm-token", map[string]string{"token": "x"}),
+		newSecret(ns, "rbac-initial-admin", map[string]string{"password": "x"}))
 
 	ib := newInbox(ns, "rbac", nil, func(i *sbv1.Inbox) {
 		i.UID = "00000000-0000-0000-0000-000000000001" // never created: the shared manager leaves these objects alone
@@ -85,6 +86,11 @@ func TestInboxRBACOnTheAPIServer(t *testing.T) {
 		{"get a Secret named on the Inbox", true, func() error { return getSecret(inbox, ns, "crm-token") }},
 		{"get another Number's credentials", false, func() error { return getSecret(inbox, ns, "other-creds") }},
 		{"list Secrets", false, func() error { return inbox.List(testCtx, &corev1.SecretList{}, client.InNamespace(ns)) }},
+		{"get its initial admin Secret", true, func() error { return getSecret(inbox, ns, "rbac-initial-admin") }},
+		{"list its own Inbox by name", true, func() error {
+			return inbox.List(testCtx, &sbv1.InboxList{}, client.InNamespace(ns), client.MatchingFields{"metadata.name": "rbac"})
+		}},
+		{"list every Inbox", false, func() error { return inbox.List(testCtx, &sbv1.InboxList{}, client.InNamespace(ns)) }},
 		{"list Numbers", true, func() error { return inbox.List(testCtx, &sbv1.NumberList{}, client.InNamespace(ns)) }},
 		{"annotate a served Number", true, func() error { return annotate(inbox, served) }},
 		{"annotate another Number", false, func() error { return annotate(inbox, other) }},
