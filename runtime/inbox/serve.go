@@ -38,7 +38,7 @@ import (
 // Options configure Serve. Namespace, DSN, Snapshot and Log are required.
 type Options struct {
 	Namespace string // the Inbox's namespace: the tenant
-	Inbox     string // the Inbox's name: agent accounts belong to it
+	Inbox     string // the Inbox's name: agent accounts belong to it ("inbox" when empty)
 	DSN       string
 	// Snapshot returns what the inbox serves now (nil until loaded: not ready).
 	Snapshot func() *kube.Snapshot
