@@ -59,7 +59,7 @@ func TestLoginSessionAndCookie(t *testing.T) {
 	var me auth.PrincipalView
 	res := r.do(req{method: "GET", path: "/api/v1/me", cookie: cookie})
 	res.json(t, &me)
-	if res.code != 200 || me.Subject != "admin" || me.Role != "admin" || me.Kind != "agent" || me.CSRFToken != csrf || len(me.Permissions) != len(authz.All) {
+	if res.code != 200 || me.Subject != "admin" || me.DisplayName != "Administrator" || me.Role != "admin" || me.Kind != "agent" || me.CSRFToken != csrf || len(me.Permissions) != len(authz.All) {
 		t.Fatalf("me: %d %+v", res.code, me)
 	}
 	// Wrong password, unknown login: the same 401.

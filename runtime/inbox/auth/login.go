@@ -17,10 +17,12 @@ import (
 
 // PrincipalView is the JSON of a principal (GET /api/v1/me, the login's answer).
 type PrincipalView struct {
-	Namespace   string   `json:"namespace"`
-	Inbox       string   `json:"inbox"`
-	Kind        string   `json:"kind"`
-	Subject     string   `json:"subject"`
+	Namespace string `json:"namespace"`
+	Inbox     string `json:"inbox"`
+	Kind      string `json:"kind"`
+	Subject   string `json:"subject"`
+	// DisplayName is the agent's (GET /api/v1/me only; "" for tokens).
+	DisplayName string   `json:"displayName,omitempty"`
 	Role        string   `json:"role"`
 	Teams       []string `json:"teams"`
 	Permissions []string `json:"permissions"`
@@ -236,5 +238,16 @@ func (s *Service) me(w http.ResponseWriter, r *http.Request) {
 	if sess, _ := r.Context().Value(sessionKey{}).(*session); sess != nil {
 		csrf = sess.csrf
 	}
-	writeJSON(w, http.StatusOK, viewOf(p, csrf))
+	v := viewOf(p, csrf)
+	if p.Kind == authz.KindAgent {
+		err := s.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) error {
+			return tx.QueryRow(r.Context(), `SELECT display_name FROM agents WHERE namespace = $1 AND inbox = $2 AND login = $3`,
+				s.cfg.Namespace, s.cfg.Inbox, p.Subject).Scan(&v.DisplayName)
+		})
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			s.dbError(w, "reading an agent", err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
