@@ -79,8 +79,11 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	case req.Password == "":
 		problem.RespondField(w, http.StatusBadRequest, "password", "password is required")
 		return
-	case len(req.Login) > 64 || len(req.Password) > 4*MaxPasswordLength:
-		problem.RespondField(w, http.StatusBadRequest, "login", "login or password too long")
+	case len(req.Login) > 64:
+		problem.RespondField(w, http.StatusBadRequest, "login", "login must be at most 64 characters")
+		return
+	case len(req.Password) > 4*MaxPasswordLength:
+		problem.RespondField(w, http.StatusBadRequest, "password", fmt.Sprintf("password must be at most %d characters", MaxPasswordLength))
 		return
 	}
 	id, csrf := randomToken(32), randomToken(32)
@@ -135,15 +138,15 @@ func (s *Service) checkPassword(ctx context.Context, tx pgx.Tx, login, password,
 		WITH a AS (
 			SELECT count(*) AS n, min(at) AS oldest FROM login_attempts
 			WHERE namespace = $1 AND inbox = $2 AND login = $3 AND NOT succeeded
-			  AND at > now() - $5::interval
+			  AND at > now() - make_interval(secs => $5)
 			  AND at > coalesce((SELECT max(at) FROM login_attempts WHERE namespace = $1 AND inbox = $2
 			                     AND login = $3 AND succeeded), '-infinity')),
 		s AS (
 			SELECT count(*) AS n, min(at) AS oldest FROM login_attempts
-			WHERE namespace = $1 AND inbox = $2 AND source = $4 AND NOT succeeded AND at > now() - $5::interval)
-		SELECT a.n, coalesce(extract(epoch FROM a.oldest + $5::interval - now()), 0),
-		       s.n, coalesce(extract(epoch FROM s.oldest + $5::interval - now()), 0) FROM a, s`,
-		s.cfg.Namespace, s.cfg.Inbox, login, source, lim.Window.String()).Scan(&acctN, &acctWait, &srcN, &srcWait)
+			WHERE namespace = $1 AND inbox = $2 AND source = $4 AND NOT succeeded AND at > now() - make_interval(secs => $5))
+		SELECT a.n, coalesce(extract(epoch FROM a.oldest + make_interval(secs => $5) - now()), 0),
+		       s.n, coalesce(extract(epoch FROM s.oldest + make_interval(secs => $5) - now()), 0) FROM a, s`,
+		s.cfg.Namespace, s.cfg.Inbox, login, source, lim.Window.Seconds()).Scan(&acctN, &acctWait, &srcN, &srcWait)
 	if err != nil {
 		return "", "", err
 	}
@@ -189,8 +192,8 @@ func (s *Service) checkPassword(ctx context.Context, tx pgx.Tx, login, password,
 // startSession stores a new session and audits it.
 func (s *Service) startSession(ctx context.Context, tx pgx.Tx, login, id, csrf, method string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO agent_sessions (id_hash, namespace, inbox, login, csrf_token, expires_at)
-		VALUES ($1, $2, $3, $4, $5, now() + $6::interval)`,
-		hashSecret(id), s.cfg.Namespace, s.cfg.Inbox, login, csrf, s.cfg.SessionTTL.String()); err != nil {
+		VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+		hashSecret(id), s.cfg.Namespace, s.cfg.Inbox, login, csrf, s.cfg.SessionTTL.Seconds()); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM agent_sessions WHERE expires_at < now() - interval '1 day'`); err != nil {

@@ -84,7 +84,7 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, *p)
 		return
 	}
-	var lifetime *string
+	var lifetime *float64 // seconds
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d < time.Minute || d > MaxTokenLifetime {
@@ -92,14 +92,14 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("expiresIn must be a duration from 1m to %s (for example \"720h\"), got %q", MaxTokenLifetime, req.ExpiresIn))
 			return
 		}
-		v := d.String()
+		v := d.Seconds()
 		lifetime = &v
 	}
 	secret := TokenPrefix + randomToken(32)
 	var out TokenView
 	err := s.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
 		out, err = scanToken(tx.QueryRow(r.Context(), `INSERT INTO api_tokens (namespace, inbox, name, hash, role, created_by, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval) RETURNING `+tokenColumns,
+			VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) RETURNING `+tokenColumns,
 			s.cfg.Namespace, s.cfg.Inbox, req.Name, hashSecret(secret), req.Role, actor.Actor(), lifetime))
 		if err != nil {
 			return err
