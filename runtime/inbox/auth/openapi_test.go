@@ -22,8 +22,8 @@ func TestOpenAPIFragmentMatchesRoutes(t *testing.T) {
 		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
-	if err := yaml.Unmarshal(b, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.1") {
-		t.Fatalf("the fragment: %v (openapi %q)", err, doc.OpenAPI)
+	if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Paths) == 0 {
+		t.Fatalf("the fragment: %v (%d paths)", err, len(doc.Paths))
 	}
 	if _, err := auth.New(auth.Config{Namespace: "acme", Inbox: "support"}); err == nil {
 		t.Fatal("New accepted a config without a store")
