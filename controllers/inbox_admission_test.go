@@ -3,8 +3,10 @@ package controllers
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 )
@@ -51,6 +53,20 @@ func TestAdmissionInbox(t *testing.T) {
 		{"secretRefs repeated", inboxWith(ns, secrets("a", "a")), []string{"spec.secretRefs[1]", "Duplicate value"}},
 		{"secretRefs over 20", inboxWith(ns, secrets(many...)), []string{"spec.secretRefs", "20"}},
 		{"resources gpu", inboxWith(ns, withResources(map[string]string{"nvidia.com/gpu": "1"}, nil)), []string{"spec.resources.requests", "only cpu, memory and ephemeral-storage"}},
+		{"integration secret not in secretRefs", inboxWith(ns, func(i *sbv1.Inbox) {
+			i.Spec.Integrations = &sbv1.InboxIntegrations{Webhooks: []sbv1.IntegrationWebhook{{Name: "crm", URL: "https://example.com/h",
+				Events: []sbv1.IntegrationEvent{sbv1.EventMessageReceived}, SecretRef: sbv1.SecretKeyRef{Name: "hooks", Key: "secret"}}}}
+		}), []string{"spec.integrations", "spec.secretRefs"}},
+		{"chatbot timeout over 30s", inboxWith(ns, func(i *sbv1.Inbox) {
+			i.Spec.SecretRefs = []sbv1.LocalObjectReference{{Name: "bot"}}
+			i.Spec.Integrations = &sbv1.InboxIntegrations{Chatbot: &sbv1.IntegrationChatbot{URL: "https://example.com/bot",
+				SecretRef: sbv1.SecretKeyRef{Name: "bot", Key: "secret"}, Timeout: &metav1.Duration{Duration: time.Minute}}}
+		}), []string{"spec.integrations.chatbot", "at most 30s"}},
+		{"webhook unknown event", inboxWith(ns, func(i *sbv1.Inbox) {
+			i.Spec.SecretRefs = []sbv1.LocalObjectReference{{Name: "hooks"}}
+			i.Spec.Integrations = &sbv1.InboxIntegrations{Webhooks: []sbv1.IntegrationWebhook{{Name: "crm", URL: "https://example.com/h",
+				Events: []sbv1.IntegrationEvent{"message.sent"}, SecretRef: sbv1.SecretKeyRef{Name: "hooks", Key: "secret"}}}}
+		}), []string{"spec.integrations.webhooks[0].events[0]", "message.sent"}},
 		{"limit below request", inboxWith(ns, withResources(map[string]string{"memory": "1Gi"}, map[string]string{"memory": "512Mi"})), []string{"spec.resources", "each limit must be at least its request"}},
 	})
 }
@@ -62,4 +78,22 @@ func TestAdmissionInboxAcceptsAndDefaults(t *testing.T) {
 	if ib.Spec.Replicas == nil || *ib.Spec.Replicas != 2 {
 		t.Errorf("spec.replicas not defaulted to 2: %v", ib.Spec.Replicas)
 	}
+}
+
+func TestAdmissionInboxAcceptsIntegrations(t *testing.T) {
+	ns := newNamespace(t)
+	ref := func(name string) sbv1.SecretKeyRef { return sbv1.SecretKeyRef{Name: name, Key: "secret"} }
+	crmToken := ref("crm")
+	ib := newInbox(ns, "hooks", nil, func(i *sbv1.Inbox) {
+		i.Spec.SecretRefs = []sbv1.LocalObjectReference{{Name: "hooks"}, {Name: "bot"}, {Name: "crm"}}
+		i.Spec.Integrations = &sbv1.InboxIntegrations{
+			Webhooks: []sbv1.IntegrationWebhook{{Name: "orders", URL: "https://orders.example.com/switchboard",
+				Events: []sbv1.IntegrationEvent{sbv1.EventMessageReceived, sbv1.EventConversationResolved}, SecretRef: ref("hooks")}},
+			Chatbot: &sbv1.IntegrationChatbot{URL: "http://bot.shop.svc:8080/answer", SecretRef: ref("bot"),
+				Timeout: &metav1.Duration{Duration: 5 * time.Second}},
+			CRM: &sbv1.IntegrationCRM{URL: "https://crm.example.com/contacts/{wa_id}", BearerTokenRef: &crmToken,
+				Timeout: &metav1.Duration{Duration: 500 * time.Millisecond}, CacheTTL: &metav1.Duration{Duration: 5 * time.Minute}},
+		}
+	})
+	mustCreate(t, ib)
 }

@@ -7,6 +7,7 @@ import (
 
 // InboxSpec declares the inbox service that receives the webhooks of the selected
 // Numbers: its Deployment, Service and permissions are declared by the operator.
+// +kubebuilder:validation:XValidation:rule="!has(self.integrations) || ((!has(self.integrations.webhooks) || self.integrations.webhooks.all(w, has(self.secretRefs) && self.secretRefs.exists(r, r.name == w.secretRef.name))) && (!has(self.integrations.chatbot) || (has(self.secretRefs) && self.secretRefs.exists(r, r.name == self.integrations.chatbot.secretRef.name))) && (!has(self.integrations.crm) || ((!has(self.integrations.crm.secretRef) || (has(self.secretRefs) && self.secretRefs.exists(r, r.name == self.integrations.crm.secretRef.name))) && (!has(self.integrations.crm.bearerTokenRef) || (has(self.secretRefs) && self.secretRefs.exists(r, r.name == self.integrations.crm.bearerTokenRef.name))))))",message="spec.integrations: every Secret it names must also be listed in spec.secretRefs (the inbox's Role grants only those)"
 type InboxSpec struct {
 	// NumberSelector selects the Numbers in this namespace whose webhooks this Inbox
 	// receives. An empty selector selects every Number in the namespace. A Number
@@ -44,6 +45,11 @@ type InboxSpec struct {
 
 	// InboxAccess: custom roles, declared agents and single sign-on (inbox_auth_types.go).
 	InboxAccess `json:",inline"`
+	// Integrations connect the inbox to the user's services: outbound webhooks, a
+	// chatbot hook and a CRM lookup (docs/integrations.md). Every Secret they name must
+	// also be listed in secretRefs, so that the inbox's Role may read it.
+	// +optional
+	Integrations *InboxIntegrations `json:"integrations,omitempty"`
 
 	// Suspend stops the operator from reconciling this Inbox: nothing is created,
 	// changed or repaired until it is set back to false. A running inbox keeps running.
@@ -92,6 +98,114 @@ type S3Bucket struct {
 	// ambient credentials (an IAM role for service accounts, instance metadata).
 	// +optional
 	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// IntegrationEvent is an event the outbound webhooks can subscribe to.
+// +kubebuilder:validation:Enum=message.received;conversation.assigned;conversation.resolved
+type IntegrationEvent string
+
+// The integration events (docs/integrations.md gives their bodies).
+const (
+	EventMessageReceived      IntegrationEvent = "message.received"
+	EventConversationAssigned IntegrationEvent = "conversation.assigned"
+	EventConversationResolved IntegrationEvent = "conversation.resolved"
+)
+
+// InboxIntegrations are the inbox's connections to the user's services. Every request
+// to them is signed with HMAC-SHA256 (X-Switchboard-Signature) using the named secret.
+// +kubebuilder:validation:XValidation:rule="!has(self.webhooks) || self.webhooks.all(w, self.webhooks.exists_one(v, v.name == w.name))",message="spec.integrations.webhooks: names must be unique"
+type InboxIntegrations struct {
+	// Webhooks receive the events they subscribe to, retried with exponential backoff
+	// until delivered or maxAttempts is reached.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	Webhooks []IntegrationWebhook `json:"webhooks,omitempty"`
+	// Chatbot receives every inbound message of a conversation no agent has taken yet,
+	// and may answer it.
+	// +optional
+	Chatbot *IntegrationChatbot `json:"chatbot,omitempty"`
+	// CRM is asked for a contact's fields when a conversation is opened.
+	// +optional
+	CRM *IntegrationCRM `json:"crm,omitempty"`
+}
+
+// IntegrationWebhook is one of the user's HTTP endpoints.
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || (duration(self.timeout) > duration('0s') && duration(self.timeout) <= duration('30s'))",message="timeout must be more than 0s and at most 30s"
+type IntegrationWebhook struct {
+	// Name identifies the endpoint in the delivery log (a DNS label).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// URL receives POST requests with a JSON body (http or https).
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="must be an http or https URL"
+	URL string `json:"url"`
+	// Events this endpoint receives.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=set
+	Events []IntegrationEvent `json:"events"`
+	// SecretRef is the key holding the HMAC-SHA256 signing secret.
+	// +required
+	SecretRef SecretKeyRef `json:"secretRef"`
+	// Timeout of one attempt (default 10s, at most 30s).
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// MaxAttempts before a delivery is given up (default 8, at most 20). Attempts are
+	// spaced by exponential backoff with jitter: about 5s, 10s, 20s, … capped at 1h.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	MaxAttempts *int32 `json:"maxAttempts,omitempty"`
+}
+
+// IntegrationChatbot is the user's service that may answer inbound messages.
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || (duration(self.timeout) > duration('0s') && duration(self.timeout) <= duration('30s'))",message="timeout must be more than 0s and at most 30s"
+type IntegrationChatbot struct {
+	// URL receives each inbound message (POST, JSON, signed) and may answer with a
+	// reply: {"text": "..."}, or {"template": {...}}, and/or {"handoff": true}.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="must be an http or https URL"
+	URL string `json:"url"`
+	// SecretRef is the key holding the HMAC-SHA256 signing secret.
+	// +required
+	SecretRef SecretKeyRef `json:"secretRef"`
+	// Timeout after which the conversation is handed to a human (default 5s, at most
+	// 30s).
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// IntegrationCRM is the user's CRM, asked for a contact's fields by wa_id.
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || (duration(self.timeout) > duration('0s') && duration(self.timeout) <= duration('5s'))",message="timeout must be more than 0s and at most 5s"
+// +kubebuilder:validation:XValidation:rule="!has(self.cacheTTL) || (duration(self.cacheTTL) >= duration('0s') && duration(self.cacheTTL) <= duration('24h'))",message="cacheTTL must be between 0s and 24h"
+type IntegrationCRM struct {
+	// URL is requested with GET; "{wa_id}" in it is replaced by the contact's wa_id,
+	// otherwise ?wa_id= is added. The answer is a JSON object of fields.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self.replace('{wa_id}', '0')) && (self.startsWith('https://') || self.startsWith('http://'))",message="must be an http or https URL"
+	URL string `json:"url"`
+	// SecretRef is the key holding the HMAC-SHA256 signing secret (the request's
+	// signature covers its timestamp and path).
+	// +optional
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+	// BearerTokenRef is the key holding a token sent as Authorization: Bearer.
+	// +optional
+	BearerTokenRef *SecretKeyRef `json:"bearerTokenRef,omitempty"`
+	// Timeout of one lookup (default 500ms, at most 5s); past it the conversation is
+	// returned without the fields.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// CacheTTL is how long a contact's fields are reused (default 5m; 0s disables).
+	// +optional
+	CacheTTL *metav1.Duration `json:"cacheTTL,omitempty"`
 }
 
 // InboxResources are the compute resources of the inbox container, keyed by resource
