@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/calendar"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
 )
 
 // The policies the inbox compiles for each Number it serves.
@@ -25,8 +26,12 @@ var (
 // KeywordRules that select it (compiled, in priority order), and the business hours and
 // after-hours reply of its RoutingPolicy.
 type Policy struct {
-	Inbound         *keywords.Set   // nil: no inbound rule
-	Outbound        *keywords.Set   // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
+	Inbound  *keywords.Set // nil: no inbound rule
+	Outbound *keywords.Set // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
+	// OutboundRules are the same Outbound KeywordRules compiled for runtime/outbound (with
+	// the RoutingPolicy's business hours), for producers that check a reply before
+	// enqueueing it (the chatbot hook; the sender checks again).
+	OutboundRules   *outbound.Rules
 	Hours           *calendar.Hours // nil: always open (no RoutingPolicy, or no businessHours)
 	AfterHoursReply string
 	// Teams are the RoutingPolicy's teams with their members (agents' login names).
@@ -102,14 +107,17 @@ func (p policies) compile(num *sbv1.Number, log *slog.Logger) Policy {
 		pol.Inbound = set
 		pol.Outbound, _ = keywords.Compile(sbv1.Outbound, mine) // the same rules; errors logged above
 	}
-	for _, rp := range p.routing {
+	var selected *sbv1.RoutingPolicy
+	for i, rp := range p.routing {
 		if selects(rp.Spec.NumberSelector, num) {
 			pol.Hours, pol.AfterHoursReply = routingOf(rp, num, log)
 			pol.Routing = compileRouting(rp, num, log)
 			pol.Teams = rp.Spec.Teams
+			selected = &p.routing[i]
 			break
 		}
 	}
+	pol.OutboundRules, _ = outbound.Compile(num, p.rules, selected)
 	return pol
 }
 

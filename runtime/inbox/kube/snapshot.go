@@ -33,12 +33,15 @@ func (n Number) String() string { return n.Ref.String() }
 type Snapshot struct {
 	Namespace string
 	// Access: roles, teams, declared agents, single sign-on (access.go).
-	Access    Access
-	numbers   []Number
-	byID      map[string]*Number
-	byDisplay map[string]*Number
-	byWABA    map[string][]*Number
-	byName    map[string]*Number
+	Access Access
+	// Integrations is the Inbox's spec.integrations, compiled with its secrets (never
+	// nil in a Snapshot from a Source; nil in tests means none).
+	Integrations *Integrations
+	numbers      []Number
+	byID         map[string]*Number
+	byDisplay    map[string]*Number
+	byWABA       map[string][]*Number
+	byName       map[string]*Number
 }
 
 // NewSnapshot indexes the served Numbers of the namespace (the Inbox's). Numbers without

@@ -156,6 +156,11 @@ func (s *Source) swap(ctx context.Context, numbers []*sbv1.Number, pols policies
 	}
 	snap := NewSnapshot(s.inbox.Namespace, out)
 	snap.Access = s.access(ctx, pols)
+	var prev *Integrations
+	if old := s.snap.Load(); old != nil {
+		prev = old.Integrations
+	}
+	snap.Integrations = s.readIntegrations(ctx, prev)
 	s.snap.Store(snap)
 	if s.OnSnapshot != nil {
 		s.OnSnapshot(snap)
