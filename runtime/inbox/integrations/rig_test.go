@@ -46,6 +46,7 @@ type rig struct {
 	snap  atomic.Pointer[kube.Snapshot]
 	logs  *syncBuffer
 	log   *slog.Logger
+	api   *API // the API get calls (one CRM cache per rig)
 }
 
 type syncBuffer struct {

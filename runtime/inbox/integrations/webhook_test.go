@@ -202,14 +202,21 @@ func TestEventsOfUnsubscribedTypesAreDropped(t *testing.T) {
 // get calls the API as a principal of role and checks the status.
 func get(t *testing.T, r *rig, path, role string, status int) string {
 	t.Helper()
-	api := NewAPI(r.store, ns, NewCRMLookup(r.snapshot, nil, r.log), r.log)
+	if r.api == nil {
+		r.api = NewAPI(r.store, ns, NewCRMLookup(r.snapshot, nil, r.log), r.log)
+	}
+	api := r.api
 	mux := http.NewServeMux()
 	api.Register(mux, authz.AuthenticatorFunc(func(*http.Request) (*authz.Principal, error) {
 		if role == "" {
 			return nil, nil
 		}
-		p := authz.NewPrincipal(ns, "support", authz.KindAgent, "maria", role, authz.Predefined()[role])
-		p.Teams = []string{"sales"}
+		// "<role>-in-team": the role, in the conversation's team.
+		base, inTeam := strings.CutSuffix(role, "-in-team")
+		p := authz.NewPrincipal(ns, "support", authz.KindAgent, "maria", base, authz.Predefined()[base])
+		if inTeam {
+			p.Teams = []string{"sales"}
+		}
 		return p, nil
 	}))
 	rec := httptest.NewRecorder()

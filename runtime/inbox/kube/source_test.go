@@ -203,3 +203,46 @@ func waitPolicy(t *testing.T, src *kube.Source, what string, ok func(kube.Policy
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSourceReadsIntegrations: the Inbox's spec.integrations is compiled into the
+// snapshot with its Secrets, and a rotated secret is picked up.
+func TestSourceReadsIntegrations(t *testing.T) {
+	cfg, c, _ := kubetest.Start(t)
+	hooks := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: "acme"}, StringData: map[string]string{"secret": "s-1"}}
+	ib := &sbv1.Inbox{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: "acme"}, Spec: sbv1.InboxSpec{
+		SecretRefs: []sbv1.LocalObjectReference{{Name: "hooks"}},
+		Integrations: &sbv1.InboxIntegrations{Webhooks: []sbv1.IntegrationWebhook{{Name: "orders", URL: "https://orders.example/h",
+			Events: []sbv1.IntegrationEvent{sbv1.EventConversationResolved}, SecretRef: sbv1.SecretKeyRef{Name: "hooks", Key: "secret"}}}}}}
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}, secret("creds-a", "app-a"),
+		number("a", "106540352242922", "sales", "creds-a"), hooks, ib)
+	giveTo(t, c, "a", "main")
+	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Resync = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go src.Run(ctx)
+	waitSecret := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if s := src.Snapshot(); s != nil && s.Integrations != nil && len(s.Integrations.Webhooks) == 1 &&
+				string(s.Integrations.Webhooks[0].Secret) == want && s.Integrations.Webhooks[0].Subscribes("conversation.resolved") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the snapshot never had the webhook with the secret %q", want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitSecret("s-1")
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "hooks"}, hooks)
+	hooks.Data["secret"] = []byte("s-2")
+	if err := c.Update(ctx, hooks); err != nil {
+		t.Fatal(err)
+	}
+	waitSecret("s-2")
+}
