@@ -8,7 +8,12 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
+	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
 func bot(url string, timeout time.Duration) *kube.Integrations {
@@ -158,5 +163,35 @@ func TestChatbotIsNotAskedAboutAnAssignedConversation(t *testing.T) {
 	}
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("%d chatbot calls, want 1", n)
+	}
+}
+
+func TestChatbotAnswerBlockedByAnOutboundRuleHandsOff(t *testing.T) {
+	rc := newReceiver(t, botSecret, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"text":"Resultado garantizado."}`))
+	})
+	r := newRig(t, bot(rc.srv.URL, 5*time.Second))
+	rule := sbv1.KeywordRule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-guarantees"},
+		Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Outbound, Match: sbv1.KeywordMatch{Any: []string{"garantizado"}, Mode: sbv1.MatchWord},
+			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{Reason: "Never promise results."}}}}
+	rules, errs := outbound.Compile(&sbv1.Number{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: number}}, []sbv1.KeywordRule{rule}, nil)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	snap := kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: number}, PhoneNumberID: "100",
+		Policy: kube.Policy{Outbound: rules}}})
+	snap.Integrations = r.snapshot().Integrations
+	r.snap.Store(snap)
+	conv := r.receive("34600111222", "wamid.A", "¿funciona?")
+	r.until(r.worker(nil), "the chatbot call", r.chatbotDone)
+	h := r.query(`SELECT bot_handoff_reason FROM conversations WHERE id = $1`, conv)
+	if h[0]["bot_handoff_reason"] != HandoffBlocked {
+		t.Errorf("handoff = %v, want %q", h[0], HandoffBlocked)
+	}
+	if n := len(r.query(`SELECT 1 FROM outbox`)); n != 0 {
+		t.Error("a blocked answer was enqueued")
+	}
+	if d := r.query(`SELECT last_error FROM integration_deliveries`); !strings.Contains(d[0]["last_error"].(string), "acme/no-guarantees") {
+		t.Errorf("the delivery log does not name the rule: %v", d)
 	}
 }

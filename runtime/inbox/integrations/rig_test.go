@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,26 +45,9 @@ type rig struct {
 	t     *testing.T
 	store *store.Store
 	snap  atomic.Pointer[kube.Snapshot]
-	logs  *syncBuffer
+	logs  logFile
 	log   *slog.Logger
 	api   *API // the API get calls (one CRM cache per rig)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newRig(t *testing.T, integ *kube.Integrations) *rig {
@@ -75,10 +59,24 @@ func newRig(t *testing.T, integ *kube.Integrations) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	r := &rig{t: t, store: st, logs: &syncBuffer{}}
-	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	r := &rig{t: t, store: st, logs: logFile(f.Name())}
+	r.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r.setIntegrations(integ)
 	return r
+}
+
+// logFile is where the rig's logger writes (the handler serializes writes; reading the
+// file while workers log is safe).
+type logFile string
+
+func (l logFile) String() string {
+	b, _ := os.ReadFile(string(l))
+	return string(b)
 }
 
 func (r *rig) setIntegrations(integ *kube.Integrations) {

@@ -216,14 +216,7 @@ func TestSourceReadsIntegrations(t *testing.T) {
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}, secret("creds-a", "app-a"),
 		number("a", "106540352242922", "sales", "creds-a"), hooks, ib)
 	giveTo(t, c, "a", "main")
-	src, err := kube.NewSource(cfg, store.NumberRef{Namespace: "acme", Name: "main"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.Resync = 200 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go src.Run(ctx)
+	src, ctx := startSource(t, cfg)
 	waitSecret := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(time.Minute)
@@ -245,4 +238,10 @@ func TestSourceReadsIntegrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSecret("s-2")
+}
+
+// startSource is runSource with the context the tests use.
+func startSource(t *testing.T, cfg *rest.Config) (*kube.Source, context.Context) {
+	t.Helper()
+	return runSource(t, cfg), context.Background()
 }
