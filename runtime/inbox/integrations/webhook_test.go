@@ -241,3 +241,26 @@ func TestDeliveriesAPIPermissionAndParameters(t *testing.T) {
 		t.Errorf("empty log = %s", body)
 	}
 }
+
+func TestPurgeKeepsRecentAndPendingDeliveries(t *testing.T) {
+	rc := newReceiver(t, hookSecret, nil)
+	r := newRig(t, &kube.Integrations{Webhooks: []kube.Webhook{hook("orders", rc.srv.URL, "message.received")}})
+	r.receive("34600111222", "wamid.A", "old")
+	r.receive("34600111333", "wamid.B", "new")
+	w := r.worker(func(c *Config) { c.Keep = 24 * time.Hour })
+	r.until(w, "two deliveries", func() bool {
+		return len(r.query(`SELECT 1 FROM integration_deliveries WHERE state = 'delivered'`)) == 2
+	})
+	r.exec(`UPDATE integration_deliveries SET finished_at = now() - interval '25 hours'
+		WHERE body LIKE '%wamid.A%'`)
+	if err := w.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	left := r.query(`SELECT body FROM integration_deliveries`)
+	if len(left) != 1 || !strings.Contains(left[0]["body"].(string), "wamid.B") {
+		t.Errorf("left after the purge: %v, want the recent delivery", left)
+	}
+	if n := len(r.query(`SELECT 1 FROM integration_attempts`)); n != 1 {
+		t.Errorf("%d attempts left, want 1 (the purged delivery's go with it)", n)
+	}
+}

@@ -41,6 +41,9 @@ func (b Backoff) Delay(n int, j float64) time.Duration {
 	return d/2 + time.Duration(j*float64(d/2))
 }
 
+// DefaultKeep is how long finished deliveries stay in the delivery log.
+const DefaultKeep = 30 * 24 * time.Hour
+
 // Config configures a Worker. Store, Inbox, Snapshot and Log are required.
 type Config struct {
 	Store    *store.Store
@@ -58,12 +61,16 @@ type Config struct {
 	Jitter func() float64
 	// Now is the clock of the chatbot's window check (default time.Now).
 	Now func() time.Time
+	// Keep is how long finished deliveries stay in the delivery log (default 30 days);
+	// they are purged about once an hour.
+	Keep time.Duration
 }
 
 // Worker dispatches events into deliveries and sends them: webhooks and chatbot calls.
 // Several Workers (one per inbox replica) may run on one database.
 type Worker struct {
-	cfg Config
+	cfg       Config
+	lastPurge time.Time
 }
 
 // NewWorker returns a Worker with cfg's defaults filled in.
@@ -88,6 +95,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = DefaultKeep
 	}
 	return &Worker{cfg: cfg}
 }
@@ -137,7 +147,30 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 		return calls, err
 	}
 	bot, err := w.callChatbot(ctx, snap, integ, numbers)
+	if err == nil && time.Since(w.lastPurge) > time.Hour {
+		err = w.Purge(ctx)
+	}
 	return calls + bot, err
+}
+
+// Purge deletes finished deliveries (with their attempts) older than Keep, and events
+// whose conversation no longer exists (a retention purge removed it before dispatch).
+func (w *Worker) Purge(ctx context.Context) error {
+	err := w.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM integration_deliveries WHERE namespace = $1 AND state <> 'pending'
+			AND finished_at < now() - $2::float8 * interval '1 second'`, w.cfg.Inbox.Namespace, w.cfg.Keep.Seconds())
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM integration_events e WHERE namespace = $1 AND occurred_at < now() - interval '1 hour'
+			AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = e.conversation_id)`, w.cfg.Inbox.Namespace)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("integrations: purge the delivery log: %w", err)
+	}
+	w.lastPurge = time.Now()
+	return nil
 }
 
 // dispatch turns one batch of events into deliveries and deletes them, in one
