@@ -224,6 +224,14 @@ func get(t *testing.T, r *rig, path, role string, status int) string {
 	if rec.Code != status {
 		t.Fatalf("GET %s as %q: %d %s, want %d", path, role, rec.Code, rec.Body, status)
 	}
+	switch {
+	case status != http.StatusOK:
+		checkAnswer(t, "IntegrationsProblem", rec.Body.String())
+	case strings.HasPrefix(path, "/api/v1/integrations/deliveries"):
+		checkAnswer(t, "IntegrationDeliveryPage", rec.Body.String())
+	default:
+		checkAnswer(t, "ConversationCRM", rec.Body.String())
+	}
 	return rec.Body.String()
 }
 
