@@ -272,3 +272,28 @@ func TestPurgeKeepsRecentAndPendingDeliveries(t *testing.T) {
 		t.Errorf("%d attempts left, want 1 (the purged delivery's go with it)", n)
 	}
 }
+
+func TestOneStatementOfManyMessagesQueuesEachInboundOne(t *testing.T) {
+	rc := newReceiver(t, hookSecret, nil)
+	r := newRig(t, &kube.Integrations{Webhooks: []kube.Webhook{hook("orders", rc.srv.URL, "message.received")}})
+	conv := r.receive("34600111222", "wamid.A", "first")
+	// Two inbound and one outbound message in one INSERT: two events.
+	r.exec(`INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content, status)
+		VALUES ($1, $2, 'in', 'wamid.B', 'text', 'b', '{}', 'received'), ($1, $2, 'in', 'wamid.C', 'text', 'c', '{}', 'received'),
+		       ($1, $2, 'out', NULL, 'text', 'reply', '{}', 'queued')`, ns, conv)
+	w := r.worker(nil)
+	r.until(w, "three deliveries", func() bool { return len(rc.requests()) >= 3 })
+	var texts []string
+	for _, q := range rc.requests() {
+		var ev Event
+		_ = json.Unmarshal(q.body, &ev)
+		texts = append(texts, ev.Data.Message.Text)
+	}
+	slices.Sort(texts)
+	if n := len(r.query(`SELECT 1 FROM integration_deliveries`)); n != 3 {
+		t.Errorf("%d deliveries, want 3", n)
+	}
+	if strings.Join(texts, ",") != "b,c,first" {
+		t.Errorf("delivered messages %v, want first, b and c (not the outbound reply)", texts)
+	}
+}
