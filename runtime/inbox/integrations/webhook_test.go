@@ -245,9 +245,15 @@ func TestDeliveriesAPIPermissionAndParameters(t *testing.T) {
 		t.Errorf("400 does not name the field: %s", body)
 	}
 	get(t, r, "/api/v1/integrations/deliveries?state=lost", authz.RoleSupervisor, http.StatusBadRequest)
+	// Another tenant's deliveries and conversations are never seen.
+	r.exec(`INSERT INTO integration_deliveries (namespace, number, kind, endpoint, event_id, event_type, conversation_id, body)
+		VALUES ('globex', 'n', 'webhook', 'x', 1, 'message.received', 1, '{}')`)
 	if body := get(t, r, "/api/v1/integrations/deliveries", authz.RoleSupervisor, http.StatusOK); !strings.Contains(body, `"items":[]`) {
-		t.Errorf("empty log = %s", body)
+		t.Errorf("log = %s, want empty (the delivery is another namespace's)", body)
 	}
+	r.exec(`INSERT INTO contacts (namespace, wa_id) VALUES ('globex', '15550001111')`)
+	r.exec(`INSERT INTO conversations (id, namespace, number, contact_id) SELECT 4242, 'globex', 'n', id FROM contacts WHERE namespace = 'globex'`)
+	get(t, r, "/api/v1/conversations/4242/crm", authz.RoleAdmin, http.StatusNotFound)
 }
 
 func TestPurgeKeepsRecentAndPendingDeliveries(t *testing.T) {
