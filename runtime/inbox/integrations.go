@@ -13,7 +13,7 @@ import (
 // the database triggers queue (migration 00010) into webhook deliveries and chatbot
 // calls, and makes them (docs/integrations.md). Every replica runs one.
 func (o Options) startIntegrations(ctx context.Context, s *store.Store) {
-	w := integrations.NewWorker(integrations.Config{Store: s, Snapshot: o.Snapshot, Log: o.Log,
+	w := integrations.NewWorker(integrations.Config{Store: s, Snapshot: o.Snapshot, Log: o.Log, Metrics: o.integrationMetrics,
 		Inbox: store.NumberRef{Namespace: o.Namespace, Name: o.Inbox}})
 	go func() { _ = w.Run(ctx) }()
 }
@@ -21,6 +21,6 @@ func (o Options) startIntegrations(ctx context.Context, s *store.Store) {
 // registerIntegrations serves the delivery log and the CRM lookup behind the read API's
 // bearer token.
 func (o Options) registerIntegrations(mux *http.ServeMux, api *agentapi.API, s *store.Store) {
-	crm := integrations.NewCRMLookup(o.Snapshot, nil, o.Log)
+	crm := integrations.NewCRMLookup(o.Snapshot, nil, o.integrationMetrics, o.Log)
 	integrations.NewAPI(s, o.Namespace, crm, o.Log).Register(mux, api.Authenticator())
 }

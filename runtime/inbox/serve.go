@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/integrations"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/live"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
@@ -38,8 +39,10 @@ import (
 // Options configure Serve. Namespace, DSN, Snapshot and Log are required.
 type Options struct {
 	Namespace string // the Inbox's namespace: the tenant
-	Inbox     string // the Inbox's name: agent accounts belong to it ("inbox" when empty)
-	DSN       string
+	Inbox     string // the Inbox's name: agent accounts belong to it ("inbox" when empty); in integration events
+	// integrationMetrics are shared by the integrations' worker and the CRM lookup.
+	integrationMetrics *integrations.Metrics
+	DSN                string
 	// Snapshot returns what the inbox serves now (nil until loaded: not ready).
 	Snapshot func() *kube.Snapshot
 	// Refresh asks the manager to re-read Numbers (quality, account, capability updates).
@@ -80,6 +83,7 @@ func Serve(ctx context.Context, o Options) error {
 		o.Registry, o.Metrics = NewMetrics()
 	}
 	reg, metrics := o.Registry, o.Metrics
+	o.integrationMetrics = integrations.NewMetrics(reg)
 	var st atomic.Pointer[store.Store]
 	probes := &http.Server{Handler: probeMux(&st, o.Snapshot, reg), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = probes.Serve(o.Probes) }()

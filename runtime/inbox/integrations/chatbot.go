@@ -137,7 +137,7 @@ func (w *Worker) askChatbot(ctx context.Context, snap *kube.Snapshot, bot *kube.
 			handoff = HandoffRequested
 		}
 	}
-	return w.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
+	err := w.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
 		if err := w.applyAnswer(ctx, tx, snap, d, answer, &o, &handoff); err != nil {
 			return err
 		}
@@ -148,6 +148,10 @@ func (w *Worker) askChatbot(ctx context.Context, snap *kube.Snapshot, bot *kube.
 		}
 		return finish(ctx, tx, d, o)
 	})
+	if err == nil {
+		w.cfg.Metrics.attempt(KindChatbot, o)
+	}
+	return err
 }
 
 // applyAnswer sends the answer's reply when the conversation is still the chatbot's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,7 @@ type CRMLookup struct {
 	snapshot func() *kube.Snapshot
 	client   *Client
 	log      *slog.Logger
+	metrics  *Metrics
 	group    singleflight.Group
 
 	mu    sync.Mutex
@@ -54,16 +56,26 @@ type CRMLookup struct {
 	cache *expirable.LRU[string, CRMResult]
 }
 
-// NewCRMLookup returns a lookup that follows the snapshot's spec.integrations.crm.
-func NewCRMLookup(snapshot func() *kube.Snapshot, client *Client, log *slog.Logger) *CRMLookup {
+// NewCRMLookup returns a lookup that follows the snapshot's spec.integrations.crm
+// (client nil: NewClient(); metrics nil: unregistered).
+func NewCRMLookup(snapshot func() *kube.Snapshot, client *Client, metrics *Metrics, log *slog.Logger) *CRMLookup {
 	if client == nil {
 		client = NewClient()
 	}
-	return &CRMLookup{snapshot: snapshot, client: client, log: log}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &CRMLookup{snapshot: snapshot, client: client, metrics: metrics, log: log}
 }
 
 // Lookup returns the CRM's fields of the contact waID (canonical digits).
 func (l *CRMLookup) Lookup(ctx context.Context, waID string) CRMResult {
+	r := l.lookup(ctx, waID)
+	l.metrics.CRMLookups.WithLabelValues(r.Status, strconv.FormatBool(r.Cached)).Inc()
+	return r
+}
+
+func (l *CRMLookup) lookup(ctx context.Context, waID string) CRMResult {
 	var crm *kube.CRM
 	if snap := l.snapshot(); snap != nil && snap.Integrations != nil {
 		crm = snap.Integrations.CRM
@@ -127,6 +139,7 @@ func crmURL(raw, waID string) string {
 func (l *CRMLookup) ask(ctx context.Context, crm *kube.CRM, waID string) CRMResult {
 	res := l.client.Do(ctx, Request{Method: "GET", URL: crmURL(crm.URL, waID), Secret: crm.Secret,
 		Bearer: crm.BearerToken, Timeout: crm.Timeout})
+	l.metrics.Seconds.WithLabelValues("crm").Observe(res.Duration.Seconds())
 	switch {
 	case res.Timeout:
 		return CRMResult{Status: CRMTimeout}

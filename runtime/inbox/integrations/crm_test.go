@@ -57,7 +57,7 @@ func TestCRMFieldsWithinTheBoundAndCached(t *testing.T) {
 		t.Errorf("the CRM could not verify the request: %v, Authorization %q", reqs[0].verified, auth[0])
 	}
 	// A contact the CRM does not know.
-	lookup := NewCRMLookup(r.snapshot, nil, r.log)
+	lookup := NewCRMLookup(r.snapshot, nil, nil, r.log)
 	if res := lookup.Lookup(context.Background(), "5511999998888"); res.Status != CRMNotFound || res.Fields != nil {
 		t.Errorf("unknown contact = %+v", res)
 	}

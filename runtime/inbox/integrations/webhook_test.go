@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 )
@@ -36,6 +38,10 @@ func TestWebhookSignedRetriedWithBackoffAndLogged(t *testing.T) {
 	reqs := rc.requests()
 	if len(reqs) != 3 {
 		t.Fatalf("the receiver got %d requests, want 3 (two 500s, then 200)", len(reqs))
+	}
+	m := w.cfg.Metrics.Attempts
+	if retry, ok := testutil.ToFloat64(m.WithLabelValues(KindWebhook, "retry")), testutil.ToFloat64(m.WithLabelValues(KindWebhook, "delivered")); retry != 2 || ok != 1 {
+		t.Errorf("switchboard_inbox_integration_attempts_total: retry %v, delivered %v; want 2 and 1", retry, ok)
 	}
 	for i, q := range reqs {
 		if q.verified != nil {
@@ -203,7 +209,7 @@ func TestEventsOfUnsubscribedTypesAreDropped(t *testing.T) {
 func get(t *testing.T, r *rig, path, role string, status int) string {
 	t.Helper()
 	if r.api == nil {
-		r.api = NewAPI(r.store, ns, NewCRMLookup(r.snapshot, nil, r.log), r.log)
+		r.api = NewAPI(r.store, ns, NewCRMLookup(r.snapshot, nil, nil, r.log), r.log)
 	}
 	api := r.api
 	mux := http.NewServeMux()

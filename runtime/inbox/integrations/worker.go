@@ -61,6 +61,8 @@ type Config struct {
 	Jitter func() float64
 	// Now is the clock of the chatbot's window check (default time.Now).
 	Now func() time.Time
+	// Metrics: default unregistered.
+	Metrics *Metrics
 	// Keep is how long finished deliveries stay in the delivery log (default 30 days);
 	// they are purged about once an hour.
 	Keep time.Duration
@@ -95,6 +97,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = DefaultKeep
@@ -353,6 +358,9 @@ func (w *Worker) sendWebhook(ctx context.Context, byName map[string]kube.Webhook
 		return nil // shutting down: the lease ends and another pass tries again
 	}
 	err := w.cfg.Store.InTx(ctx, func(tx pgx.Tx) error { return finish(ctx, tx, d, o) })
+	if err == nil {
+		w.cfg.Metrics.attempt(KindWebhook, o)
+	}
 	if err == nil && o.state == "failed" {
 		w.cfg.Log.Info("integrations: a webhook delivery was given up", "endpoint", d.endpoint,
 			"delivery", d.deliveryID, "attempts", d.attempts, "error", o.err)
