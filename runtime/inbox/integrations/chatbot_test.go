@@ -24,6 +24,19 @@ func (r *rig) chatbotDone() bool {
 	return len(r.query(`SELECT 1 FROM integration_deliveries WHERE kind = 'chatbot' AND state <> 'pending'`)) > 0
 }
 
+// nextMessageSkipsTheChatbot: another message of the customer makes no chatbot
+// delivery (there was one before).
+func (r *rig) nextMessageSkipsTheChatbot(w *Worker) {
+	r.t.Helper()
+	r.receive("34600111222", "wamid.next", "anyone?")
+	if _, err := w.Once(r.t.Context()); err != nil {
+		r.t.Fatal(err)
+	}
+	if n := len(r.query(`SELECT 1 FROM integration_deliveries WHERE kind = 'chatbot'`)); n != 1 {
+		r.t.Errorf("%d chatbot deliveries, want 1: the next message went to the chatbot", n)
+	}
+}
+
 func TestChatbotAnswerIsSentAsAReply(t *testing.T) {
 	rc := newReceiver(t, botSecret, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"text":"Your order 1234 ships today."}`))
@@ -92,13 +105,7 @@ func TestChatbotTimeoutHandsTheConversationToAHuman(t *testing.T) {
 		t.Errorf("audit of the handoff = %v", a)
 	}
 	// The next message of the conversation does not go to the chatbot any more.
-	r.receive("34600111222", "wamid.B", "anyone?")
-	if _, err := w.Once(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(r.query(`SELECT 1 FROM integration_deliveries WHERE kind = 'chatbot'`)); n != 1 {
-		t.Errorf("%d chatbot calls, want 1 (handed off)", n)
-	}
+	r.nextMessageSkipsTheChatbot(w)
 }
 
 func TestChatbotHandoffErrorsAndAgents(t *testing.T) {
@@ -153,14 +160,7 @@ func TestChatbotIsNotAskedAboutAnAssignedConversation(t *testing.T) {
 	if d := r.query(`SELECT last_error FROM integration_deliveries`); !strings.Contains(d[0]["last_error"].(string), "not sent") {
 		t.Errorf("delivery log = %v", d)
 	}
-	// The next message is not queued for the chatbot at all.
-	r.receive("34600111222", "wamid.B", "still there?")
-	if _, err := w.Once(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(r.query(`SELECT 1 FROM integration_deliveries WHERE kind = 'chatbot'`)); n != 1 {
-		t.Errorf("%d chatbot deliveries, want 1", n)
-	}
+	r.nextMessageSkipsTheChatbot(w)
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("%d chatbot calls, want 1", n)
 	}
