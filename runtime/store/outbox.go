@@ -43,7 +43,7 @@ func (m NewMessage) Validate() error {
 // that pacing and the unique-recipients budget, which key on it, see one customer once).
 func (m NewMessage) canonical() (NewMessage, error) {
 	recipient, err := canonicalRecipient(m)
-	errs := []error{validateRef(m.Number), err, validateLane(m.Lane), validatePayload(m.Payload)}
+	errs := []error{validateRef(m.Number), err, validateLane(m.Lane), validatePayload(m.Payload), validateCampaign(m)}
 	m.Recipient = recipient
 	return m, errors.Join(errs...)
 }
@@ -58,6 +58,16 @@ func canonicalRecipient(m NewMessage) (string, error) {
 		return "", &ValidationError{Field: "Recipient", Reason: err.Error()}
 	}
 	return waID, nil
+}
+
+func validateCampaign(m NewMessage) error {
+	switch {
+	case m.CampaignID < 0:
+		return invalid("CampaignID", "must not be negative, not %d", m.CampaignID)
+	case m.CampaignID > 0 && m.Lane != LaneCampaign:
+		return invalid("CampaignID", "is only for the campaign lane, not %q", m.Lane)
+	}
+	return nil
 }
 
 func validatePayload(p json.RawMessage) error {
@@ -119,10 +129,10 @@ func insert(ctx context.Context, tx pgx.Tx, m NewMessage) (int64, error) {
 	}
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO outbox (namespace, number, recipient, lane, payload, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, COALESCE($6::timestamptz, now()))
+		INSERT INTO outbox (namespace, number, recipient, lane, payload, next_attempt_at, campaign_id)
+		VALUES ($1, $2, $3, $4, $5, COALESCE($6::timestamptz, now()), NULLIF($7, 0))
 		RETURNING id`,
-		m.Number.Namespace, m.Number.Name, m.Recipient, m.Lane, m.Payload, notBefore,
+		m.Number.Namespace, m.Number.Name, m.Recipient, m.Lane, m.Payload, notBefore, m.CampaignID,
 	).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: enqueue for %s: insert: %w", m.Number, err)

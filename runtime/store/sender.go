@@ -47,13 +47,17 @@ func (l *NumberLock) Claim(ctx context.Context, lane Lane, limit int) ([]Message
 
 // claimSQL picks the rows in an ARRAY(subquery), an InitPlan that runs exactly once: with
 // "id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)" the planner may rescan the
-// subquery (as the inner side of a join) and claim more than n rows.
+// subquery (as the inner side of a join) and claim more than n rows. A campaign's rows
+// are claimed only while the campaign is running: pausing or cancelling it holds its
+// queued rows at once (docs/campaigns.md).
 const claimSQL = `
 	UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = now()
 	WHERE id = ANY (ARRAY(
 		SELECT id FROM outbox
 		WHERE namespace = $1 AND number = $2 AND lane = $3
 		  AND state = 'queued' AND next_attempt_at <= now()
+		  AND (campaign_id IS NULL
+		       OR EXISTS (SELECT 1 FROM campaigns c WHERE c.id = outbox.campaign_id AND c.state = 'running'))
 		ORDER BY next_attempt_at, id
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED))

@@ -62,6 +62,10 @@ type NewMessage struct {
 	Payload json.RawMessage
 	// NotBefore delays the first attempt (zero: now).
 	NotBefore time.Time
+	// CampaignID is the campaign (table campaigns) a campaign-lane message belongs to, or
+	// 0. The sender claims such a message only while its campaign is running, and the
+	// outbox holds at most one message per campaign and recipient (docs/campaigns.md).
+	CampaignID int64
 }
 
 // Message is an outbound message as stored.
