@@ -9,6 +9,7 @@
 //	switchboard inbox     one Inbox's webhook receiver and conversations store
 //	switchboard contacts  import contacts (CSV, JSONL) into an Inbox's contacts
 //	switchboard export    export conversations, contacts or the audit log of an Inbox
+//	switchboard campaign  create, start, pause, resume, cancel a campaign; its progress
 //	switchboard simulator a stand-in for Meta's WhatsApp Cloud API, for tests and dev
 //
 // Run `switchboard <subcommand> -h` (or --help) for its flags; asking for help prints the
@@ -34,6 +35,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/export"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
@@ -51,6 +53,7 @@ var subcommands = []subcommand{
 	{"inbox", "receive Meta's webhooks for an Inbox's Numbers and store conversations (run by the inbox Deployment)", inbox.Main},
 	{"contacts", "import contacts from CSV or JSONL: switchboard contacts import --inbox NS/NAME --file F", contacts.Main},
 	{"export", "export an Inbox's conversations, contacts or audit log (JSONL, CSV), streamed", export.Main},
+	{"campaign", "create, start, pause, resume, cancel a campaign, or show its progress", campaigns.Main},
 	{"simulator", "stand in for Meta's WhatsApp Cloud API on loopback (tests, dev, load tests)", simulator.Main},
 }
 

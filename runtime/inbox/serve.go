@@ -99,6 +99,7 @@ func Serve(ctx context.Context, o Options) error {
 	router := assign.New(assign.Config{Store: s, Namespace: o.Namespace, Snapshot: o.Snapshot, Registry: reg, Log: o.Log})
 	go router.Run(ctx)
 	o.startIntegrations(ctx, s)
+	o.startCampaigns(ctx, s)
 	traffic, err := o.trafficMux(ctx, s, metrics, router)
 	if err != nil {
 		return err
@@ -190,6 +191,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	registerContacts(mux, s, o.Namespace, api.Authenticator(), o.Log)
 	live.Start(ctx, live.Config{Store: s, Namespace: o.Namespace, Roster: live.RosterOf(o.Snapshot), Registry: o.Registry, Presence: router, Log: o.Log}).Register(mux, api.Authenticator())
 	o.registerIntegrations(mux, api, s)
+	o.registerCampaigns(mux, api, s)
 	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
 	if err != nil {
 		return nil, err
