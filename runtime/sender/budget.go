@@ -15,13 +15,15 @@ const recipientWindow = 24 * time.Hour
 const budgetRetry = 10 * time.Minute
 
 // budgetState caches, for one dispatch round, the count of unique campaign recipients
-// and which of the round's recipients are already among them, and counts campaigns to
-// new recipients still in flight (not yet in PostgreSQL).
+// and which of the round's recipients are already among them, and keeps the new
+// recipients of campaigns still in flight (not yet in PostgreSQL), each once: a second
+// message to the same new recipient, in the same batch or the next, takes no second
+// place in the budget.
 type budgetState struct {
 	count    int
 	at       time.Time
 	known    map[string]bool
-	inFlight int
+	inFlight map[string]bool
 	// granted is set by withinBudget for the message it just let through as a new recipient.
 	granted bool
 }
@@ -31,10 +33,17 @@ func (b *budgetState) claim(m store.Message) bool {
 	granted := b.granted && m.Lane == store.LaneCampaign
 	b.granted = false
 	if granted {
-		b.inFlight++
+		if b.inFlight == nil {
+			b.inFlight = map[string]bool{}
+		}
+		b.inFlight[m.Recipient] = true
 	}
 	return granted
 }
+
+// landed forgets a new recipient whose message Meta answered (sent: it is in
+// PostgreSQL now; failed: it took no place).
+func (b *budgetState) landed(m store.Message) { delete(b.inFlight, m.Recipient) }
 
 // loadKnownRecipients looks up, in one query, which recipients of a campaign batch
 // already count in the budget's window. Other batches need no lookup.
@@ -63,8 +72,8 @@ func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Tim
 	if m.Lane != store.LaneCampaign || limit < 0 {
 		return true, nil
 	}
-	if s.budget.known[m.Recipient] {
-		return true, nil
+	if s.budget.known[m.Recipient] || s.budget.inFlight[m.Recipient] {
+		return true, nil // counted already, or its place is taken by a message in flight
 	}
 	if !s.budget.at.Equal(now) {
 		var err error
@@ -73,7 +82,7 @@ func (s *sender) withinBudget(ctx context.Context, m store.Message, now time.Tim
 		}
 		s.budget.at = now
 	}
-	if s.budget.count+s.budget.inFlight >= int(limit) {
+	if s.budget.count+len(s.budget.inFlight) >= int(limit) {
 		s.requeue(ctx, m, now.Add(budgetRetry), 0,
 			fmt.Sprintf("unique-recipients budget of %d per 24h reached", limit))
 		s.cfg.Metrics.BudgetDeferred.Inc()

@@ -14,7 +14,7 @@ func (s *sender) record(ctx context.Context, results []result) {
 	var sent []store.Sent
 	for _, r := range results {
 		if r.newRecipient {
-			s.budget.inFlight--
+			s.budget.landed(r.msg)
 		}
 		if r.err == nil {
 			sent = append(sent, store.Sent{ID: r.msg.ID, WAMID: r.res.WAMID(), ResolvedWAID: r.res.ResolvedWAID()})

@@ -2,8 +2,11 @@ package sender_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,6 +283,48 @@ func TestUniqueRecipientsBudget(t *testing.T) {
 		}
 		if !wantSent && !strings.Contains(m.ErrorMessage, "unique-recipients budget of 2 per 24h reached") {
 			t.Errorf("message %d to %s waits without the budget as reason: %q", i, to[i], m.ErrorMessage)
+		}
+	}
+}
+
+// TestBudgetCountsANewRecipientOnce: two campaign messages to one new recipient sent in
+// the same round take one place in the budget, not two, so the next new recipient still
+// fits a budget of 2. The sender's clock jumps 10 s after it starts, so its buckets are
+// full when the four messages arrive in one transaction (one claim, one round).
+func TestBudgetCountsANewRecipientOnce(t *testing.T) {
+	r := newRig(t, simulator.Number{Tier: "TIER_UNLIMITED"})
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	stop := r.run(sender.Config{Now: now, Initial: sender.Limits{MessagesPerSecond: 80, CampaignPerMinute: 6000, UniqueRecipientsPer24h: 2}})
+	offset.Store(int64(10 * time.Second))
+	time.Sleep(300 * time.Millisecond) // a few rounds at the new time: the buckets refill
+	to := []string{"34600000001", "34600000001", "34600000002", "34600000003"}
+	var ids []int64
+	err := r.st.InTx(t.Context(), func(tx pgx.Tx) error {
+		for i, rc := range to {
+			payload := json.RawMessage(fmt.Sprintf(`{"type":"template","template":{"name":"once_%d","language":{"code":"en"}}}`, i))
+			id, err := store.EnqueueTx(t.Context(), tx, store.NewMessage{Number: number, Recipient: rc, Lane: store.LaneCampaign, Payload: payload})
+			ids = append(ids, id)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitSent(3, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		m, err := r.st.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantSent := i < 3; (m.State == store.StateSent) != wantSent {
+			t.Errorf("message %d to %s is %s (%s); want sent %t", i, to[i], m.State, m.ErrorMessage, wantSent)
 		}
 	}
 }
