@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -257,4 +258,33 @@ func TestScheduledStart(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 	e.wantAudit(c.ID, []string{"cli:ops campaign.created", "cli:ops campaign.start", "system:campaigns campaign.running"})
+}
+
+// TestStopKeywordOptsOut: a customer who wrote STOP (any case, alone) is skipped as
+// opted out; one who wrote "no pares, stop no" is not.
+func TestStopKeywordOptsOut(t *testing.T) {
+	e := newEnv(t, simulator.Config{})
+	for waID, text := range map[string]string{"34611000001": "  Stop ", "34611000002": "no pares, stop no", "34611000003": "stop promotions"} {
+		e.tx(func(tx pgx.Tx) error {
+			_, err := conversation.OptOutByKeyword(t.Context(), tx, ns, waID, text)
+			return err
+		})
+	}
+	if n := e.count(`SELECT count(*) FROM contacts WHERE marketing_opt_out AND marketing_opt_out_reason LIKE 'keyword:STOP%'`); n != 2 {
+		t.Fatalf("%d contacts opted out by keyword, want 2", n)
+	}
+	var c campaigns.Campaign
+	e.tx(func(tx pgx.Tx) (err error) {
+		c, err = campaigns.Create(t.Context(), tx, ns, "cli:ops", campaigns.Spec{Name: "stop", Number: number.Name,
+			Template: "hello_world", Language: "en_US", Target: campaigns.Target{Recipients: []campaigns.Recipient{
+				{Phone: "34611000001"}, {Phone: "34611000002"}, {Phone: "34611000003"}, {Phone: "34611000004"}}}}, nil)
+		return err
+	})
+	e.transition(c.ID, "start", "cli:ops")
+	if err := (&campaigns.Runner{Store: e.st, Namespace: ns}).Tick(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.progress(c.ID); p.Queued != 2 || p.SkippedByReason[campaigns.ReasonOptedOut] != 2 {
+		t.Fatalf("progress %+v", p)
+	}
 }

@@ -73,6 +73,9 @@ func (w *writer) inbound(ctx context.Context, items []inboundItem) error {
 	for i, it := range items {
 		if isNew[i] {
 			w.tally.messages[[2]string{typeLabel(conversation.StoredType(it.msg)), "in"}]++
+			if _, err := conversation.OptOutByKeyword(ctx, w.tx, w.ns, it.waID, it.msg.Body()); err != nil {
+				return err
+			}
 			if err := w.actions(ctx, *convs[i], it, w.h.rules().Match(it.number.Ref, it.msg, received[i].At)); err != nil {
 				return err
 			}
