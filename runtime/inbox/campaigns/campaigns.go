@@ -127,7 +127,8 @@ type Campaign struct {
 // the campaign is paused). Sent, Delivered, Read: Meta's last status. Failed: the outbox
 // row failed (FailedByReason by Meta's error code, or "blocked" for a KeywordRule the
 // sender applied, "cancelled" for a cancelled campaign's held rows). Pending: not yet
-// looked at by the runner.
+// looked at by the runner. Purged: the outbox row was deleted by a RetentionPolicy (only
+// finished rows are).
 type Progress struct {
 	Total           int            `json:"total"`
 	Pending         int            `json:"pending"`
@@ -138,6 +139,7 @@ type Progress struct {
 	Failed          int            `json:"failed"`
 	Skipped         int            `json:"skipped"`
 	Cancelled       int            `json:"cancelled"`
+	Purged          int            `json:"purged"` // sent or failed, then purged by a RetentionPolicy
 	FailedByReason  map[string]int `json:"failedByReason"`
 	SkippedByReason map[string]int `json:"skippedByReason"`
 }
@@ -417,6 +419,7 @@ func List(ctx context.Context, tx pgx.Tx, namespace string, limit int) ([]Campai
 // memberStatusSQL is a member's state with the delivery state of its outbox row.
 const memberStatusSQL = `
 	CASE WHEN m.state <> 'queued' THEN m.state
+	     WHEN o.id IS NULL THEN 'purged'
 	     WHEN o.read_at IS NOT NULL THEN 'read'
 	     WHEN o.delivered_at IS NOT NULL THEN 'delivered'
 	     WHEN o.state = 'failed' OR o.failed_at IS NOT NULL THEN 'failed'
@@ -461,6 +464,8 @@ func progress(ctx context.Context, tx pgx.Tx, id int64) (Progress, error) {
 			p.SkippedByReason[reason] += n
 		case "cancelled":
 			p.Cancelled += n
+		case "purged":
+			p.Purged += n
 		}
 		return nil
 	})

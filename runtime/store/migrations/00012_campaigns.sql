@@ -61,10 +61,10 @@ CREATE TABLE campaign_members (
     state       text        NOT NULL DEFAULT 'pending'
                             CHECK (state IN ('pending', 'queued', 'skipped', 'cancelled')),
     reason      text,
-    outbox_id   bigint      UNIQUE REFERENCES outbox (id),
+    -- SET NULL: retention purges finished outbox rows; the member then counts as purged.
+    outbox_id   bigint      UNIQUE REFERENCES outbox (id) ON DELETE SET NULL,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     UNIQUE (campaign_id, wa_id),
-    CHECK (state <> 'queued' OR outbox_id IS NOT NULL),
     CHECK ((state = 'skipped') = (reason IS NOT NULL))
 );
 
