@@ -272,11 +272,7 @@ func TestUniqueRecipientsBudget(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	for i, id := range ids {
-		m, err := r.st.Get(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, m := range r.messages(ids) {
 		wantSent := i < 3
 		if got := m.State == store.StateSent; got != wantSent {
 			t.Errorf("message %d to %s is %s; want sent %t", i, to[i], m.State, wantSent)
@@ -318,13 +314,23 @@ func TestBudgetCountsANewRecipientOnce(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	for i, id := range ids {
-		m, err := r.st.Get(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, m := range r.messages(ids) {
 		if wantSent := i < 3; (m.State == store.StateSent) != wantSent {
 			t.Errorf("message %d to %s is %s (%s); want sent %t", i, to[i], m.State, m.ErrorMessage, wantSent)
 		}
 	}
+}
+
+// messages reads the outbox rows ids.
+func (r *rig) messages(ids []int64) []store.Message {
+	r.t.Helper()
+	out := make([]store.Message, len(ids))
+	for i, id := range ids {
+		m, err := r.st.Get(r.t.Context(), id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out[i] = m
+	}
+	return out
 }

@@ -373,7 +373,12 @@ func scanCampaign(row pgx.CollectableRow) (Campaign, error) {
 }
 
 func get(ctx context.Context, q pgx.Tx, namespace string, id int64) (Campaign, error) {
-	rows, _ := q.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE namespace = $1 AND id = $2`, namespace, id)
+	return read(ctx, q, namespace, id, "")
+}
+
+// read reads one campaign, with a locking clause ("" or "FOR UPDATE").
+func read(ctx context.Context, q pgx.Tx, namespace string, id int64, lock string) (Campaign, error) {
+	rows, _ := q.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE namespace = $1 AND id = $2 `+lock, namespace, id)
 	c, err := pgx.CollectExactlyOneRow(rows, scanCampaign)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Campaign{}, ErrNotFound
@@ -537,15 +542,7 @@ func Transition(ctx context.Context, tx pgx.Tx, namespace string, id int64, acti
 
 // lockCampaign reads the campaign FOR UPDATE: a runner batch in progress finishes first.
 func lockCampaign(ctx context.Context, tx pgx.Tx, namespace string, id int64) (Campaign, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE namespace = $1 AND id = $2 FOR UPDATE`, namespace, id)
-	c, err := pgx.CollectExactlyOneRow(rows, scanCampaign)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Campaign{}, ErrNotFound
-	}
-	if err != nil {
-		return Campaign{}, fmt.Errorf("campaigns: lock %d: %w", id, err)
-	}
-	return c, nil
+	return read(ctx, tx, namespace, id, "FOR UPDATE")
 }
 
 // cancel ends a campaign: its queued outbox rows fail (the sender never claims them, as
