@@ -22,6 +22,8 @@ import (
 //	POST  /_sim/load              ← Load → LoadStatus: inbound load for benchmarks
 //	GET   /_sim/load/{id}         → LoadStatus; DELETE stops the load
 //	GET   /_sim/counters          → Counters
+//	GET   /_sim/templates         → [Template…]: every message template
+//	POST  /_sim/templates         ← Template: register, or replace the same WABA/name/language
 //
 // Errors answer {"error": "..."} with 400 or 404.
 func (s *Server) controlRoutes() {
@@ -38,6 +40,13 @@ func (s *Server) controlRoutes() {
 	s.mux.HandleFunc("POST /_sim/load", s.ctlStartLoad)
 	s.mux.HandleFunc("GET /_sim/load/{id}", s.ctlLoad)
 	s.mux.HandleFunc("DELETE /_sim/load/{id}", s.ctlLoad)
+	s.mux.HandleFunc("GET /_sim/templates", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		out := append([]Template{}, s.templates...)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	})
+	s.mux.HandleFunc("POST /_sim/templates", s.ctlPutTemplate)
 	s.mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Counters())
 	})
@@ -79,6 +88,19 @@ func (s *Server) ctlPutNumber(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.ctlGetNumber(w, r)
+}
+
+func (s *Server) ctlPutTemplate(w http.ResponseWriter, r *http.Request) {
+	var t Template
+	if err := decodeStrict(r.Body, &t); err != nil {
+		ctlError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.PutTemplate(t); err != nil {
+		ctlError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t.withDefaults(s.rnd))
 }
 
 func (s *Server) ctlPatchNumber(w http.ResponseWriter, r *http.Request) {

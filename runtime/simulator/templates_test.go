@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
@@ -216,5 +217,30 @@ func TestDevScenarioTemplates(t *testing.T) {
 	}
 	if p, ok := params["order_update/es"]; !ok || p != 1 {
 		t.Errorf("order_update: %v", params)
+	}
+}
+
+// TestControlTemplates: POST /_sim/templates registers a template (a bad one is refused
+// naming the field), and sends check it at once.
+func TestControlTemplates(t *testing.T) {
+	e := templateEnv(t, 0)
+	if status, body := e.request("POST", "/_sim/templates", "", `{"name":"flash","language":"es","status":"MAYBE"}`); status != 400 ||
+		!strings.Contains(string(body), `unknown status \"MAYBE\"`) {
+		t.Errorf("bad status: %d %s", status, body)
+	}
+	if _, err := e.send(whatsapp.TemplateMessage(user, "flash", "es")); err == nil {
+		t.Fatal("an unregistered template was accepted")
+	}
+	status, body := e.request("POST", "/_sim/templates", "", `{"businessAccountID":"`+waba+`","name":"flash","language":"es",
+		"components":[{"type":"body","text":"Solo hoy: {{1}}"}]}`)
+	if status != 200 || !strings.Contains(string(body), `"status":"APPROVED"`) {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	if _, err := e.send(whatsapp.TemplateMessage(user, "flash", "es", whatsapp.TemplateComponent{Type: "body",
+		Parameters: []whatsapp.TemplateParameter{whatsapp.TextParam("2x1")}})); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.get("/_sim/templates", ""); status != 200 || strings.Count(string(body), `"name"`) != 5 {
+		t.Errorf("list: %d %s", status, body)
 	}
 }
