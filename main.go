@@ -33,9 +33,9 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/dev"
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/export"
-	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )

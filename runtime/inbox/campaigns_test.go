@@ -1,6 +1,7 @@
 package inbox_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -67,5 +70,62 @@ func TestInboxRunsCampaigns(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("pause with the read token: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestCampaignToSegment: a campaign to a segment of the contacts helper takes the
+// contacts its filter selects (tags and attributes), once each; an unknown segment is
+// refused naming target.segment and leaves nothing.
+func TestCampaignToSegment(t *testing.T) {
+	st, err := store.Open(t.Context(), srv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.InTx(t.Context(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(t.Context(), `INSERT INTO contacts (namespace, wa_id, tags, attributes) VALUES
+			('acme', '34611000001', '{vip}', '{"tier":"gold"}'), ('acme', '34611000002', '{vip}', '{"tier":"silver"}'),
+			('acme', '34611000003', '{}', '{"tier":"gold"}'), ('other', '34611000004', '{vip}', '{"tier":"gold"}')`); err != nil {
+			return err
+		}
+		_, err := contacts.CreateSegment(t.Context(), tx, "acme", "cli:ops", contacts.Segment{Name: "gold-vip",
+			Filter: contacts.Filter{Tags: contacts.TagFilter{AllOf: []string{"vip"}}, Attributes: map[string]any{"tier": "gold"}}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(name, segment string) (campaigns.Campaign, error) {
+		var c campaigns.Campaign
+		err := st.InTx(t.Context(), func(tx pgx.Tx) (err error) {
+			c, err = campaigns.Create(t.Context(), tx, "acme", "cli:ops", campaigns.Spec{Name: name, Number: numA.Ref.Name,
+				Template: "hello_world", Language: "en_US", Target: campaigns.Target{Segment: segment}}, inbox.CampaignSegments())
+			return err
+		})
+		return c, err
+	}
+	var fe *campaigns.Error
+	if _, err := create("nope", "missing"); !errors.As(err, &fe) || fe.Field != "target.segment" {
+		t.Fatalf("unknown segment: %v", err)
+	}
+	c, err := create("gold", "gold-vip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	err = st.ReadTx(t.Context(), func(tx pgx.Tx) error {
+		rows, _ := tx.Query(t.Context(), `SELECT wa_id FROM campaign_members WHERE campaign_id = $1 ORDER BY wa_id`, c.ID)
+		members, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil || len(members) != 1 || members[0] != "34611000001" {
+		t.Fatalf("members %v (%v), want the one gold vip of acme", members, err)
+	}
+	var n int
+	_ = st.ReadTx(t.Context(), func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `SELECT count(*) FROM campaigns`).Scan(&n)
+	})
+	if n != 1 {
+		t.Fatalf("%d campaigns, want only the one that was created", n)
 	}
 }
