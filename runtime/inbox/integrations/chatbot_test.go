@@ -179,7 +179,7 @@ func TestChatbotAnswerBlockedByAnOutboundRuleHandsOff(t *testing.T) {
 		t.Fatal(errs)
 	}
 	snap := kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: number}, PhoneNumberID: "100",
-		Policy: kube.Policy{Outbound: rules}}})
+		Policy: kube.Policy{OutboundRules: rules}}})
 	snap.Integrations = r.snapshot().Integrations
 	r.snap.Store(snap)
 	conv := r.receive("34600111222", "wamid.A", "¿funciona?")
