@@ -92,7 +92,7 @@ func listQuery(m *me, q url.Values) (api url.Values, d listData) {
 	api = url.Values{"limit": {"50"}}
 	switch d.View {
 	case "mine":
-		api.Set("assignee", m.Login)
+		api.Set("assignee", m.LoginName())
 	case "unassigned":
 		api.Set("unassigned", "true")
 	case "all":

@@ -225,6 +225,15 @@ func (m *me) Can(perm string) bool {
 	return false
 }
 
+// LoginName is the agent's login name (what RoutingPolicy teams[].members and a
+// conversation's assignee name): /api/v1/me's subject.
+func (m *me) LoginName() string {
+	if m.Login != "" {
+		return m.Login
+	}
+	return m.Subject
+}
+
 // Name is how the header names the person.
 func (m *me) Name() string {
 	for _, s := range []string{m.DisplayName, m.Login, m.Subject} {
