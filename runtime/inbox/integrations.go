@@ -12,9 +12,9 @@ import (
 // startIntegrations runs the integrations' worker until ctx ends: it turns the events
 // the database triggers queue (migration 00010) into webhook deliveries and chatbot
 // calls, and makes them (docs/integrations.md). Every replica runs one.
-func (o Options) startIntegrations(ctx context.Context, s *store.Store) {
+func (o Options) startIntegrations(ctx context.Context, s *store.Store, handedOff func()) {
 	w := integrations.NewWorker(integrations.Config{Store: s, Snapshot: o.Snapshot, Log: o.Log, Metrics: o.integrationMetrics,
-		Inbox: store.NumberRef{Namespace: o.Namespace, Name: o.Inbox}})
+		Inbox: store.NumberRef{Namespace: o.Namespace, Name: o.Inbox}, HandedOff: handedOff})
 	go func() { _ = w.Run(ctx) }()
 }
 

@@ -98,7 +98,7 @@ func Serve(ctx context.Context, o Options) error {
 	o.startRetention(ctx, s, reg)
 	router := assign.New(assign.Config{Store: s, Namespace: o.Namespace, Snapshot: o.Snapshot, Registry: reg, Log: o.Log})
 	go router.Run(ctx)
-	o.startIntegrations(ctx, s)
+	o.startIntegrations(ctx, s, router.Kick)
 	o.startCampaigns(ctx, s)
 	traffic, err := o.trafficMux(ctx, s, metrics, router)
 	if err != nil {

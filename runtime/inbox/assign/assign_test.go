@@ -349,3 +349,24 @@ func TestAnsweringCountsAsAccepting(t *testing.T) {
 		t.Fatalf("an answered assignment lapsed to %q", a)
 	}
 }
+
+// TestChatbotHoldsNewConversationsUntilItHandsOver: while the Inbox has a chatbot hook,
+// routing leaves a new conversation to it; once it hands over (bot_handoff_at), the
+// conversation is assigned.
+func TestChatbotHoldsNewConversationsUntilItHandsOver(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	r.snap.Integrations = &kube.Integrations{Chatbot: &kube.Chatbot{URL: "http://127.0.0.1:1/bot"}}
+	r.online("ana")
+	c := r.conv(wa(1), 0, "")
+	r.plan()
+	if a := r.assignee(c); a != "" {
+		t.Fatalf("assigned to %q while the chatbot holds it", a)
+	}
+	var n int
+	r.query(`WITH u AS (UPDATE conversations SET bot_handoff_at = now(), bot_handoff_reason = 'timeout' WHERE id = $1 RETURNING 1)
+		SELECT count(*) FROM u`, []any{c}, &n)
+	r.plan()
+	if a := r.assignee(c); a != "ana" {
+		t.Errorf("after the handoff the conversation went to %q, want ana", a)
+	}
+}

@@ -113,6 +113,11 @@ func (c convRow) routingConv() routing.Conversation {
 }
 
 // routingOf returns the RoutingPolicy of the conversation's Number, or nil.
+// chatbot reports whether the Inbox has a chatbot hook (kube.Snapshot.Integrations).
+func (t *txn) chatbot() bool {
+	return t.snap != nil && t.snap.Integrations != nil && t.snap.Integrations.Chatbot != nil
+}
+
 func (t *txn) routingOf(number string) *kube.Routing {
 	n, ok := t.snap.ByName(number)
 	if !ok {
@@ -169,10 +174,14 @@ func (t *txn) read(b *pgx.Batch, within time.Duration, out *snapshotReads) {
 	cutoff := t.now.Add(-within)
 	// Two branches, so that each uses its partial index (conversations_queue_idx,
 	// conversations_pending_idx) instead of scanning every conversation.
+	// While the Inbox has a chatbot hook, a new conversation is the chatbot's until it
+	// hands over (bot_handoff_at: its answer said so, it timed out or failed; see
+	// docs/integrations.md): routing leaves it unassigned until then.
 	b.Queue(`SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NULL
+			AND (NOT $3 OR bot_handoff_at IS NOT NULL)
 		UNION ALL
 		SELECT `+convColumns+` FROM conversations WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NOT NULL
-			AND accepted_at IS NULL AND assigned_at <= $2`, t.ns, cutoff).Query(func(rows pgx.Rows) (err error) {
+			AND accepted_at IS NULL AND assigned_at <= $2`, t.ns, cutoff, t.chatbot()).Query(func(rows pgx.Rows) (err error) {
 		out.convs, err = pgx.CollectRows(rows, scanConv)
 		return err
 	})

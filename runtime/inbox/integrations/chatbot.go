@@ -150,6 +150,9 @@ func (w *Worker) askChatbot(ctx context.Context, snap *kube.Snapshot, bot *kube.
 	})
 	if err == nil {
 		w.cfg.Metrics.attempt(KindChatbot, o)
+		if handoff != "" && w.cfg.HandedOff != nil {
+			w.cfg.HandedOff()
+		}
 	}
 	return err
 }

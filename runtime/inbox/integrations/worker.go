@@ -63,6 +63,10 @@ type Config struct {
 	Now func() time.Time
 	// Metrics: default unregistered.
 	Metrics *Metrics
+	// HandedOff, when set, is called after a conversation was handed from the chatbot to
+	// the agents (routing holds new conversations while the Inbox has a chatbot, and
+	// assigns them at once when this kicks it).
+	HandedOff func()
 	// Keep is how long finished deliveries stay in the delivery log (default 30 days);
 	// they are purged about once an hour.
 	Keep time.Duration
