@@ -87,10 +87,10 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	answer(a, w, err, csvOut, p, by, rows, []string{"key", "opened", "resolved", "first_response_p50_s", "first_response_p90_s",
-		"resolution_p50_s", "resolution_p90_s", "answered_by_keyword_rules_share", "answered_by_chatbot_share"},
+		"resolution_p50_s", "resolution_p90_s", "answered_by_keyword_rules_share", "answered_by_chatbot_share", "assigned_within_5s_share"},
 		func(x ConversationRow) []string {
 			return []string{x.Key, itoa(x.Opened), itoa(x.Resolved), fopt(x.FirstResponseP50), fopt(x.FirstResponseP90),
-				fopt(x.ResolutionP50), fopt(x.ResolutionP90), ftoa(x.AutoKeywordShare), ftoa(x.AutoChatbotShare)}
+				fopt(x.ResolutionP50), fopt(x.ResolutionP90), ftoa(x.AutoKeywordShare), ftoa(x.AutoChatbotShare), ftoa(x.AssignedWithin5s)}
 		})
 }
 

@@ -109,6 +109,9 @@ type ConversationRow struct {
 	ResolutionP90    *float64 `json:"resolutionP90Seconds"`
 	AutoKeywordShare float64  `json:"answeredByKeywordRulesShare"`
 	AutoChatbotShare float64  `json:"answeredByChatbotShare"`
+	// AssignedWithin5s is the share of the opened conversations first assigned to an
+	// agent within 5 seconds of their creation (first_assigned_at, set by the routing).
+	AssignedWithin5s float64 `json:"assignedWithin5sShare"`
 }
 
 // Filter narrows a report to one Number ("" for all).
@@ -118,7 +121,7 @@ type Filter struct{ Number string }
 // period (with their first-response times: first_response_at - created_at) and those
 // resolved in it (with their resolution times: resolved_at - created_at), and the share
 // of the opened ones that a keyword rule (a message authored "keyword:<rule>") or the
-// chatbot hook ("chatbot:…") answered.
+// chatbot hook ("integration:chatbot") answered, and that the routing assigned within 5 s.
 func Conversations(ctx context.Context, tx pgx.Tx, namespace string, p Period, by By, f Filter) ([]ConversationRow, error) {
 	rows, err := tx.Query(ctx, `
 		WITH c AS (
@@ -140,19 +143,22 @@ func Conversations(ctx context.Context, tx pgx.Tx, namespace string, p Period, b
 		       count(*) FILTER (WHERE opened AND EXISTS (
 		           SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author LIKE 'keyword:%')),
 		       count(*) FILTER (WHERE opened AND EXISTS (
-		           SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author LIKE 'chatbot%'))
+		           SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out'
+		                                         AND (m.author LIKE 'chatbot%' OR m.author LIKE 'integration:chatbot%'))),
+		       count(*) FILTER (WHERE opened AND first_assigned_at IS NOT NULL AND first_assigned_at - created_at <= interval '5 seconds')
 		FROM c GROUP BY key ORDER BY key`, namespace, p.From, p.To, f.Number)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ConversationRow, error) {
 		var x ConversationRow
-		var keyword, chatbot int64
+		var keyword, chatbot, within5s int64
 		err := r.Scan(&x.Key, &x.Opened, &x.Resolved, &x.FirstResponseP50, &x.FirstResponseP90,
-			&x.ResolutionP50, &x.ResolutionP90, &keyword, &chatbot)
+			&x.ResolutionP50, &x.ResolutionP90, &keyword, &chatbot, &within5s)
 		if x.Opened > 0 {
 			x.AutoKeywordShare = float64(keyword) / float64(x.Opened)
 			x.AutoChatbotShare = float64(chatbot) / float64(x.Opened)
+			x.AssignedWithin5s = float64(within5s) / float64(x.Opened)
 		}
 		return x, err
 	})

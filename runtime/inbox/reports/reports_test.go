@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/reports"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
@@ -96,6 +97,9 @@ func seed(t *testing.T, st *store.Store) []int64 {
 		conv(t, st, "support", "en", "", "34600000005", time.Date(2026, 10, 25, 12, 0, 0, 0, time.UTC), -1, 11*24*3600),
 		conv(t, st, "sales", "es", "ana", "34600000006", nov(10, 9), 10, 20), // after the period
 	}
+	// The routing assigned conversation 1 after 3 s, conversation 2 after 10 s.
+	exec(t, st, `UPDATE conversations SET first_assigned_at = created_at + interval '3 seconds' WHERE id = $1`, ids[0])
+	exec(t, st, `UPDATE conversations SET first_assigned_at = created_at + interval '10 seconds' WHERE id = $1`, ids[1])
 	// A keyword rule answered conversation 4.
 	exec(t, st, `INSERT INTO messages (namespace, conversation_id, direction, type, text, content, status, author)
 		VALUES ($1, $2, 'out', 'text', 'Our hours…', '{}', 'queued', 'keyword:hours')`, ns, ids[3])
@@ -122,9 +126,10 @@ func TestConversationsReport(t *testing.T) {
 	// p90 = 120 + 0.8 × 180 = 264) and resolved 1, 2 (600, 1200 s: median 900,
 	// p90 = 600 + 0.9 × 600 = 1140). support opened 4 (no first response, answered by a
 	// keyword rule) and resolved 4 and 5 (3600 s and 11 days = 950400 s: median 477000,
-	// p90 = 3600 + 0.9 × 946800 = 855720).
+	// p90 = 3600 + 0.9 × 946800 = 855720). Of sales' three, one was assigned within 5 s.
 	want := []reports.ConversationRow{
-		{Key: "sales", Opened: 3, Resolved: 2, FirstResponseP50: f(120), FirstResponseP90: f(264), ResolutionP50: f(900), ResolutionP90: f(1140)},
+		{Key: "sales", Opened: 3, Resolved: 2, FirstResponseP50: f(120), FirstResponseP90: f(264), ResolutionP50: f(900), ResolutionP90: f(1140),
+			AssignedWithin5s: 1.0 / 3},
 		{Key: "support", Opened: 1, Resolved: 2, ResolutionP50: f(477000), ResolutionP90: f(855720), AutoKeywordShare: 1},
 	}
 	if got := read(reports.ByNumber, reports.Filter{}); !equalRows(got, want) {
@@ -319,12 +324,16 @@ func TestAPI(t *testing.T) {
 	(&reports.API{Store: st, Namespace: ns, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return nov(8, 0) }}).Register(mux, auth)
 	h := httptest.NewServer(mux)
 	t.Cleanup(h.Close)
+	client := openapitest.Client(t) // every answer is checked against the OpenAPI document
 	do := func(method, path, who, body string) (int, string, string) {
 		req, _ := http.NewRequestWithContext(context.Background(), method, h.URL+path, strings.NewReader(body))
 		if who != "" {
 			req.Header.Set("Authorization", "Bearer "+who)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		if body != "" {
+			req.Header.Set("Content-Type", "text/csv")
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
