@@ -119,4 +119,24 @@ func printDevAgents(w io.Writer, inboxAddr string, agents []devAgent) {
 	fmt.Fprintf(w, "  curl -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login\n",
 		devPassword("ana"), inboxAddr)
 	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies http://%s/api/v1/me\n", inboxAddr)
+	printRoutingWalkthrough(w, inboxAddr)
+}
+
+// printRoutingWalkthrough shows an agent's day with curl: online, a conversation
+// assigned, a reply, a resolve, and the next waiting conversation assigned.
+func printRoutingWalkthrough(w io.Writer, inboxAddr string) {
+	jar := "-b /tmp/sb-cookies -H \"X-CSRF-Token: $CSRF\" -H 'Content-Type: application/json'"
+	fmt.Fprintln(w, "\nWork conversations as ana (team iberia: the Spanish number). Log in keeping the CSRF token, and go online:")
+	fmt.Fprintf(w, "  CSRF=$(curl -s -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login | sed 's/.*\"csrfToken\":\"\\([^\"]*\\)\".*/\\1/')\n",
+		devPassword("ana"), inboxAddr)
+	fmt.Fprintf(w, "  curl %s -X PUT -d '{\"availability\":\"online\"}' http://%s/api/v1/me/availability\n", jar, inboxAddr)
+	fmt.Fprintln(w, "A customer writes (the simulator command above). Within RoutingPolicy sales' business hours the")
+	fmt.Fprintln(w, "routing assigns the new conversation to an online agent of its team at once; outside them, or when")
+	fmt.Fprintln(w, "every agent is at capacity, it waits in the queue:")
+	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies 'http://%s/api/v1/conversations?assignee=ana'\n", inboxAddr)
+	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies 'http://%s/api/v1/conversations?waiting=true'\n", inboxAddr)
+	fmt.Fprintln(w, "Reply, then resolve (ID: the conversation's id); the longest-waiting conversation then goes to ana:")
+	fmt.Fprintf(w, "  curl %s -d '{\"text\":\"Hola, ¿en qué puedo ayudarle?\"}' http://%s/api/v1/conversations/ID/messages\n", jar, inboxAddr)
+	fmt.Fprintf(w, "  curl %s -d '{}' http://%s/api/v1/conversations/ID/resolve\n", jar, inboxAddr)
+	fmt.Fprintf(w, "The web page: http://%s/ (the same logins).\n", inboxAddr)
 }
