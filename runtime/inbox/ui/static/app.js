@@ -19,7 +19,10 @@
       }, 150);
     }
     es.onmessage = poke;
-    ["message", "status", "assignment", "transfer", "availability", "queue", "conversation"].forEach(function (k) {
+    // The kinds of docs/live.md.
+    ["message.created", "message.status", "conversation.created", "conversation.assigned", "conversation.transferred",
+      "conversation.unassigned", "conversation.status", "conversation.accepted", "availability.changed",
+      "queue.changed"].forEach(function (k) {
       es.addEventListener(k, poke);
     });
     es.addEventListener("error", function () { /* EventSource retries */ });
