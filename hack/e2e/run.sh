@@ -113,7 +113,7 @@ stage "simulator pod Running, Service $SIM_URL answers"
 # --- the chart -------------------------------------------------------------------------
 helm() { in_ns "$HELM" --kubeconfig "$C/admin.kubeconfig" "$@"; }
 helm install switchboard "$E2E_ROOT/charts/switchboard" -n "$NS_SYSTEM" \
-  --set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
+  --set image.repository="${IMAGE_REF%:*}" --set-string image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
   --set qualityPollInterval=10s --wait --timeout 180s >/dev/null
 k -n "$NS_SYSTEM" get pods -o wide
 stage "helm install (manager Available under restricted PSS)"
@@ -223,7 +223,7 @@ git -C "$E2E_ROOT" archive "$FROM" charts/switchboard config/samples | tar -x -C
 restricted_ns "$NS_APP"
 k -n "$NS_APP" create secret generic switchboard-database --from-literal=dsn="$DSN" >/dev/null
 helm install switchboard "$C/release/charts/switchboard" -n "$NS_SYSTEM" \
-  --set image.repository=localhost/switchboard --set image.tag="$FROM" --set image.pullPolicy=Never \
+  --set image.repository=localhost/switchboard --set-string image.tag="$FROM" --set image.pullPolicy=Never \
   --wait --timeout 180s >/dev/null
 for f in "$C"/release/config/samples/*.yaml; do echo "---"; cat "$f"; done | sed "s#http://127.0.0.1:18090#$SIM_URL#" | k apply -f - >/dev/null
 k -n "$NS_APP" wait numbers --all --for=condition=Ready=True --timeout=180s >/dev/null
@@ -241,7 +241,7 @@ schema_before=$(crd_schema)
 done) >"$C/ready-during-upgrade.txt" &
 MONITOR_PID=$!
 helm upgrade switchboard "$E2E_ROOT/charts/switchboard" -n "$NS_SYSTEM" \
-  --set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
+  --set image.repository="${IMAGE_REF%:*}" --set-string image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
   --wait --timeout 180s >/dev/null
 k -n "$NS_APP" wait numbers --all --for=condition=Ready=True --timeout=180s >/dev/null
 for n in $(k -n "$NS_APP" get numbers -o jsonpath='{.items[*].metadata.name}'); do
