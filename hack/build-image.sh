@@ -44,6 +44,13 @@ trap cleanup EXIT
 root=$WORK/rootfs
 bindir=$root/usr/local/bin
 mkdir -p "$root/etc" "$root/tmp" "$bindir"
+# Earlier releases' binaries link controller-runtime's envtest, whose package init creates
+# /tmp/kubebuilder-envtest and panics on a read-only root: hack/e2e/release-image.sh sets
+# LEGACY_ENVTEST_DIR=1 when it packs one of them.
+if [[ ${LEGACY_ENVTEST_DIR:-} == 1 ]]; then
+  mkdir -p "$root/tmp/kubebuilder-envtest"
+  chmod 0755 "$root/tmp/kubebuilder-envtest"
+fi
 CGO_ENABLED=0 GOOS=linux GOARCH=$GOARCH go build -trimpath -ldflags "-s -w" -o "$bindir/$NAME" "$PKG"
 echo "nonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin" >"$root/etc/passwd"
 echo "nonroot:x:65532:" >"$root/etc/group"
