@@ -98,13 +98,7 @@ func (f *flags) parse(args []string, out io.Writer) error {
 }
 
 // ParseInboxRef reads NAMESPACE/NAME (the namespace is the tenant).
-func ParseInboxRef(s string) (store.NumberRef, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return store.NumberRef{}, fmt.Errorf("--inbox must be NAMESPACE/NAME, got %q", s)
-	}
-	return store.NumberRef{Namespace: ns, Name: name}, nil
-}
+func ParseInboxRef(s string) (store.NumberRef, error) { return store.ParseRef("inbox", s) }
 
 // apiToken reads the read API's token from --api-token-file or the environment ("" for
 // none).
@@ -135,9 +129,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dsn := os.Getenv(DatabaseURLEnv)
-	if dsn == "" {
-		return fmt.Errorf("%s is not set: the inbox needs the PostgreSQL DSN", DatabaseURLEnv)
+	dsn, err := store.DSNFromEnv(DatabaseURLEnv, "the inbox")
+	if err != nil {
+		return err
 	}
 	token, err := f.apiToken()
 	if err != nil {

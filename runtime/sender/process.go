@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,13 +78,7 @@ func (f *flags) parse(args []string, out io.Writer) error {
 }
 
 // ParseNumberRef reads NAMESPACE/NAME.
-func ParseNumberRef(s string) (store.NumberRef, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return store.NumberRef{}, fmt.Errorf("--number must be NAMESPACE/NAME, got %q", s)
-	}
-	return store.NumberRef{Namespace: ns, Name: name}, nil
-}
+func ParseNumberRef(s string) (store.NumberRef, error) { return store.ParseRef("number", s) }
 
 // Main runs `switchboard sender`: it elects one active sender per Number (a Lease),
 // takes the number's fence (a PostgreSQL advisory lock) and drains the outbox under
@@ -102,9 +95,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dsn := os.Getenv(DatabaseURLEnv)
-	if dsn == "" {
-		return fmt.Errorf("%s is not set: the sender needs the PostgreSQL DSN", DatabaseURLEnv)
+	dsn, err := store.DSNFromEnv(DatabaseURLEnv, "the sender")
+	if err != nil {
+		return err
 	}
 	p, err := newProcess(ctx, f, dsn, log)
 	if err != nil {

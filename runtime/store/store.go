@@ -6,6 +6,9 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -122,4 +125,24 @@ type Outcome struct {
 	Retry RetryState
 	// MaybeSent: the call may have reached Meta. It sets possibly_duplicate, which stays.
 	MaybeSent bool
+}
+
+// ParseRef reads a NAMESPACE/NAME command-line value (a Number's or an Inbox's); the
+// error names the flag ("--number must be NAMESPACE/NAME, got …").
+func ParseRef(flag, s string) (NumberRef, error) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return NumberRef{}, fmt.Errorf("--%s must be NAMESPACE/NAME, got %q", flag, s)
+	}
+	return NumberRef{Namespace: ns, Name: name}, nil
+}
+
+// DSNFromEnv reads the PostgreSQL DSN of a workload from the environment variable env;
+// the error says who needs it ("the sender needs the PostgreSQL DSN").
+func DSNFromEnv(env, who string) (string, error) {
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		return "", fmt.Errorf("%s is not set: %s needs the PostgreSQL DSN", env, who)
+	}
+	return dsn, nil
 }

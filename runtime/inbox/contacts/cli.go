@@ -77,11 +77,8 @@ func (f *importFlags) parse(args []string, out io.Writer) error {
 
 // ParseInbox reads an --inbox value, NAMESPACE/NAME, and returns the namespace.
 func ParseInbox(s string) (string, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return "", fmt.Errorf("--inbox must be NAMESPACE/NAME, got %q", s)
-	}
-	return ns, nil
+	ref, err := store.ParseRef("inbox", s)
+	return ref.Namespace, err
 }
 
 // CLIActor is the audit log's actor of a command run by hand: "cli:<user>".
