@@ -2,7 +2,6 @@ package contacts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -103,11 +103,9 @@ func Import(ctx context.Context, st *store.Store, req ImportRequest) (Result, er
 		if err := upsert(ctx, tx, req.Namespace, &res, progress); err != nil {
 			return err
 		}
-		summary, _ := json.Marshal(map[string]any{"format": req.Format, "rows": res.Rows, "inserted": res.Inserted,
-			"updated": res.Updated, "unchanged": res.Unchanged, "rejected": res.Rejected})
-		_, err := tx.Exec(ctx, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
-			VALUES ($1, $2, 'contacts.import', 'contacts', $3, $4::jsonb)`, req.Namespace, req.Actor, req.Source, string(summary))
-		return err
+		return conversation.Audit(ctx, tx, req.Namespace, req.Actor, "contacts.import", "contacts", req.Source, nil,
+			map[string]any{"format": req.Format, "rows": res.Rows, "inserted": res.Inserted,
+				"updated": res.Updated, "unchanged": res.Unchanged, "rejected": res.Rejected})
 	})
 	if err != nil {
 		return Result{}, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -188,11 +189,8 @@ func auditExport(ctx context.Context, st *store.Store, actor string, req Request
 	if !req.Filter.To.IsZero() {
 		after["to"] = req.Filter.To
 	}
-	b, _ := json.Marshal(after)
 	return st.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
-			VALUES ($1, $2, $3, 'export', $4, $5::jsonb)`, req.Namespace, actor, "export."+string(req.Kind), string(req.Kind), string(b))
-		return err
+		return conversation.Audit(ctx, tx, req.Namespace, actor, "export."+string(req.Kind), "export", string(req.Kind), nil, after)
 	})
 }
 

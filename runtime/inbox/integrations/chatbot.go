@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,10 +229,6 @@ func handOff(ctx context.Context, tx pgx.Tx, namespace string, id int64, reason 
 }
 
 func audit(ctx context.Context, tx pgx.Tx, namespace, action string, conversationID int64, after []byte) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
-		VALUES ($1, $2, $3, 'conversation', $4::bigint::text, $5)`, namespace, ChatbotActor, action, conversationID, string(after))
-	if err != nil {
-		return fmt.Errorf("integrations: audit %s: %w", action, err)
-	}
-	return nil
+	return conversation.Audit(ctx, tx, namespace, ChatbotActor, action, "conversation", strconv.FormatInt(conversationID, 10),
+		nil, json.RawMessage(after))
 }

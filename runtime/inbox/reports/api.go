@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -156,14 +157,12 @@ func (a *API) putRateCard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := authz.FromContext(r.Context()).Actor()
-	after, _ := json.Marshal(map[string]any{"markets": rc.Countries, "rates": len(rc.Rates), "unmappedMarkets": rc.Unmapped})
 	err = a.Store.InTx(r.Context(), func(tx pgx.Tx) error {
 		if err := StoreRateCard(r.Context(), tx, a.Namespace, rc); err != nil {
 			return err
 		}
-		_, err := tx.Exec(r.Context(), `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
-			VALUES ($1, $2, 'rate-card.replace', 'rate-card', $1, $3::jsonb)`, a.Namespace, actor, string(after))
-		return err
+		return conversation.Audit(r.Context(), tx, a.Namespace, actor, "rate-card.replace", "rate-card", a.Namespace, nil,
+			map[string]any{"markets": rc.Countries, "rates": len(rc.Rates), "unmappedMarkets": rc.Unmapped})
 	})
 	if err != nil {
 		a.fail(w, err)

@@ -13,7 +13,6 @@ package retention
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -195,15 +195,13 @@ func (r *Runner) RunPolicy(ctx context.Context, p kube.Retention, trigger string
 		return c, err
 	}
 	finished := r.cfg.Now()
-	after, _ := json.Marshal(map[string]any{"trigger": trigger, "numbers": p.Numbers, "held": p.Held, "purged": c})
 	err = r.cfg.Store.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE retention_runs SET finished_at = $2, messages = $3, media = $4, audit_log = $5,
 			conversations = $6, error = NULL WHERE id = $1`, runID, finished, c.Messages, c.Media, c.AuditLog, c.Conversations); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_log (namespace, actor, action, object_kind, object_id, after)
-			VALUES ($1, $2, 'retention.run', 'retentionpolicy', $3, $4::jsonb)`, r.cfg.Namespace, Actor, p.Name, string(after))
-		return err
+		return conversation.Audit(ctx, tx, r.cfg.Namespace, Actor, "retention.run", "retentionpolicy", p.Name, nil,
+			map[string]any{"trigger": trigger, "numbers": p.Numbers, "held": p.Held, "purged": c})
 	})
 	if err != nil {
 		return c, err
