@@ -62,24 +62,32 @@ func teamsOf(routing []sbv1.RoutingPolicy) map[string][]string {
 	return teams
 }
 
+// inboxObject is the Inbox as the informer holds it (false before it is known).
+func (s *Source) inboxObject() (sbv1.Inbox, bool) {
+	if s.inboxes == nil {
+		return sbv1.Inbox{}, false
+	}
+	obj, err := s.inboxes.ByNamespace(s.inbox.Namespace).Get(s.inbox.Name)
+	if err != nil {
+		return sbv1.Inbox{}, false
+	}
+	ibs := convertAll[sbv1.Inbox]([]runtime.Object{obj})
+	if len(ibs) != 1 {
+		return sbv1.Inbox{}, false
+	}
+	return ibs[0], true
+}
+
 // access builds the Access of the Inbox (nil when it is not in the informer yet: the
 // predefined roles only). A spec.roles that does not compile (admission prevents it)
 // leaves only the predefined roles, logged.
 func (s *Source) access(ctx context.Context, pols policies) Access {
 	a := Access{Roles: authz.Roles(authz.Predefined()), Teams: teamsOf(pols.routing)}
 	a.InitialAdminPassword = s.secretValue(ctx, s.inbox.Name+"-initial-admin", InitialAdminKey)
-	if s.inboxes == nil {
+	ib, ok := s.inboxObject()
+	if !ok {
 		return a
 	}
-	obj, err := s.inboxes.ByNamespace(s.inbox.Namespace).Get(s.inbox.Name)
-	if err != nil {
-		return a
-	}
-	ibs := convertAll[sbv1.Inbox]([]runtime.Object{obj})
-	if len(ibs) != 1 {
-		return a
-	}
-	ib := ibs[0]
 	custom := make([]authz.CustomRole, 0, len(ib.Spec.Roles))
 	for _, r := range ib.Spec.Roles {
 		c := authz.CustomRole{Name: r.Name}

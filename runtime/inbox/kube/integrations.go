@@ -11,7 +11,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 )
@@ -188,19 +187,14 @@ func checkURL(field, raw string) error {
 	return nil
 }
 
-// readIntegrations reads the Inbox and compiles its spec.integrations. On an error
-// reading the Inbox the previous integrations stay (prev).
+// readIntegrations compiles the spec.integrations of the Inbox the informer holds (the
+// one the access rules come from: no second read). Before the Inbox is known the
+// previous integrations stay (prev).
 func (s *Source) readIntegrations(ctx context.Context, prev *Integrations) *Integrations {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	obj, err := s.dyn.Resource(InboxResource).Namespace(s.inbox.Namespace).Get(ctx, s.inbox.Name, metav1.GetOptions{})
-	if err != nil {
-		s.log.Error("the Inbox cannot be read; its integrations stay as they were", "error", err)
-		return prev
-	}
-	var ib sbv1.Inbox
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.UnstructuredContent(), &ib); err != nil {
-		s.log.Error("the Inbox does not decode; its integrations stay as they were", "error", err)
+	ib, ok := s.inboxObject()
+	if !ok {
 		return prev
 	}
 	out, errs := CompileIntegrations(ctx, ib.Spec.Integrations, s.readSecretKey)
