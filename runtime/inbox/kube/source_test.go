@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"log/slog"
+	"sort"
 	"testing"
 	"time"
 
@@ -91,6 +92,7 @@ func names(s *kube.Snapshot) string {
 	for _, n := range s.Numbers() {
 		out = append(out, n.Ref.Name)
 	}
+	sort.Strings(out) // the informer lists in no particular order
 	return fmtNames(out)
 }
 
