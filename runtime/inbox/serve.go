@@ -180,7 +180,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	if err != nil {
 		return nil, err
 	}
-	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Authenticator: authn, Snapshot: o.Snapshot, Log: o.Log})
+	api, err := agentapi.New(agentapi.Config{Store: s, Namespace: o.Namespace, Token: o.APIToken, Authenticator: authn, Snapshot: o.Snapshot, Media: o.Media, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}

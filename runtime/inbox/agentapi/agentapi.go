@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// Snapshot gives the served Numbers (their WhatsApp Business Account, Graph API and
 	// Outbound KeywordRules) for replies; nil refuses replies with 503.
 	Snapshot func() *kube.Snapshot
+	// Media is the media archive: a file an agent sends is stored there before it is
+	// uploaded to Meta. nil refuses media messages with 503.
+	Media *media.Store
 	// Templates lists a Number's approved message templates; nil: NewTemplateCache.
 	Templates Templates
 	Now       func() time.Time // default time.Now
@@ -106,6 +110,7 @@ func (a *API) operations() []Operation {
 		{"GET /api/v1/conversations/{id}", authz.ConversationsRead, a.getConversation},
 		{"GET /api/v1/conversations/{id}/messages", authz.ConversationsRead, a.listMessages},
 		{"POST /api/v1/conversations/{id}/messages", authz.ConversationsReply, a.send},
+		{"POST /api/v1/conversations/{id}/media", authz.ConversationsReply, a.sendMedia},
 		{"POST /api/v1/conversations/{id}/notes", authz.ConversationsReply, a.addNote},
 		{"PUT /api/v1/conversations/{id}/priority", authz.ConversationsUpdate, a.setPriority},
 		{"POST /api/v1/conversations/{id}/tags", authz.ConversationsUpdate, a.changeConversationTags},

@@ -22,6 +22,8 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediaapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
@@ -49,6 +51,7 @@ type rig struct {
 	globex string        // globex's API
 	graph  string        // the simulator
 	lists  *atomic.Int64 // GET …/message_templates the simulator served
+	sim    *simulator.Server
 	conn   *pgx.Conn
 	client *http.Client
 }
@@ -97,7 +100,10 @@ func authenticator(r *http.Request) (*authz.Principal, error) {
 	return nil, fmt.Errorf("the bearer token is not valid")
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { t.Helper(); return newRigWith(t, nil) }
+
+// newRigWith is newRig whose APIs keep media in ms (nil: no archive).
+func newRigWith(t *testing.T, ms *media.Store) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dsn := srv.NewDatabase(t)
@@ -112,22 +118,30 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	lists := new(atomic.Int64)
-	graph := newGraph(t, lists)
-	snap := kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales-es"}, PhoneNumberID: pnid,
-		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{Outbound: outboundRules(t)}}})
-	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph, lists: lists}
+	graph, sim := newGraph(t, lists)
+	numbers := []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales-es"}, PhoneNumberID: pnid,
+		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{Outbound: outboundRules(t)}}}
+	if ms != nil { // a Number whose token Meta no longer accepts: its uploads fail
+		numbers = append(numbers, kube.Number{Ref: store.NumberRef{Namespace: ns, Name: "revoked"}, PhoneNumberID: pnid,
+			WABAID: waba, AccessToken: "revoked-token", APIBaseURL: graph})
+	}
+	snap := kube.NewSnapshot(ns, numbers)
+	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph, lists: lists, sim: sim}
 	for _, n := range []struct {
 		namespace string
 		dst       *string
 	}{{ns, &r.url}, {"globex", &r.globex}} {
 		api, err := agentapi.New(agentapi.Config{Store: st, Namespace: n.namespace, Token: staticToken,
 			Authenticator: authz.AuthenticatorFunc(authenticator), Snapshot: func() *kube.Snapshot { return snap },
-			Log: slog.New(slog.DiscardHandler)})
+			Media: ms, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
 		api.Register(mux)
+		if ms != nil {
+			mediaapi.New(st, ms, n.namespace, nil).Register(mux, api.Protect)
+		}
 		hs := httptest.NewServer(mux)
 		t.Cleanup(hs.Close)
 		*n.dst = hs.URL
@@ -135,9 +149,9 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// newGraph starts the simulator with the dev scenario's templates and returns its URL;
-// lists counts the template lists it serves.
-func newGraph(t *testing.T, lists *atomic.Int64) string {
+// newGraph starts the simulator with the dev scenario's templates and returns its URL
+// and itself; lists counts the template lists it serves.
+func newGraph(t *testing.T, lists *atomic.Int64) (string, *simulator.Server) {
 	t.Helper()
 	sim, err := simulator.New(simulator.Config{Seed: 1, Numbers: []simulator.Number{{ID: pnid, DisplayPhoneNumber: "+1 555 078 3881",
 		BusinessAccountID: waba, AccessToken: graphToken, AppSecret: "s"}},
@@ -158,7 +172,7 @@ func newGraph(t *testing.T, lists *atomic.Int64) string {
 		sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(hs.Close)
-	return hs.URL
+	return hs.URL, sim
 }
 
 // outboundRules compiles an Outbound KeywordRule blocking "garantizado".

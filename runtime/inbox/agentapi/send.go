@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -101,7 +102,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 	}
 	var msg conversation.Message
 	err = a.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
-		msg, err = a.enqueue(r, tx, vw, id, out, body.Text != nil)
+		msg, err = a.enqueue(r, tx, vw, id, out, body.Text != nil, nil)
 		return err
 	})
 	if errors.Is(err, conversation.ErrWindowClosed) {
@@ -196,16 +197,19 @@ func refs(list []whatsapp.MessageTemplate) []TemplateRef {
 	return out
 }
 
-// enqueue sends out in the conversation within tx: a text only inside the
-// customer-service window (conversation.ErrWindowClosed otherwise).
-func (a *API) enqueue(r *http.Request, tx pgx.Tx, vw conversation.Viewer, id int64, out conversation.Outbound, text bool) (conversation.Message, error) {
+// enqueue sends out in the conversation within tx: a free-form message (text, media)
+// only inside the customer-service window (conversation.ErrWindowClosed otherwise).
+// attach, when set, records what else the message needs in tx (its media row) and
+// returns what the audit entry adds.
+func (a *API) enqueue(r *http.Request, tx pgx.Tx, vw conversation.Viewer, id int64, out conversation.Outbound, freeForm bool,
+	attach func(*conversation.Message) (map[string]any, error)) (conversation.Message, error) {
 	ctx := r.Context()
 	v, err := conversation.Get(ctx, tx, vw, id, true)
 	if err != nil {
 		return conversation.Message{}, err
 	}
 	ref := store.NumberRef{Namespace: vw.Namespace, Name: v.Number}
-	if text {
+	if freeForm {
 		if err := conversation.CheckFreeForm(ctx, tx, ref, v.WAID, a.cfg.Now()); err != nil {
 			return conversation.Message{}, err
 		}
@@ -222,8 +226,16 @@ func (a *API) enqueue(r *http.Request, tx pgx.Tx, vw conversation.Viewer, id int
 	if err != nil {
 		return conversation.Message{}, err
 	}
+	after := map[string]any{"message": msg.ID, "outbox": outboxID, "type": out.Type}
+	if attach != nil {
+		more, err := attach(&msg)
+		if err != nil {
+			return conversation.Message{}, err
+		}
+		maps.Copy(after, more)
+	}
 	return msg, conversation.Audit(ctx, tx, vw.Namespace, vw.Actor, "conversation."+out.Type, "conversation",
-		strconv.FormatInt(id, 10), nil, map[string]any{"message": msg.ID, "outbox": outboxID, "type": out.Type})
+		strconv.FormatInt(id, 10), nil, after)
 }
 
 // windowClosed answers 422: a template is required, with the approved templates the

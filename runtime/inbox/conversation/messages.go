@@ -94,6 +94,15 @@ type Outbound struct {
 	Text    string
 	// Author is who wrote it: "keyword:<rule>", "after-hours", "agent:<name>".
 	Author string
+	// Media is the uploaded file an image, document, audio, video or sticker carries
+	// (nil for the other types); recorded on the message like an inbound one's.
+	Media *OutboundMedia
+}
+
+// OutboundMedia is a file uploaded to Meta for an outbound message: Meta's media ID, the
+// MIME type, the hex SHA-256 and the document's file name ("" for none).
+type OutboundMedia struct {
+	ID, MimeType, SHA256, Filename string
 }
 
 // Send enqueues an outbound message in the conversation lane of the Number's outbox and
@@ -106,10 +115,15 @@ func Send(ctx context.Context, tx pgx.Tx, c Conversation, waID string, out Outbo
 	if err != nil {
 		return 0, err
 	}
+	var m OutboundMedia
+	if out.Media != nil {
+		m = *out.Media
+	}
 	_, err = tx.Exec(ctx, `
-		INSERT INTO messages (namespace, conversation_id, direction, type, text, content, status, outbox_id, author)
-		VALUES ($1, $2, 'out', $3, NULLIF($4, ''), $5, 'queued', $6, $7)`,
-		c.Number.Namespace, c.ID, out.Type, out.Text, []byte(out.Payload), id, out.Author)
+		INSERT INTO messages (namespace, conversation_id, direction, type, text, content, status, outbox_id, author,
+		                      media_id, media_mime_type, media_sha256, media_filename)
+		VALUES ($1, $2, 'out', $3, NULLIF($4, ''), $5, 'queued', $6, $7, NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''))`,
+		c.Number.Namespace, c.ID, out.Type, out.Text, []byte(out.Payload), id, out.Author, m.ID, m.MimeType, m.SHA256, m.Filename)
 	if err != nil {
 		return 0, fmt.Errorf("conversation: record outbound message: %w", err)
 	}

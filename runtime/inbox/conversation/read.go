@@ -29,10 +29,14 @@ type Message struct {
 	ReadAt      *time.Time      `json:"readAt,omitempty"`
 	FailedAt    *time.Time      `json:"failedAt,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
+	// MediaID is the archived media row of the file the message carries (GET
+	// /api/v1/media/{mediaId}), inbound or outbound; nil for none.
+	MediaID *int64 `json:"mediaId,omitempty"`
 }
 
 const messageColumns = `id, direction, wamid, type, text, content, status, author, outbox_id, error_code,
-	COALESCE(error_reason, error_title) AS error_reason, sent_at, delivered_at, read_at, failed_at, created_at`
+	COALESCE(error_reason, error_title) AS error_reason, sent_at, delivered_at, read_at, failed_at, created_at,
+	(SELECT md.id FROM media md WHERE md.message_id = messages.id ORDER BY md.id LIMIT 1) AS media_row`
 
 // ErrNoConversation is returned for a conversation id not in the namespace, or one the
 // viewer may not see.
@@ -55,10 +59,19 @@ func Messages(ctx context.Context, tx pgx.Tx, vw Viewer, id int64, limit int) ([
 
 // MessageByOutbox returns the message recorded for an outbox row.
 func MessageByOutbox(ctx context.Context, tx pgx.Tx, namespace string, outboxID int64) (Message, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE namespace = $1 AND outbox_id = $2`, namespace, outboxID)
+	return oneMessage(ctx, tx, "outbox_id", namespace, outboxID)
+}
+
+// MessageByID returns message id of namespace.
+func MessageByID(ctx context.Context, tx pgx.Tx, namespace string, id int64) (Message, error) {
+	return oneMessage(ctx, tx, "id", namespace, id)
+}
+
+func oneMessage(ctx context.Context, tx pgx.Tx, column, namespace string, id int64) (Message, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE namespace = $1 AND `+column+` = $2`, namespace, id)
 	m, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[Message])
 	if err != nil {
-		return Message{}, fmt.Errorf("conversation: message of outbox row %d: %w", outboxID, err)
+		return Message{}, fmt.Errorf("conversation: message with %s %d: %w", column, id, err)
 	}
 	return m, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 )
 
 // purge deletes, for each Number p selects and no legal hold keeps: messages older than
@@ -131,12 +132,13 @@ func (r *Runner) purgeMedia(ctx context.Context, number string, cut any, c *Coun
 		type row struct {
 			id      int64
 			mediaID string
+			object  *string
 			stored  bool
 		}
 		var rows []row
 		err := r.cfg.Store.ReadTx(ctx, func(tx pgx.Tx) error {
 			rs, err := tx.Query(ctx, `
-				SELECT id, media_id, state = 'stored' FROM media
+				SELECT id, media_id, object_key, state = 'stored' FROM media
 				WHERE namespace = $1 AND number = $2 AND (message_id IS NULL OR created_at < $3)
 				ORDER BY id LIMIT $4`, r.cfg.Namespace, number, cut, r.cfg.BatchSize)
 			if err != nil {
@@ -145,7 +147,7 @@ func (r *Runner) purgeMedia(ctx context.Context, number string, cut any, c *Coun
 			defer rs.Close()
 			for rs.Next() {
 				var x row
-				if err := rs.Scan(&x.id, &x.mediaID, &x.stored); err != nil {
+				if err := rs.Scan(&x.id, &x.mediaID, &x.object, &x.stored); err != nil {
 					return err
 				}
 				rows = append(rows, x)
@@ -158,7 +160,10 @@ func (r *Runner) purgeMedia(ctx context.Context, number string, cut any, c *Coun
 		ids := make([]int64, 0, len(rows))
 		for _, x := range rows {
 			if x.stored && r.cfg.Media != nil {
-				err := r.cfg.Media.Delete(ctx, media.Key{Namespace: r.cfg.Namespace, Number: number, MediaID: x.mediaID})
+				key, err := archive.ObjectOf(archive.Record{Namespace: r.cfg.Namespace, Number: number, MediaID: x.mediaID, ObjectKey: x.object})
+				if err == nil {
+					err = r.cfg.Media.Delete(ctx, key)
+				}
 				if err != nil && !errors.Is(err, media.ErrNotFound) {
 					return fmt.Errorf("purging media: deleting the object of %s: %w", x.mediaID, err)
 				}

@@ -101,7 +101,12 @@ func (a *API) serveObject(w http.ResponseWriter, r *http.Request, rec archive.Re
 // stream copies the object to w, with its type, length and sha256; as an attachment so
 // that a browser never renders it in the inbox's origin.
 func stream(w http.ResponseWriter, r *http.Request, store *media.Store, rec archive.Record, log *slog.Logger) {
-	key := media.Key{Namespace: rec.Namespace, Number: rec.Number, MediaID: rec.MediaID}
+	key, err := archive.ObjectOf(rec)
+	if err != nil {
+		log.Error("opening media", "id", rec.ID, "error", err)
+		problem.Respond(w, http.StatusServiceUnavailable, "the media store is unavailable, retry later")
+		return
+	}
 	body, err := store.Open(r.Context(), key)
 	if err != nil {
 		log.Error("opening media", "key", key.String(), "error", err)
