@@ -216,10 +216,13 @@ func (r Request) query() (string, []any) {
 		return `SELECT v.id, v.number, k.wa_id, k.profile_name, v.status, v.tags, v.assignee, v.team, v.priority,
 		               v.created_at, v.resolved_at,
 		               m.id, m.direction, m.wamid, m.type, m.text, m.content, m.status, m.author,
-		               m.error_code, coalesce(m.error_reason, m.error_title), m.created_at
+		               m.error_code, coalesce(m.error_reason, m.error_title), m.created_at,
+		               md.id, md.direction, md.state, md.sha256, md.mime_type, md.size_bytes
 		          FROM conversations v JOIN contacts k ON k.id = v.contact_id
 		          ` + join + ` messages m ON m.conversation_id = v.id AND m.namespace = v.namespace
 		               AND ($3::timestamptz IS NULL OR m.created_at >= $3) AND ($4::timestamptz IS NULL OR m.created_at < $4)
+		          LEFT JOIN LATERAL (SELECT id, direction, state, sha256, mime_type, size_bytes FROM media
+		                              WHERE message_id = m.id ORDER BY id LIMIT 1) md ON true
 		         WHERE v.namespace = $1 AND ($2 = '' OR v.number = $2)
 		           AND ($5 = '' OR $5 = ANY (v.tags) OR $5 = ANY (k.tags))
 		         ORDER BY v.id, m.created_at, m.id`, args
@@ -274,6 +277,21 @@ type MessageV1 struct {
 	ErrorCode   *int32          `json:"errorCode,omitempty"`
 	ErrorReason *string         `json:"errorReason,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
+	// Media is the archived file the message carries, inbound or outbound (omitted
+	// when none).
+	Media *MediaV1 `json:"media,omitempty"`
+}
+
+// MediaV1 is the archive row of a message's file: its id (GET /api/v1/media/{id} serves
+// the bytes), direction (in, out), state (pending, stored, failed), hex SHA-256, MIME
+// type and size in bytes.
+type MediaV1 struct {
+	ID        int64   `json:"id"`
+	Direction string  `json:"direction"`
+	State     string  `json:"state"`
+	SHA256    *string `json:"sha256,omitempty"`
+	MimeType  *string `json:"mimeType,omitempty"`
+	Size      *int64  `json:"size,omitempty"`
 }
 
 // conversationRow is one row of the conversations query.
@@ -287,6 +305,12 @@ type conversationRow struct {
 		ErrorCode                        *int32
 		CreatedAt                        *time.Time
 	}
+	media struct {
+		ID               *int64
+		Direction, State *string
+		SHA256, MimeType *string
+		Size             *int64
+	}
 }
 
 func scanConversation(rows pgx.Rows) (conversationRow, error) {
@@ -294,7 +318,8 @@ func scanConversation(rows pgx.Rows) (conversationRow, error) {
 	c, m := &r.conv, &r.msg
 	err := rows.Scan(&c.ID, &c.Number, &c.WAID, &c.ProfileName, &c.Status, &c.Tags, &c.Assignee, &c.Team, &c.Priority,
 		&c.CreatedAt, &c.ResolvedAt, &m.ID, &m.Direction, &m.WAMID, &m.Type, &m.Text, &m.Content, &m.Status, &m.Author,
-		&m.ErrorCode, &m.ErrorReason, &m.CreatedAt)
+		&m.ErrorCode, &m.ErrorReason, &m.CreatedAt,
+		&r.media.ID, &r.media.Direction, &r.media.State, &r.media.SHA256, &r.media.MimeType, &r.media.Size)
 	return r, err
 }
 
@@ -303,8 +328,12 @@ func (r conversationRow) message() (MessageV1, bool) {
 	if m.ID == nil {
 		return MessageV1{}, false
 	}
-	return MessageV1{ID: *m.ID, Direction: *m.Direction, WAMID: m.WAMID, Type: *m.Type, Text: m.Text, Content: m.Content,
-		Status: *m.Status, Author: m.Author, ErrorCode: m.ErrorCode, ErrorReason: m.ErrorReason, CreatedAt: *m.CreatedAt}, true
+	out := MessageV1{ID: *m.ID, Direction: *m.Direction, WAMID: m.WAMID, Type: *m.Type, Text: m.Text, Content: m.Content,
+		Status: *m.Status, Author: m.Author, ErrorCode: m.ErrorCode, ErrorReason: m.ErrorReason, CreatedAt: *m.CreatedAt}
+	if md := r.media; md.ID != nil {
+		out.Media = &MediaV1{ID: *md.ID, Direction: *md.Direction, State: *md.State, SHA256: md.SHA256, MimeType: md.MimeType, Size: md.Size}
+	}
+	return out, true
 }
 
 // conversationsJSONL writes one line per conversation, its messages streamed into it.
@@ -366,7 +395,8 @@ var (
 	conversationsHeader = []string{"conversation_id", "number", "wa_id", "profile_name", "conversation_status",
 		"conversation_tags", "assignee", "team", "priority", "conversation_created_at", "resolved_at",
 		"message_id", "direction", "wamid", "type", "text", "content", "message_status", "author", "error_code",
-		"error_reason", "message_created_at"}
+		"error_reason", "message_created_at", "media_archive_id", "media_direction", "media_state", "media_sha256",
+		"media_mime_type", "media_size"}
 	contactsHeader = []string{"phone", "name", "tags", "attributes", "marketing_opt_out", "created_at", "updated_at"}
 )
 
@@ -455,6 +485,12 @@ func (c *csvWriter) conversation(rows pgx.Rows, stats *Stats) error {
 		rec[16], rec[17], rec[18], rec[20], rec[21] = string(m.Content), m.Status, str(m.Author), str(m.ErrorReason), stamp(&m.CreatedAt)
 		if m.ErrorCode != nil {
 			rec[19] = strconv.Itoa(int(*m.ErrorCode))
+		}
+		if md := m.Media; md != nil {
+			rec[22], rec[23], rec[24], rec[25], rec[26] = strconv.FormatInt(md.ID, 10), md.Direction, md.State, str(md.SHA256), str(md.MimeType)
+			if md.Size != nil {
+				rec[27] = strconv.FormatInt(*md.Size, 10)
+			}
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -295,3 +296,36 @@ func TestAPIPermissionAndStreaming(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errorsAsFn(err, target) }
+
+// TestExportCarriesMedia: a message's archived file, inbound (downloaded) or outbound
+// (sent by an agent), is exported with its archive id, direction, state, sha256, type
+// and size, in JSONL and CSV; a message without a file has none.
+func TestExportCarriesMedia(t *testing.T) {
+	st, conn := open(t)
+	seed(t, conn, "acme", "sales", 34600000000, 1, 3, "vip")
+	sum := strings.Repeat("ab", 32)
+	exec(t, conn, `INSERT INTO media (namespace, number, media_id, message_id, direction, state, object_key, sha256, size_bytes, mime_type)
+		SELECT 'acme', 'sales', '111', min(id), 'in', 'stored', 'acme/sales/111', $1, 10, 'image/jpeg' FROM messages`, sum)
+	exec(t, conn, `INSERT INTO media (namespace, number, media_id, message_id, direction, state, object_key, sha256, size_bytes, mime_type)
+		SELECT 'acme', 'sales', '222', max(id), 'out', 'stored', 'acme/sales/out-1', $1, 20, 'application/pdf' FROM messages`, sum)
+
+	out, _ := write(t, st, export.Request{Namespace: "acme", Kind: export.Conversations, Format: export.JSONL})
+	var l export.ConversationLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Messages) != 3 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	in, none, sent := l.Messages[0].Media, l.Messages[1].Media, l.Messages[2].Media
+	if in == nil || in.Direction != "in" || *in.SHA256 != sum || *in.Size != 10 || none != nil ||
+		sent == nil || sent.Direction != "out" || sent.State != "stored" || *sent.MimeType != "application/pdf" || sent.ID <= in.ID {
+		t.Fatalf("media: %+v %+v %+v", in, none, sent)
+	}
+	out, _ = write(t, st, export.Request{Namespace: "acme", Kind: export.Conversations, Format: export.CSV})
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("%v: %q", err, recs)
+	}
+	if got := strings.Join(recs[3][22:], ","); got != fmt.Sprintf("%d,out,stored,%s,application/pdf,20", sent.ID, sum) ||
+		recs[0][22] != "media_archive_id" || recs[2][22] != "" {
+		t.Errorf("csv media columns: %q / %q", recs[0][22:], recs[3][22:])
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/calendar"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 )
@@ -380,5 +381,66 @@ func TestEveryReferenceToPurgedRowsIsHandled(t *testing.T) {
 		if col := r[0] + "." + r[1]; !handled[col] && r[2] != "c" && r[2] != "n" {
 			t.Errorf("%s refers to a row retention deletes without ON DELETE CASCADE or SET NULL: make it so, or purge it in runtime/inbox/retention", col)
 		}
+	}
+}
+
+// sent records a file an agent sent at `at` in number's open conversation, as the agents'
+// API does: its object under namespace/number/out-… (not Meta's media ID), its media row
+// stored and outbound. It returns the object's key.
+func (g *rig) sent(t *testing.T, number string, at time.Time, body string) media.Key {
+	t.Helper()
+	key, err := media.NewOutboundKey(ns, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	obj, err := g.media.Put(t.Context(), key, bytes.NewReader([]byte(body)), media.Expect{SHA256: hex.EncodeToString(sum[:]), MimeType: "image/png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaID := "9" + hex.EncodeToString(sum[:4])
+	err = g.st.InTx(t.Context(), func(tx pgx.Tx) error {
+		var msg int64
+		if err := tx.QueryRow(t.Context(), `INSERT INTO messages (namespace, conversation_id, direction, type, content, media_id, status, created_at)
+			SELECT $1, id, 'out', 'image', '{}', $3, 'sent', $4 FROM conversations WHERE namespace = $1 AND number = $2 AND status = 'open'
+			RETURNING id`, ns, number, mediaID, at).Scan(&msg); err != nil {
+			return err
+		}
+		_, err := archive.RecordOutbound(t.Context(), tx, archive.Outbound{Namespace: ns, Number: number, MediaID: mediaID, MessageID: msg, Object: obj})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.exec(t, `UPDATE media SET created_at = $2 WHERE media_id = $1`, mediaID, at)
+	return key
+}
+
+// TestRunPurgesOutboundMedia: media an agent sent is purged like inbound media, its
+// object (kept under its own key) included; a recent one is kept.
+func TestRunPurgesOutboundMedia(t *testing.T) {
+	g := newRig(t)
+	g.seed(t, "sales", "34600000001")
+	old := g.sent(t, "sales", g.now.Add(-100*day), "old file")
+	recent := g.sent(t, "sales", g.now.Add(-day), "recent file")
+	p := kube.Retention{Name: "default", Numbers: []string{"sales"}, Messages: 365 * day, Media: 90 * day,
+		AuditLog: 5 * 365 * day, Schedule: schedule(t, "0 3 * * *")}
+	c, err := g.r.RunPolicy(t.Context(), p, "run-now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Media != 3 { // the inbound image and document of seed, and the old file sent
+		t.Fatalf("purged %+v, want 3 media", c)
+	}
+	for key, want := range map[media.Key]bool{old: false, recent: true} {
+		if _, ok, err := g.media.Stat(t.Context(), key); ok != want || err != nil {
+			t.Errorf("object %s exists: %t (%v), want %t", key, ok, err, want)
+		}
+	}
+	var n int
+	if err := g.st.ReadTx(t.Context(), func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `SELECT count(*) FROM media WHERE direction = 'out'`).Scan(&n)
+	}); err != nil || n != 1 {
+		t.Errorf("%d outbound media rows left (%v), want the recent one", n, err)
 	}
 }
