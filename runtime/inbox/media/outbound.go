@@ -72,7 +72,7 @@ type UnsupportedError struct{ Detected string }
 
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("the file's content is %s, which WhatsApp does not accept as media "+
-		"(images: JPEG, PNG; stickers: WebP; audio: AAC, AMR, MP3, M4A, OGG; video: MP4, 3GPP; "+
+		"(images: JPEG, PNG; stickers: WebP; audio: AAC, AMR, MP3, M4A, OGG Opus; video: MP4, 3GPP; "+
 		"documents: PDF, plain text, Word, Excel, PowerPoint)", e.Detected)
 }
 
@@ -96,6 +96,9 @@ func Classify(head []byte, size int64) (Upload, error) {
 		if !detected.Is(u.detected) {
 			continue
 		}
+		if u.mime == "audio/ogg" && !opus(head) {
+			return Upload{}, &UnsupportedError{Detected: "audio/ogg without the Opus codec"}
+		}
 		up := Upload{Type: u.typ, MimeType: u.mime, MaxBytes: maxBytes[u.typ]}
 		if up.Type == "sticker" && animatedWebP(head) {
 			up.MaxBytes = MaxAnimatedStickerBytes
@@ -111,6 +114,11 @@ func Classify(head []byte, size int64) (Upload, error) {
 	name, _, _ := strings.Cut(detected.String(), ";")
 	return Upload{}, &UnsupportedError{Detected: name}
 }
+
+// opus reports an Ogg stream whose first packet is an Opus header (RFC 7845: "OpusHead"
+// at the start of the first page's payload, byte 28 of a one-segment page): Meta takes
+// OGG audio with the Opus codec only.
+func opus(b []byte) bool { return len(b) >= 36 && bytes.Equal(b[28:36], []byte("OpusHead")) }
 
 // animatedWebP reports a WebP whose VP8X header has the animation flag (WebP container
 // specification: RIFF, size, "WEBP", "VP8X", chunk size, flags with bit 1 = animation).

@@ -40,6 +40,7 @@ func api(t *testing.T, signedIn bool) http.Handler {
 			map[string]any{"id": 1, "direction": "in", "type": "text", "text": "<script>alert('x')</script><img src=x onerror=\"window.__xss=1\">", "status": "received", "createdAt": "2026-11-30T10:00:00Z"},
 			map[string]any{"id": 2, "direction": "out", "type": "text", "text": "hola", "status": "read", "createdAt": "2026-11-30T10:01:00Z"},
 			map[string]any{"id": 3, "direction": "out", "type": "text", "text": "x", "status": "failed", "errorReason": "131026 undeliverable", "createdAt": "2026-11-30T10:02:00Z"},
+			map[string]any{"id": 4, "direction": "out", "type": "image", "text": "factura", "mediaId": 42, "status": "sent", "createdAt": "2026-11-30T10:03:00Z"},
 		}})
 	answer("GET /api/v1/conversations/8", map[string]any{"id": 8, "number": "sales", "waId": "34600000002", "status": "open",
 		"windowExpiresAt": "2026-11-29T09:00:00Z", "templates": []any{
@@ -260,5 +261,18 @@ func walk(n parse.Node, fn func(parse.Node)) {
 		walk(x.ElseList, fn)
 	case *parse.TemplateNode:
 		walk(x.Pipe, fn)
+	}
+}
+
+// TestMediaLinkShown: a message with an archived file (here one an agent sent) links to
+// it through the inbox (GET /api/v1/media/{id}), never to a Meta or bucket URL.
+func TestMediaLinkShown(t *testing.T) {
+	s := serve(t, true)
+	_, body := get(t, s, "/conversations/7", "en")
+	if !strings.Contains(body, `href="/api/v1/media/42"`) || !strings.Contains(body, "Media: image") {
+		t.Fatalf("no link to the archived image in:\n%s", body)
+	}
+	if n := strings.Count(body, "/api/v1/media/"); n != 1 {
+		t.Errorf("%d media links for one file", n)
 	}
 }
