@@ -2,6 +2,7 @@ package agentapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,11 +19,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
+	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
+	"github.com/switchboard-dev/switchboard/runtime/store"
+	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
 
 // upload is one media request: the form's fields, the file with the name and
@@ -106,8 +111,8 @@ func (r *rig) count(query string, args ...any) int {
 
 // TestSendMedia sends an image and a document through the API into a real S3-protocol
 // server and the simulator: each is archived with its sha256, uploaded to Meta, queued
-// with Meta's media ID and audited; the simulator accepts the queued payload and holds the
-// uploaded bytes under that ID; the archived copy is served by GET /api/v1/media/{id}; a
+// with Meta's media ID and audited; the real sender sends the queued payload, and the
+// simulator holds the uploaded bytes under the media ID it received; the archived copy is served by GET /api/v1/media/{id}; a
 // repeated request with the same Idempotency-Key sends nothing again.
 func TestSendMedia(t *testing.T) {
 	r := newRigWith(t, mediatest.S3(t))
@@ -131,9 +136,7 @@ func TestSendMedia(t *testing.T) {
 	if mediaID == "" || obj["caption"] != "Tu factura" || to != "34600000011" {
 		t.Fatalf("outbox payload %v to %s", payload, to)
 	}
-	if code, raw := postToGraph(t, r.graph, payload, to); code != 200 {
-		t.Fatalf("the simulator refused the queued image: %d %s", code, raw)
-	}
+	r.runSender()
 	sent, _ := r.sim.Sent(pnid, 1)
 	var got struct {
 		Image struct{ ID string } `json:"image"`
@@ -171,12 +174,16 @@ func TestSendMedia(t *testing.T) {
 	if code, raw, _ := r.postMedia("sales", id, doc, &d1); code != 201 || d1.Type != "document" {
 		t.Fatalf("document: %d %s", code, raw)
 	}
-	payload, to = r.outboxPayload(d1)
-	if obj := payload["document"].(map[string]any); obj["filename"] != "contrato.pdf" {
-		t.Errorf("document payload %v", payload)
+	r.runSender()
+	sent, _ = r.sim.Sent(pnid, 1)
+	var gotDoc struct {
+		Document struct{ ID, Filename, Caption string } `json:"document"`
 	}
-	if code, raw := postToGraph(t, r.graph, payload, to); code != 200 {
-		t.Fatalf("the simulator refused the queued document: %d %s", code, raw)
+	if err := json.Unmarshal(sent[0].Body, &gotDoc); err != nil || gotDoc.Document.Filename != "contrato.pdf" || gotDoc.Document.Caption != "Contrato" {
+		t.Fatalf("the simulator received %s (%v)", sent[0].Body, err)
+	}
+	if sum, _ := r.sim.MediaSHA256(gotDoc.Document.ID); sum != hexSHA([]byte(pdf)) {
+		t.Errorf("Meta holds %s for the document, uploaded %s", sum, hexSHA([]byte(pdf)))
 	}
 	outbox := r.count(`SELECT count(*) FROM outbox`)
 	code, raw, hdr := r.postMedia("sales", id, doc, &d2)
@@ -192,6 +199,42 @@ func TestSendMedia(t *testing.T) {
 	}
 	if n := r.count(`SELECT count(*) FROM media WHERE direction = 'out'`); n != 2 {
 		t.Errorf("%d outbound media rows, want 2", n)
+	}
+}
+
+// runSender runs the real sender of sales-es until the outbox holds nothing unsent
+// (generously bounded), and fails the test if a message failed.
+func (r *rig) runSender() {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(r.t.Context())
+	ref := store.NumberRef{Namespace: ns, Name: "sales-es"}
+	lock, err := r.st.LockNumber(ctx, ref)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	client, err := whatsapp.New(whatsapp.Options{BaseURL: r.graph, AccessToken: graphToken})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- sender.Run(ctx, sender.Config{PhoneNumberID: pnid, API: client, Outbox: lock, Poll: 10 * time.Millisecond,
+			Initial: sender.Limits{MessagesPerSecond: 10, CampaignPerMinute: 60, UniqueRecipientsPer24h: 1000}})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			r.t.Errorf("sender: %v", err)
+		}
+		_ = lock.Release(context.Background())
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if r.count(`SELECT count(*) FROM outbox WHERE state <> 'sent'`) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the sender did not send the outbox (failed: %d)", r.count(`SELECT count(*) FROM outbox WHERE state = 'failed'`))
+		}
 	}
 }
 

@@ -52,6 +52,7 @@ type rig struct {
 	graph  string        // the simulator
 	lists  *atomic.Int64 // GET …/message_templates the simulator served
 	sim    *simulator.Server
+	st     *store.Store
 	conn   *pgx.Conn
 	client *http.Client
 }
@@ -126,7 +127,7 @@ func newRigWith(t *testing.T, ms *media.Store) *rig {
 			WABAID: waba, AccessToken: "revoked-token", APIBaseURL: graph})
 	}
 	snap := kube.NewSnapshot(ns, numbers)
-	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph, lists: lists, sim: sim}
+	r := &rig{t: t, conn: conn, client: openapitest.Client(t), graph: graph, lists: lists, sim: sim, st: st}
 	for _, n := range []struct {
 		namespace string
 		dst       *string
