@@ -177,7 +177,8 @@ func TestWebhooksToReadAPI(t *testing.T) {
 
 	// The exports are served, to the read token (an auditor: it may export, not import).
 	code, body := get(t, s.traffic+"/api/v1/export/conversations?format=jsonl", token)
-	if code != 200 || strings.Count(body, "\n") != 1 || strings.Count(body, `"direction":"in"`) != 3 {
+	if code != 200 || strings.Count(body, "\n") != 1 || strings.Count(body, `"direction":"in","wamid"`) != 3 ||
+		strings.Count(body, `"media":{"id":`) != 1 {
 		t.Errorf("export: %d %s", code, body)
 	}
 	req, _ := http.NewRequest(http.MethodPost, s.traffic+"/api/v1/contacts/import?format=csv", strings.NewReader("phone\n+34611111111\n"))
