@@ -297,7 +297,13 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 	if len(f.File["file"]) != 1 {
 		return upload{}, problem.Field(http.StatusBadRequest, "file", "exactly one file part named file is required")
 	}
-	up := upload{caption: r.FormValue("caption"), filename: r.FormValue("filename")}
+	for name, vs := range f.Value {
+		if len(vs) > 1 {
+			return upload{}, problem.Field(http.StatusBadRequest, name, fmt.Sprintf("the form field %s is given %d times", name, len(vs)))
+		}
+	}
+	// From the form only: FormValue would also read the URL's query.
+	up := upload{caption: first(f.Value["caption"]), filename: first(f.Value["filename"])}
 	hdr := f.File["file"][0]
 	file, err := hdr.Open()
 	if err != nil {
@@ -310,7 +316,14 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 	if up.filename == "" && up.Type == whatsapp.TypeDocument {
 		up.filename = hdr.Filename
 	}
-	return up, up.validate(r.FormValue("filename") != "")
+	return up, up.validate(first(f.Value["filename"]) != "")
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 // inspect classifies the file by its first bytes and hashes it.
