@@ -1,0 +1,34 @@
+package ui
+
+import (
+	"testing"
+	"time"
+)
+
+// TestListRows: the list's cells as the page shows them — the contact's name, else its
+// number; the number beside a name; the waiting time only while nobody is assigned,
+// from waitingSince when the API gives it, else from the conversation's creation.
+func TestListRows(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	got := listRows([]map[string]any{
+		{"id": float64(7), "waId": "34600000001", "profileName": "Ana", "number": "sales", "status": "open",
+			"createdAt": "2026-12-01T09:58:00Z", "lastMessageAt": "2026-12-01T09:59:00Z"},
+		{"id": float64(8), "waId": "34600000002", "number": "sales", "status": "open", "assignee": "sam", "team": "ventas",
+			"createdAt": "2026-11-30T08:00:00Z", "lastMessageAt": "2026-11-30T08:00:00Z"},
+		{"id": float64(9), "waId": "34600000003", "number": "sales", "status": "pending",
+			"createdAt": "2026-12-01T08:00:00Z", "waitingSince": "2026-12-01T09:59:30Z"},
+	}, now)
+	want := []listRow{
+		{ID: "7", Name: "Ana", WAID: "34600000001", Number: "sales", Status: "open", Last: "09:59", Waiting: "2m 00s"},
+		{ID: "8", Name: "34600000002", Number: "sales", Status: "open", Assignee: "sam", Team: "ventas", Last: "2026-11-30 08:00"},
+		{ID: "9", Name: "34600000003", Number: "sales", Status: "pending", Waiting: "30s"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
