@@ -1,6 +1,11 @@
 package ui
 
 import (
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -29,6 +34,50 @@ func TestListRows(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("row %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestListKeepsFilters: the list's live refresh and its "more" link ask for the same
+// view and filters the page shows (the filters' "=" is not escaped into a parameter's
+// name, which would lose them).
+func TestListKeepsFilters(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"login":"ana","role":"agent","permissions":["conversations.read"]}`))
+	})
+	mux.HandleFunc("GET /api/v1/conversations", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"items":[{"id":7,"number":"sales","waId":"34600000001","status":"open",
+			"createdAt":"2026-11-30T09:58:00Z"}],"nextCursor":"eyJpIjo3fQ"}`))
+	})
+	u, err := New(Config{API: mux})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := http.NewServeMux()
+	u.Register(pages)
+	rec := httptest.NewRecorder()
+	pages.ServeHTTP(rec, httptest.NewRequest("GET", "/conversations?view=unassigned&status=open&q=ana", nil))
+	body := rec.Body.String()
+	for _, c := range []struct {
+		attr string
+		want url.Values
+	}{
+		{"hx-get", url.Values{"view": {"unassigned"}, "status": {"open"}, "q": {"ana"}, "fragment": {"rows"}}},
+		{"data-live", url.Values{"view": {"unassigned"}, "status": {"open"}, "q": {"ana"}, "fragment": {"rows"}}},
+		{"href", url.Values{"view": {"unassigned"}, "status": {"open"}, "q": {"ana"}, "cursor": {"eyJpIjo3fQ"}}},
+	} {
+		m := regexp.MustCompile(` ` + c.attr + `="(/conversations\?[^"]*)"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Errorf("no %s to the list in the page:\n%s", c.attr, body)
+			continue
+		}
+		got, err := url.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Query().Encode() != c.want.Encode() {
+			t.Errorf("%s asks for %s, want /conversations?%s", c.attr, m[1], c.want.Encode())
 		}
 	}
 }

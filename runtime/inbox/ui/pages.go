@@ -80,7 +80,10 @@ type listData struct {
 	View, Number, Tag, Status, Q string
 	Items                        []listRow
 	Next                         string
-	Query                        string // the filters, for the live refresh and "more"
+	// Query is the filters, for the live refresh and "more": already a URL query
+	// (url.Values.Encode), so typed as one; as a string, html/template would escape its
+	// "=" and "&" where it stands in a link's query and the link would lose the filters.
+	Query template.URL
 }
 
 // listQuery maps the page's filters onto the API's.
@@ -109,7 +112,7 @@ func listQuery(m *me, q url.Values) (api url.Values, d listData) {
 			keep.Set(k, v)
 		}
 	}
-	d.Query = keep.Encode()
+	d.Query = template.URL(keep.Encode())
 	return api, d
 }
 
