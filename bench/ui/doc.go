@@ -18,9 +18,9 @@
 //
 // Each is timed at the client from the request sent to the body read (its own parsing not
 // counted). Both the first page (50 rows, what a user loads) and the whole list of 1,000
-// are measured: the page shows 50 rows at a time, so the whole list is the cursor of its
-// "more" link followed to the end (20 pages, 1,000 rows rendered; the API and the SQL
-// walk the same pages).
+// are measured: the page shows 50 rows at a time, so the whole list is its "more" link
+// followed to the end (20 pages, 1,000 rows rendered; the API and the SQL walk the same
+// pages by cursor).
 // Reported: p50 and p99 of each, page÷api and page÷sql at p99 (-ui.requests first pages,
 // default 1,000; -ui.walks walks of the whole list, default 100). Goal: the whole list
 // rendered in under 200 ms at p99. A short page, a missing row or an answer but 200

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -187,20 +188,20 @@ func (c *client) get(b *testing.B, path string) []byte {
 	return body
 }
 
-// rowRE is one conversation's row in the page; moreRE the "more" link's cursor.
+// rowRE is one conversation's row in the page; moreRE the "more" link.
 var (
 	rowRE  = regexp.MustCompile(`<tr class="row" data-id="\d+">`)
-	moreRE = regexp.MustCompile(`href="/conversations\?[^"]*&(?:amp;)?cursor=([A-Za-z0-9_-]+)"`)
+	moreRE = regexp.MustCompile(`href="(/conversations\?[^"]*cursor=[^"]*)"`)
 )
 
-// page loads /conversations?view=all (from cursor when not ""), returns the rows shown
-// and leaves the next cursor in c.next.
-func (c *client) page(b *testing.B, cursor string) int {
-	q := url.Values{"view": {"all"}}
-	if cursor != "" {
-		q.Set("cursor", cursor)
+// page loads /conversations?view=all, or the "more" link next when not "", returns the
+// rows shown and leaves the page's own "more" link in c.next.
+func (c *client) page(b *testing.B, next string) int {
+	path := "/conversations?view=all"
+	if next != "" {
+		path = html.UnescapeString(next)
 	}
-	body := c.get(b, "/conversations?"+q.Encode())
+	body := c.get(b, path)
 	c.next = ""
 	if m := moreRE.FindSubmatch(body); m != nil {
 		c.next = string(m[1])
