@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -10,19 +11,22 @@ import (
 	"time"
 )
 
-// TestListRows: the list's cells as the page shows them — the contact's name, else its
+// TestListRows: the list's cells as the page shows them, from the API's JSON — the contact's name, else its
 // number; the number beside a name; the waiting time only while nobody is assigned,
 // from waitingSince when the API gives it, else from the conversation's creation.
 func TestListRows(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	got := listRows([]map[string]any{
-		{"id": float64(7), "waId": "34600000001", "profileName": "Ana", "number": "sales", "status": "open",
-			"createdAt": "2026-12-01T09:58:00Z", "lastMessageAt": "2026-12-01T09:59:00Z"},
-		{"id": float64(8), "waId": "34600000002", "number": "sales", "status": "open", "assignee": "sam", "team": "ventas",
-			"createdAt": "2026-11-30T08:00:00Z", "lastMessageAt": "2026-11-30T08:00:00Z"},
-		{"id": float64(9), "waId": "34600000003", "number": "sales", "status": "pending",
-			"createdAt": "2026-12-01T08:00:00Z", "waitingSince": "2026-12-01T09:59:30Z"},
-	}, now)
+	var items []listItem
+	if err := json.Unmarshal([]byte(`[
+		{"id": 7, "waId": "34600000001", "profileName": "Ana", "number": "sales", "status": "open", "tags": ["vip"],
+		 "createdAt": "2026-12-01T09:58:00Z", "lastMessageAt": "2026-12-01T09:59:00Z"},
+		{"id": 8, "waId": "34600000002", "number": "sales", "status": "open", "assignee": "sam", "team": "ventas",
+		 "createdAt": "2026-11-30T08:00:00Z", "lastMessageAt": "2026-11-30T08:00:00Z"},
+		{"id": 9, "waId": "34600000003", "number": "sales", "status": "pending",
+		 "createdAt": "2026-12-01T08:00:00Z", "waitingSince": "2026-12-01T09:59:30Z"}]`), &items); err != nil {
+		t.Fatal(err)
+	}
+	got := listRows(items, now)
 	want := []listRow{
 		{ID: "7", Name: "Ana", WAID: "34600000001", Number: "sales", Status: "open", Last: "09:59", Waiting: "2m 00s"},
 		{ID: "8", Name: "34600000002", Number: "sales", Status: "open", Assignee: "sam", Team: "ventas", Last: "2026-11-30 08:00"},

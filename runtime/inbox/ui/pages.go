@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -128,8 +129,8 @@ func (u *UI) conversations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var page struct {
-		Items      []map[string]any `json:"items"`
-		NextCursor string           `json:"nextCursor"`
+		Items      []listItem `json:"items"`
+		NextCursor string     `json:"nextCursor"`
 	}
 	if err := a.decode(&page); err != nil {
 		u.fail(w, r, m, apiAnswer{Status: http.StatusBadGateway})
@@ -141,30 +142,47 @@ func (u *UI) conversations(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, v)
 }
 
+// listItem is what the list shows of one of the API's conversations (the JSON of
+// runtime/inbox/conversation.View), decoded into a struct rather than a map: decoding
+// maps was a fifth of the list's render time (bench/ui, docs/ui.md#performance).
+type listItem struct {
+	ID            int64      `json:"id"`
+	Number        string     `json:"number"`
+	WAID          string     `json:"waId"`
+	ProfileName   string     `json:"profileName"`
+	Status        string     `json:"status"`
+	Assignee      string     `json:"assignee"`
+	Team          string     `json:"team"`
+	LastMessageAt *time.Time `json:"lastMessageAt"`
+	WaitingSince  *time.Time `json:"waitingSince"`
+	CreatedAt     time.Time  `json:"createdAt"`
+}
+
 // listRow is one conversation of the list with its cells worked out in Go, so that the
 // template reads fields rather than calling a function per cell: reflected calls were
 // most of the list's render time (bench/ui, docs/ui.md#performance). Shown: the contact's
-// name, its number when the name is not the number (WAID), and the waiting time of an
+// name (else its number), its number beside a name (WAID), and the waiting time of an
 // unassigned conversation (since waitingSince, else createdAt).
 type listRow struct {
 	ID, Name, WAID, Number, Status, Assignee, Team, Last, Waiting string
 }
 
 // listRows turns the API's items into rows, times relative to now.
-func listRows(items []map[string]any, now time.Time) []listRow {
+func listRows(items []listItem, now time.Time) []listRow {
 	rows := make([]listRow, len(items))
 	for i, c := range items {
-		r := listRow{ID: str(c, "id"), Name: contactName(c), Number: str(c, "number"), Status: str(c, "status"),
-			Assignee: str(c, "assignee"), Team: str(c, "team"), Last: shortTime(c, "lastMessageAt", now)}
-		if str(c, "profileName") != "" {
-			r.WAID = str(c, "waId")
+		r := listRow{ID: strconv.FormatInt(c.ID, 10), Name: c.ProfileName, Number: c.Number, Status: c.Status,
+			Assignee: c.Assignee, Team: c.Team}
+		if r.Name == "" {
+			r.Name = cmp.Or(c.WAID, "?")
+		} else {
+			r.WAID = c.WAID
+		}
+		if c.LastMessageAt != nil {
+			r.Last = clock(*c.LastMessageAt, now)
 		}
 		if r.Assignee == "" {
-			if c["waitingSince"] != nil {
-				r.Waiting = since(c, "waitingSince", now)
-			} else {
-				r.Waiting = since(c, "createdAt", now)
-			}
+			r.Waiting = human(now.Sub(*cmp.Or(c.WaitingSince, &c.CreatedAt)))
 		}
 		rows[i] = r
 	}
@@ -458,12 +476,17 @@ func parseTime(m map[string]any, k string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// shortTime is the hour for today, else the date and hour, in UTC.
+// shortTime is m[k]'s clock.
 func shortTime(m map[string]any, k string, now time.Time) string {
 	t, ok := parseTime(m, k)
 	if !ok {
 		return ""
 	}
+	return clock(t, now)
+}
+
+// clock is the hour for today, else the date and hour, in UTC.
+func clock(t, now time.Time) string {
 	if t.UTC().Format("2006-01-02") == now.UTC().Format("2006-01-02") {
 		return t.UTC().Format("15:04")
 	}
