@@ -101,13 +101,13 @@ func (tr *Transfer) Take() []Resource {
 	return out
 }
 
-// Responded reports whether a response from a URL containing sub has been recorded
-// since the last Take (its body may still be arriving).
+// Responded reports whether a response from a URL containing sub, with bytes received
+// for it, has been recorded since the last Take (its body may still be arriving).
 func (tr *Transfer) Responded(sub string) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, r := range tr.byID {
-		if r.URL != "" && strings.Contains(r.URL, sub) {
+		if r.URL != "" && r.Bytes > 0 && strings.Contains(r.URL, sub) {
 			return true
 		}
 	}
