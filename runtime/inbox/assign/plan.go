@@ -47,10 +47,11 @@ func retryable(err error) bool {
 
 // lockSQL creates the namespace's routing_state row if needed; lockRowSQL locks it and
 // reads the cursors and queue counts.
-const (
-	lockSQL    = `INSERT INTO routing_state (namespace) VALUES ($1) ON CONFLICT DO NOTHING`
-	lockRowSQL = `SELECT cursors, queues FROM routing_state WHERE namespace = $1 FOR UPDATE`
-)
+// lockRowSQL is a variable only so that the test binary's replica processes can run
+// without the lock (export_test.go) to show what the lock prevents.
+const lockSQL = `INSERT INTO routing_state (namespace) VALUES ($1) ON CONFLICT DO NOTHING`
+
+var lockRowSQL = `SELECT cursors, queues FROM routing_state WHERE namespace = $1 FOR UPDATE`
 
 // lock takes the namespace's routing lock and reads the cursors and queue counts.
 func (t *txn) lock(ctx context.Context) error {

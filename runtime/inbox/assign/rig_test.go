@@ -28,7 +28,12 @@ import (
 
 var srv *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &srv)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(replicaEnv) != "" { // a replica process of TestTwoReplicaProcessesUnderLoad
+		os.Exit(replicaMain())
+	}
+	os.Exit(pgtest.Main(m, &srv))
+}
 
 const ns = "acme"
 
@@ -92,16 +97,25 @@ func (r *rig) open() *store.Store {
 }
 
 func (r *rig) setPolicy(spec v1alpha1.RoutingPolicySpec, hours *v1alpha1.BusinessHours) {
-	router, err := routing.New(routing.FromSpec(spec))
+	snap, err := snapshot(spec, hours)
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	r.snap = snap
+}
+
+// snapshot serves Number "sales" with spec and hours.
+func snapshot(spec v1alpha1.RoutingPolicySpec, hours *v1alpha1.BusinessHours) (*kube.Snapshot, error) {
+	router, err := routing.New(routing.FromSpec(spec))
+	if err != nil {
+		return nil, err
 	}
 	h, err := calendar.Compile(hours)
 	if err != nil {
-		r.t.Fatal(err)
+		return nil, err
 	}
-	r.snap = kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales"}, PhoneNumberID: "100",
-		Policy: kube.Policy{Hours: h, Routing: &kube.Routing{Name: "sales-routing", Router: router}}}})
+	return kube.NewSnapshot(ns, []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales"}, PhoneNumberID: "100",
+		Policy: kube.Policy{Hours: h, Routing: &kube.Routing{Name: "sales-routing", Router: router}}}}), nil
 }
 
 // replica returns another routing service on its own store.
