@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
@@ -47,7 +48,10 @@ func call(t *testing.T, s *httptest.Server, method, path, who, body string) (int
 	if who != "" {
 		req.Header.Set("Authorization", "Bearer "+who)
 	}
-	resp, err := s.Client().Do(req)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

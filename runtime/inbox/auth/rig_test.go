@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 )
@@ -121,9 +122,10 @@ func (x resp) json(t *testing.T, v any) {
 func (r *rig) do(q req) resp {
 	r.t.Helper()
 	var body io.Reader
+	var raw []byte
 	if q.body != nil {
-		b, _ := json.Marshal(q.body)
-		body = bytes.NewReader(b)
+		raw, _ = json.Marshal(q.body)
+		body = bytes.NewReader(raw)
 	}
 	hr := httptest.NewRequest(q.method, q.path, body)
 	hr.RemoteAddr = "192.0.2.1:1234"
@@ -147,6 +149,7 @@ func (r *rig) do(q req) resp {
 	}
 	rec := httptest.NewRecorder()
 	r.mux.ServeHTTP(rec, hr)
+	openapitest.Recorded(r.t, hr, raw, rec)
 	res := rec.Result()
 	return resp{code: rec.Code, header: rec.Header(), cookies: res.Cookies(), body: rec.Body.String()}
 }

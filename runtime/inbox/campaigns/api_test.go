@@ -1,26 +1,23 @@
 package campaigns_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"sigs.k8s.io/yaml"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -60,7 +57,10 @@ func call(t *testing.T, srv *httptest.Server, tok, method, path, body string) (i
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,6 @@ func TestAPI(t *testing.T) {
 	if status != 201 || c["state"] != "draft" || c["createdBy"] != "agent:ana" {
 		t.Fatalf("create: %d %v", status, c)
 	}
-	wantSchema(t, "Campaign", c)
 	prog := c["progress"].(map[string]any)
 	if prog["total"] != 4.0 || prog["pending"] != 4.0 {
 		t.Fatalf("5 entries, one number written twice: want 4 recipients, got %v", prog)
@@ -144,62 +143,11 @@ func TestAPI(t *testing.T) {
 	if status != 200 || got["startedBy"] != "agent:sam" || got["progress"].(map[string]any)["cancelled"] != 4.0 {
 		t.Errorf("after cancel: %d %v", status, got)
 	}
-	wantSchema(t, "Campaign", got)
-	if err := openAPI(t).Validate("Campaign", []byte(`{"id":1,"state":"lost"}`)); err == nil {
-		t.Error("the schema accepts a campaign without its fields")
-	}
 	status, list := call(t, srv, "auditor:al", "GET", "/api/v1/campaigns?limit=10", "")
 	if items, _ := list["items"].([]any); status != 200 || len(items) != 1 {
 		t.Errorf("list: %d %v", status, list)
 	}
 	e.wantAudit(1, []string{"agent:ana campaign.created", "agent:sam campaign.start", "agent:sam campaign.pause", "agent:sam campaign.cancel"})
-}
-
-// openAPI validates against the components of this feature's OpenAPI fragment (OpenAPI
-// 3.1 schemas are JSON Schema 2020-12).
-type openAPIDoc struct{ c *jsonschema.Compiler }
-
-func openAPI(t *testing.T) openAPIDoc {
-	t.Helper()
-	raw, err := os.ReadFile("../openapi/campaigns.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := yaml.YAMLToJSON(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource("campaigns.yaml", doc); err != nil {
-		t.Fatal(err)
-	}
-	return openAPIDoc{c}
-}
-
-func (d openAPIDoc) Validate(schema string, body []byte) error {
-	sch, err := d.c.Compile("campaigns.yaml#/components/schemas/" + schema)
-	if err != nil {
-		return err
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	return sch.Validate(v)
-}
-
-// wantSchema checks an API answer against the fragment's schema.
-func wantSchema(t *testing.T, schema string, v map[string]any) {
-	t.Helper()
-	raw, _ := json.Marshal(v)
-	if err := openAPI(t).Validate(schema, raw); err != nil {
-		t.Errorf("answer does not match the OpenAPI schema: %v\n%s", err, raw)
-	}
 }
 
 func jsonInt(v any) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/live"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -240,7 +241,7 @@ func TestLastEventIDMustBeAnID(t *testing.T) {
 		if tc.last != "" {
 			req.Header.Set("Last-Event-ID", tc.last)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := openapitest.Client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/live"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -123,7 +124,7 @@ func connect(t *testing.T, url, token, lastID string) *client {
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

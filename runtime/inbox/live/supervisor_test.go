@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/live"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 )
 
 // supervisorData stores a fixed data set, all times relative to the transaction's now()
@@ -149,7 +150,7 @@ func TestSupervisorEndpoint(t *testing.T) {
 	get := func(token, query string) (*http.Response, map[string]any) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.url+"/api/v1/supervisor"+query, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := openapitest.Client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,12 @@
 // (400, 401, 403, 404, 422) may break the document on purpose, and its problem document
 // is still checked. Security requirements are not checked here: the server's own tests
 // assert 401 and 403.
+//
+// Only the API is described: a request whose path is not under /api/ (the web pages,
+// the webhook, the probes) passes unchecked. A text/event-stream answer is checked
+// without its body (status, content type, headers) and streamed through unread.
+// Tests that call a handler with httptest.NewRecorder check the exchange with
+// Recorded.
 package openapitest
 
 import (
@@ -18,8 +24,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pb33f/libopenapi"
@@ -52,6 +60,21 @@ var load = sync.OnceValues(func() (validator.Validator, error) {
 // mu serialises validations: the validator's caches are shared.
 var mu sync.Mutex
 
+// checked counts the exchanges Validate checked in this process.
+var checked atomic.Int64
+
+// Checked returns how many exchanges Validate checked in this process (for a test's
+// figures).
+func Checked() int64 { return checked.Load() }
+
+// eventStream reports whether resp is a Server-Sent Events stream.
+func eventStream(resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+}
+
+// described reports whether the request's path is under the API the document describes.
+func described(req *http.Request) bool { return strings.HasPrefix(req.URL.Path, "/api/") }
+
 // Validate checks one exchange: the response always, the request when the response is
 // a success (2xx). reqBody and respBody are the bodies as sent (nil when empty); req's and
 // resp's own bodies are not read. It returns an error describing every mismatch.
@@ -62,6 +85,7 @@ func Validate(req *http.Request, reqBody []byte, resp *http.Response, respBody [
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	checked.Add(1)
 	rq := req.Clone(req.Context())
 	rq.Body = io.NopCloser(bytes.NewReader(reqBody))
 	rs := *resp
@@ -125,8 +149,14 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
 	resp, err := rt.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
+	if err != nil || !described(req) {
+		return resp, err
+	}
+	if eventStream(resp) {
+		if err := Validate(req, reqBody, resp, nil); err != nil {
+			rt.t.Errorf("%v", err)
+		}
+		return resp, nil
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -138,4 +168,18 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		rt.t.Errorf("%v", err)
 	}
 	return resp, nil
+}
+
+// Recorded checks one exchange served to a recorder (httptest.NewRecorder): req as
+// served, with reqBody its body (nil when empty). A mismatch fails t (t.Errorf). Paths
+// outside /api/ pass unchecked, as with Client.
+func Recorded(t testing.TB, req *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if !described(req) {
+		return
+	}
+	resp := rec.Result()
+	if err := Validate(req, reqBody, resp, rec.Body.Bytes()); err != nil {
+		t.Errorf("%v", err)
+	}
 }
