@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -45,10 +46,20 @@ func call(t *testing.T, ts *httptest.Server, role, method, path, body string, he
 	if role != "" {
 		req.Header.Set("X-Role", role)
 	}
+	if body != "" { // the import reads the format from ?format=; a client names it too
+		switch {
+		case strings.Contains(path, "format=csv"):
+			req.Header.Set("Content-Type", "text/csv")
+		case strings.Contains(path, "format=jsonl"):
+			req.Header.Set("Content-Type", "application/x-ndjson")
+		default:
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/export"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -263,7 +264,7 @@ func TestAPIPermissionAndStreaming(t *testing.T) {
 		if role != "" {
 			req.Header.Set("X-Role", role)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := openapitest.Client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

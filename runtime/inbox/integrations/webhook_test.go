@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 )
 
 func hook(name, url string, events ...string) kube.Webhook {
@@ -226,18 +227,12 @@ func get(t *testing.T, r *rig, path, role string, status int) string {
 		return p, nil
 	}))
 	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	req := httptest.NewRequest("GET", path, nil)
+	mux.ServeHTTP(rec, req)
 	if rec.Code != status {
 		t.Fatalf("GET %s as %q: %d %s, want %d", path, role, rec.Code, rec.Body, status)
 	}
-	switch {
-	case status != http.StatusOK:
-		checkAnswer(t, "IntegrationsProblem", rec.Body.String())
-	case strings.HasPrefix(path, "/api/v1/integrations/deliveries"):
-		checkAnswer(t, "IntegrationDeliveryPage", rec.Body.String())
-	default:
-		checkAnswer(t, "ConversationCRM", rec.Body.String())
-	}
+	openapitest.Recorded(t, req, nil, rec)
 	return rec.Body.String()
 }
 

@@ -111,3 +111,21 @@ func TestServe(t *testing.T) {
 		t.Error("an undocumented status validated")
 	}
 }
+
+// TestNDJSONLines: an application/x-ndjson answer is checked line by line against the
+// items of its schema.
+func TestNDJSONLines(t *testing.T) {
+	req, _ := http.NewRequest("POST", "http://inbox/api/v1/contacts/import?format=csv", nil)
+	req.Header.Set("Content-Type", "text/csv")
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/x-ndjson"}}, Request: req}
+	good := `{"progress":{"phase":"read","rows":5}}` + "\n" +
+		`{"result":{"rows":1,"inserted":1,"updated":0,"unchanged":0,"rejected":0,"errors":[]}}` + "\n"
+	if err := openapitest.Validate(req, []byte("wa_id\n+34600000001\n"), resp, []byte(good)); err != nil {
+		t.Errorf("good lines: %v", err)
+	}
+	for _, bad := range []string{`{"progress":{"phase":"read","rows":5}}` + "\n" + `{"bogus":1}` + "\n", "{\n"} {
+		if err := openapitest.Validate(req, []byte("wa_id\n+34600000001\n"), resp, []byte(bad)); err == nil {
+			t.Errorf("bad lines validated: %q", bad)
+		}
+	}
+}

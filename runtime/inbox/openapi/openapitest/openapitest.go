@@ -12,6 +12,9 @@
 // is still checked. Security requirements are not checked here: the server's own tests
 // assert 401 and 403.
 //
+// An application/x-ndjson body is checked line by line: the document gives its schema
+// as an array whose items are the lines.
+//
 // Only the API is described: a request whose path is not under /api/ (the web pages,
 // the webhook, the probes) passes unchecked. A text/event-stream answer is checked
 // without its body (status, content type, headers) and streamed through unread.
@@ -20,7 +23,9 @@
 package openapitest
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +38,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
+	"github.com/pb33f/libopenapi-validator/content"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
@@ -47,7 +53,8 @@ var load = sync.OnceValues(func() (validator.Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapitest: parse the document: %w", err)
 	}
-	v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation())
+	v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation(),
+		config.WithBodyDecoder("application/x-ndjson", content.DecoderFunc(ndjsonLines)))
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("openapitest: build the validator: %v", errs)
 	}
@@ -56,6 +63,26 @@ var load = sync.OnceValues(func() (validator.Validator, error) {
 	}
 	return v, nil
 })
+
+// ndjsonLines decodes an application/x-ndjson body (one JSON value per line, empty
+// lines ignored) into the array of its lines, so that the document's schema of such a
+// body, an array whose items are the lines, checks every line.
+func ndjsonLines(in *content.DecodeInput) (any, error) {
+	sc := bufio.NewScanner(in.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	lines := []any{}
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		lines = append(lines, v)
+	}
+	return lines, sc.Err()
+}
 
 // mu serialises validations: the validator's caches are shared.
 var mu sync.Mutex
