@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/campaigns"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/contacts"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -63,7 +64,7 @@ func TestInboxRunsCampaigns(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, url+"/pause", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@
 // An application/x-ndjson body is checked line by line: the document gives its schema
 // as an array whose items are the lines.
 //
-// Only the API is described: a request whose path is not under /api/ (the web pages,
-// the webhook, the probes) passes unchecked. A text/event-stream answer is checked
+// Only the API is described: a request whose path is not under /api/ or /auth/ (the
+// web pages, the webhook, the probes) passes unchecked. A text/event-stream answer is checked
 // without its body (status, content type, headers) and streamed through unread.
 // Tests that call a handler with httptest.NewRecorder check the exchange with
 // Recorded.
@@ -99,8 +99,11 @@ func eventStream(resp *http.Response) bool {
 	return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 }
 
-// described reports whether the request's path is under the API the document describes.
-func described(req *http.Request) bool { return strings.HasPrefix(req.URL.Path, "/api/") }
+// described reports whether the request's path is under the API the document describes
+// (/api/, and the single sign-on redirects under /auth/).
+func described(req *http.Request) bool {
+	return strings.HasPrefix(req.URL.Path, "/api/") || strings.HasPrefix(req.URL.Path, "/auth/")
+}
 
 // Validate checks one exchange: the response always, the request when the response is
 // a success (2xx). reqBody and respBody are the bodies as sent (nil when empty); req's and
@@ -199,7 +202,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Recorded checks one exchange served to a recorder (httptest.NewRecorder): req as
 // served, with reqBody its body (nil when empty). A mismatch fails t (t.Errorf). Paths
-// outside /api/ pass unchecked, as with Client.
+// outside /api/ and /auth/ pass unchecked, as with Client.
 func Recorded(t testing.TB, req *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	if !described(req) {
