@@ -8,7 +8,6 @@ package inbox
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
-	"github.com/switchboard-dev/switchboard/runtime/logging"
+	"github.com/switchboard-dev/switchboard/runtime/startup"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -119,18 +118,9 @@ func (f *flags) apiToken() (string, error) {
 // Main runs `switchboard inbox` until ctx ends (SIGTERM).
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	var f flags
-	if err := f.parse(args, stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	log, err := logging.Setup(os.Stderr, f.logLevel, f.logEncoding)
-	if err != nil {
-		return err
-	}
-	dsn, err := store.DSNFromEnv(DatabaseURLEnv, "the inbox")
-	if err != nil {
+	log, dsn, help, err := startup.Begin(func() error { return f.parse(args, stdout) }, &f.logLevel, &f.logEncoding,
+		DatabaseURLEnv, "the inbox")
+	if help || err != nil {
 		return err
 	}
 	token, err := f.apiToken()

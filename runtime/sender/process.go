@@ -23,6 +23,7 @@ import (
 	sbv1 "github.com/switchboard-dev/switchboard/api/v1alpha1"
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/logging"
+	"github.com/switchboard-dev/switchboard/runtime/startup"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -85,18 +86,9 @@ func ParseNumberRef(s string) (store.NumberRef, error) { return store.ParseRef("
 // the limits in the Number's status, until SIGTERM.
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	var f flags
-	if err := f.parse(args, stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	log, err := logging.Setup(os.Stderr, f.logLevel, f.logEncoding)
-	if err != nil {
-		return err
-	}
-	dsn, err := store.DSNFromEnv(DatabaseURLEnv, "the sender")
-	if err != nil {
+	log, dsn, help, err := startup.Begin(func() error { return f.parse(args, stdout) }, &f.logLevel, &f.logEncoding,
+		DatabaseURLEnv, "the sender")
+	if help || err != nil {
 		return err
 	}
 	p, err := newProcess(ctx, f, dsn, log)
