@@ -16,6 +16,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 )
 
 // users of the test provider: login name, password and groups.
@@ -84,7 +85,7 @@ func startProvider(t *testing.T, callback string) string {
 func ssoLogin(t *testing.T, inbox, user, password string) (*http.Client, int) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	c := &http.Client{Jar: jar, Transport: openapitest.Transport(t, http.DefaultTransport)}
 	res, err := c.Get(inbox + auth.OIDCLoginPath)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestOIDCLoginWithGroupMapping(t *testing.T) {
 		t.Fatalf("sso admin over the local admin: %d", code)
 	}
 	// A callback without the browser's state cookie is refused.
-	res, err = http.Get(inboxURL + auth.OIDCCallbackPath + "?code=x&state=y")
+	res, err = openapitest.Client(t).Get(inboxURL + auth.OIDCCallbackPath + "?code=x&state=y")
 	if err != nil {
 		t.Fatal(err)
 	}

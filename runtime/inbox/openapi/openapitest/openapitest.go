@@ -15,11 +15,11 @@
 // An application/x-ndjson body is checked line by line: the document gives its schema
 // as an array whose items are the lines.
 //
-// Only the API is described: a request whose path is not under /api/ or /auth/ (the
-// web pages, the webhook, the probes) passes unchecked. A text/event-stream answer is checked
-// without its body (status, content type, headers) and streamed through unread.
-// Tests that call a handler with httptest.NewRecorder check the exchange with
-// Recorded.
+// Only the API is described: a request whose path is not under /api/ or /auth/oidc/
+// (the web pages, the webhook, the probes, an OIDC provider's pages) passes unchecked.
+// A text/event-stream answer is checked without its body (status, content type,
+// headers) and streamed through unread. Tests that call a handler with
+// httptest.NewRecorder check the exchange with Recorded.
 package openapitest
 
 import (
@@ -100,9 +100,9 @@ func eventStream(resp *http.Response) bool {
 }
 
 // described reports whether the request's path is under the API the document describes
-// (/api/, and the single sign-on redirects under /auth/).
+// (/api/, and the single sign-on redirects under /auth/oidc/).
 func described(req *http.Request) bool {
-	return strings.HasPrefix(req.URL.Path, "/api/") || strings.HasPrefix(req.URL.Path, "/auth/")
+	return strings.HasPrefix(req.URL.Path, "/api/") || strings.HasPrefix(req.URL.Path, "/auth/oidc/")
 }
 
 // Validate checks one exchange: the response always, the request when the response is
@@ -202,7 +202,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Recorded checks one exchange served to a recorder (httptest.NewRecorder): req as
 // served, with reqBody its body (nil when empty). A mismatch fails t (t.Errorf). Paths
-// outside /api/ and /auth/ pass unchecked, as with Client.
+// outside /api/ and /auth/oidc/ pass unchecked, as with Client.
 func Recorded(t testing.TB, req *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	if !described(req) {
