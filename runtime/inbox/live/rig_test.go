@@ -153,6 +153,11 @@ func (c *client) read(t *testing.T) {
 				if err := json.Unmarshal([]byte(data), &cur.Event); err != nil {
 					t.Errorf("event %s: data %q: %v", cur.ID, data, err)
 				}
+				if cur.Kind != "reset" {
+					if err := openapitest.Schema("LiveEvent", []byte(data)); err != nil {
+						t.Errorf("event %s: %v", cur.ID, err)
+					}
+				}
 				c.events <- cur
 			}
 			cur, data = sseEvent{}, ""

@@ -129,3 +129,18 @@ func TestNDJSONLines(t *testing.T) {
 		}
 	}
 }
+
+// TestSchema: a value inside a body (an event's data line) is checked against a named
+// schema of the document.
+func TestSchema(t *testing.T) {
+	good := `{"id":1,"kind":"message.created","conversationId":7,"teams":["sales"],"agent":null,"at":"2026-01-05T10:00:00Z","payload":{}}`
+	if err := openapitest.Schema("LiveEvent", []byte(good)); err != nil {
+		t.Errorf("a good event: %v", err)
+	}
+	if err := openapitest.Schema("LiveEvent", []byte(`{"id":"x","kind":"message.created"}`)); err == nil {
+		t.Error("an event without its fields validated")
+	}
+	if err := openapitest.Schema("NoSuchSchema", []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "NoSuchSchema") {
+		t.Errorf("an unknown schema: %v", err)
+	}
+}

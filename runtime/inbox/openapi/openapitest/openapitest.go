@@ -40,6 +40,8 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/content"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
 )
@@ -82,6 +84,49 @@ func ndjsonLines(in *content.DecodeInput) (any, error) {
 		lines = append(lines, v)
 	}
 	return lines, sc.Err()
+}
+
+// schemas are the document's components/schemas, for Schema.
+var schemas = sync.OnceValues(func() (func(string) *base.Schema, error) {
+	raw, err := openapi.Document()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := libopenapi.NewDocument(raw)
+	if err != nil {
+		return nil, fmt.Errorf("openapitest: parse the document: %w", err)
+	}
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		return nil, fmt.Errorf("openapitest: build the document's model: %w", err)
+	}
+	return func(name string) *base.Schema {
+		if p := m.Model.Components.Schemas.GetOrZero(name); p != nil {
+			return p.Schema()
+		}
+		return nil
+	}, nil
+})
+
+// Schema checks data, a JSON value, against the document's components/schemas/<name>:
+// for what an exchange carries inside its body, such as each Server-Sent Event's data
+// line (LiveEvent). It returns an error describing every mismatch.
+func Schema(name string, data []byte) error {
+	lookup, err := schemas()
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	sch := lookup(name)
+	if sch == nil {
+		return fmt.Errorf("openapitest: the document has no schema %s", name)
+	}
+	checked.Add(1)
+	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaStringWithVersion(sch, string(data), 3.1); !ok {
+		return fmt.Errorf("%s does not match the document's schema %s: %s", data, name, describe(errs))
+	}
+	return nil
 }
 
 // mu serialises validations: the validator's caches are shared.
