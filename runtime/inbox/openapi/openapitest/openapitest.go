@@ -46,7 +46,8 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi"
 )
 
-var load = sync.OnceValues(func() (validator.Validator, error) {
+// parsed is the served document, parsed.
+var parsed = sync.OnceValues(func() (libopenapi.Document, error) {
 	raw, err := openapi.Document()
 	if err != nil {
 		return nil, err
@@ -54,6 +55,14 @@ var load = sync.OnceValues(func() (validator.Validator, error) {
 	doc, err := libopenapi.NewDocument(raw)
 	if err != nil {
 		return nil, fmt.Errorf("openapitest: parse the document: %w", err)
+	}
+	return doc, nil
+})
+
+var load = sync.OnceValues(func() (validator.Validator, error) {
+	doc, err := parsed()
+	if err != nil {
+		return nil, err
 	}
 	v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation(),
 		config.WithBodyDecoder("application/x-ndjson", content.DecoderFunc(ndjsonLines)))
@@ -88,13 +97,9 @@ func ndjsonLines(in *content.DecodeInput) (any, error) {
 
 // schemas are the document's components/schemas, for Schema.
 var schemas = sync.OnceValues(func() (func(string) *base.Schema, error) {
-	raw, err := openapi.Document()
+	doc, err := parsed()
 	if err != nil {
 		return nil, err
-	}
-	doc, err := libopenapi.NewDocument(raw)
-	if err != nil {
-		return nil, fmt.Errorf("openapitest: parse the document: %w", err)
 	}
 	m, err := doc.BuildV3Model()
 	if err != nil {
