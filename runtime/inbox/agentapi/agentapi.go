@@ -1,8 +1,9 @@
 // Package agentapi is the agents' API of the inbox under /api/v1 (docs/api.md; the
 // OpenAPI fragments in runtime/inbox/openapi describe every operation). Each operation
 // requires one permission (runtime/inbox/authz) of the caller's principal; the caller
-// sees only the Inbox's namespace, and without conversations.readAll only its teams'
-// conversations (anything else is 404, as if it did not exist). Answers are JSON, lists
+// sees only the Inbox's namespace, and of it the conversations authz.Scope allows (all
+// with conversations.readAll, else its teams' and its own; anything else is 404, as if
+// it did not exist). Answers are JSON, lists
 // are pages with an opaque cursor, errors are RFC 9457 problem documents naming the
 // field (runtime/inbox/httpapi). Handlers hold no SQL: reads and changes go through
 // runtime/inbox/conversation, every change with its audit-log entry in one transaction.
@@ -161,8 +162,7 @@ func (a *API) authenticateToken(r *http.Request) (*authz.Principal, error) {
 
 // viewer is the request's principal as conversation.Viewer.
 func (a *API) viewer(r *http.Request) conversation.Viewer {
-	p := authz.FromContext(r.Context())
-	return conversation.Viewer{Namespace: a.cfg.Namespace, Actor: p.Actor(), All: p.Can(authz.ConversationsReadAll), Teams: p.Teams}
+	return conversation.ViewerOf(a.cfg.Namespace, authz.FromContext(r.Context()))
 }
 
 // read runs fn in a read-only transaction and answers 200 with what fn returns.

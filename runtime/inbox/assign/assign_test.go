@@ -153,7 +153,9 @@ func TestManualAssignOverCapacityNeedsOverride(t *testing.T) {
 	r.plan()
 	c := r.conv(wa(2), 0, "")
 	r.plan()
-	lead := agent("bruno", authz.RoleAgent, "iberia") // conversations.assign, no override
+	// conversations.assign and readAll (the conversation waits with no team), no override
+	lead := authz.NewPrincipal(ns, "inbox", authz.KindAgent, "bruno", "lead",
+		[]authz.Permission{authz.ConversationsRead, authz.ConversationsReadAll, authz.ConversationsAssign})
 	_, err := r.svc.Assign(t.Context(), lead, c, assign.Target{Agent: "ana"})
 	var pr problem.Problem
 	if !errors.As(err, &pr) || pr.Status != http.StatusConflict || pr.Field != "agent" {
@@ -257,6 +259,14 @@ func TestNotFoundAcrossTeamsAndNamespaces(t *testing.T) {
 	}
 	if r.audits(assign.KindResolved, id(es)) != 0 {
 		t.Fatal("a refused resolve was audited")
+	}
+	// A waiting conversation with no team is seen with conversations.readAll only
+	// (authz.Scope), even by the agents of the teams that may take it.
+	if _, err := r.svc.Resolve(t.Context(), agent("ana", authz.RoleAgent, "iberia"), es); !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
+		t.Errorf("an agent of an eligible team on a conversation of no team: %v, want 404", err)
+	}
+	if _, err := r.svc.Assign(t.Context(), agent("sofia", authz.RoleSupervisor), es, assign.Target{Team: "iberia"}); err != nil {
+		t.Fatalf("a supervisor assigns it to iberia: %v", err)
 	}
 	if _, err := r.svc.Resolve(t.Context(), agent("ana", authz.RoleAgent, "iberia"), es); err != nil {
 		t.Fatalf("the team's agent resolves: %v", err)

@@ -100,27 +100,10 @@ func (t *txn) load(ctx context.Context, id int64, p *authz.Principal) (convRow, 
 	return c, nil
 }
 
-// Teams returns the teams a conversation belongs to for visibility: its team when
-// one is set (a transfer or an assignment to a team), otherwise the teams of its
-// RoutingPolicy that may take it (docs/routing.md#eligibility); none when its Number
-// has no RoutingPolicy or the policy no teams.
-func (t *txn) teams(c convRow) []string {
-	if c.Team != "" {
-		return []string{c.Team}
-	}
-	if r := t.routingOf(c.Number); r != nil {
-		return r.Router.EligibleTeams(c.routingConv())
-	}
-	return nil
-}
-
-// visible: p reads every conversation (conversations.readAll), is its assignee, or
-// belongs to one of its teams.
+// visible: the inbox's one visibility rule (authz.Scope): p reads every conversation
+// (conversations.readAll), is its assignee, or belongs to its team.
 func (t *txn) visible(p *authz.Principal, c convRow) bool {
-	if p.Can(authz.ConversationsReadAll) || (p.Kind == authz.KindAgent && c.Assignee != "" && c.Assignee == p.Subject) {
-		return true
-	}
-	return slices.ContainsFunc(t.teams(c), p.InTeam)
+	return p.ConversationScope().Sees(c.Team, c.Assignee)
 }
 
 // Assign assigns an unassigned conversation to an agent or a team (conversations.assign).

@@ -186,8 +186,8 @@ type Principal struct {
 	Kind      Kind
 	Subject   string // agent login (what RoutingPolicy teams[].members names) or token name
 	Role      string
-	// Teams the subject belongs to (RoutingPolicy teams[].members); conversations of
-	// other teams are hidden unless Can(ConversationsReadAll).
+	// Teams the subject belongs to (RoutingPolicy teams[].members); which conversations
+	// the principal sees is ConversationScope.
 	Teams []string
 	perms map[Permission]bool
 }

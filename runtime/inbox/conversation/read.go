@@ -84,3 +84,19 @@ func MarkResponded(ctx context.Context, tx pgx.Tx, namespace string, id int64) e
 	}
 	return nil
 }
+
+// SeesMessage reports whether the viewer may see message id of its namespace: whether
+// it may see the message's conversation (Viewer's Scope). A message that does not exist
+// is not seen either.
+func SeesMessage(ctx context.Context, tx pgx.Tx, vw Viewer, id int64) (bool, error) {
+	var q query
+	q.visible(vw)
+	q.and("m.id = %s", id)
+	var seen bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages m JOIN conversations v
+		ON v.id = m.conversation_id AND v.namespace = m.namespace WHERE `+q.clause()+`)`, q.args...).Scan(&seen)
+	if err != nil {
+		return false, fmt.Errorf("conversation: message %d visible: %w", id, err)
+	}
+	return seen, nil
+}

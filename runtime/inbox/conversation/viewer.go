@@ -8,18 +8,27 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 )
 
 // Viewer is who reads or changes conversations through the agents' API: the tenant,
 // the actor the audit log records ("agent:<login>", "token:<name>"), and which
-// conversations it may see: every one of the namespace (All, the permission
-// conversations.readAll) or only those whose team is one of Teams. A conversation the
-// viewer may not see is ErrNoConversation, exactly like one that does not exist.
+// conversations it may see (authz.Scope, the inbox's one visibility rule). A
+// conversation the viewer may not see is ErrNoConversation, exactly like one that does
+// not exist.
 type Viewer struct {
 	Namespace string
 	Actor     string
-	All       bool
-	Teams     []string
+	Scope     authz.Scope
+}
+
+// ViewerOf returns p's Viewer in namespace; a nil p sees nothing.
+func ViewerOf(namespace string, p *authz.Principal) Viewer {
+	if p == nil {
+		return Viewer{Namespace: namespace}
+	}
+	return Viewer{Namespace: namespace, Actor: p.Actor(), Scope: p.ConversationScope()}
 }
 
 // query builds a statement's WHERE clause and arguments.
@@ -47,8 +56,8 @@ func (q *query) clause() string { return strings.Join(q.where, " AND ") }
 // visible restricts conversations (alias v) to what the viewer may see.
 func (q *query) visible(vw Viewer) {
 	q.and("v.namespace = %s", vw.Namespace)
-	if !vw.All {
-		q.and("v.team = ANY(%s)", vw.Teams)
+	if !vw.Scope.All {
+		q.where = append(q.where, vw.Scope.SQL("v", q.arg))
 	}
 }
 

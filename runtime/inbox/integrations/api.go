@@ -164,8 +164,8 @@ func (a *API) crmFields(w http.ResponseWriter, r *http.Request) {
 
 var errNotVisible = errors.New("no such conversation for this caller")
 
-// contactOf returns the wa_id of conversation id's contact when p may see it: with
-// conversations.readAll, or when it is p's or its team is one of p's.
+// contactOf returns the wa_id of conversation id's contact when p may see it
+// (conversations.read and the inbox's one visibility rule, authz.Scope).
 func (a *API) contactOf(ctx context.Context, p *authz.Principal, id int64) (string, error) {
 	var waID, team, assignee string
 	err := a.store.ReadTx(ctx, func(tx pgx.Tx) error {
@@ -178,8 +178,7 @@ func (a *API) contactOf(ctx context.Context, p *authz.Principal, id int64) (stri
 		return "", errNotVisible
 	case err != nil:
 		return "", err
-	case p.Can(authz.ConversationsReadAll),
-		p.Can(authz.ConversationsRead) && (p.Kind == authz.KindAgent && assignee == p.Subject || team != "" && p.InTeam(team)):
+	case p.Can(authz.ConversationsRead) && p.ConversationScope().Sees(team, assignee):
 		return waID, nil
 	}
 	return "", errNotVisible

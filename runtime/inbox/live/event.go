@@ -2,6 +2,7 @@ package live
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
@@ -49,26 +50,26 @@ type Event struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-// Visible reports whether p may receive e: it needs conversations.read; then it sees
-// every event with conversations.readAll; otherwise an event that concerns it as an
-// agent (Agent is its login: its conversations, its availability), an event one of
-// whose teams is one of p's, and, with agents.read, an event about no conversation and
-// no team (another agent's availability).
+// Visible reports whether p may receive e: it needs conversations.read; then an event
+// about a conversation follows the inbox's one visibility rule (authz.Scope) for the
+// conversation's assignee (Agent) and each of its teams (a transfer concerns the old and
+// the new team); an event about no conversation is p's own (Agent is its login: its
+// availability), needs conversations.readAll, one of p's teams, or, when it concerns no
+// team either (another agent's availability), agents.read.
 func Visible(p *authz.Principal, e Event) bool {
-	switch {
-	case !p.Can(authz.ConversationsRead):
+	if !p.Can(authz.ConversationsRead) {
 		return false
-	case p.Can(authz.ConversationsReadAll):
-		return true
-	case e.Agent != nil && p.Kind == authz.KindAgent && *e.Agent == p.Subject:
+	}
+	s := p.ConversationScope()
+	agent := ""
+	if e.Agent != nil {
+		agent = *e.Agent
+	}
+	switch {
+	case s.Sees("", agent):
 		return true
 	case e.ConversationID == nil && len(e.Teams) == 0:
 		return p.Can(authz.AgentsRead)
 	}
-	for _, t := range e.Teams {
-		if p.InTeam(t) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(e.Teams, func(t string) bool { return s.Sees(t, agent) })
 }

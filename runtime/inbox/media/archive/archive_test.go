@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediaapi"
@@ -134,10 +135,16 @@ func (r *rig) run(w *archive.Worker) {
 	r.t.Cleanup(func() { cancel(); <-done })
 }
 
-// api serves GET /api/v1/media/{id} for namespace.
+// api serves GET /api/v1/media/{id} for namespace to a supervisor (who sees every
+// conversation of the namespace).
 func (r *rig) api(namespace string) *httptest.Server {
 	mux := http.NewServeMux()
-	mediaapi.New(r.db, r.store, namespace, nil).Register(mux, func(h http.Handler) http.Handler { return h })
+	supervisor := authz.NewPrincipal(namespace, "inbox", authz.KindAgent, "sam", authz.RoleSupervisor, authz.Predefined()[authz.RoleSupervisor])
+	mediaapi.New(r.db, r.store, namespace, nil).Register(mux, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			h.ServeHTTP(w, req.WithContext(authz.WithPrincipal(req.Context(), supervisor)))
+		})
+	})
 	hs := httptest.NewServer(mux)
 	r.t.Cleanup(hs.Close)
 	return hs

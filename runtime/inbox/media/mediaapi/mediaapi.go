@@ -5,8 +5,11 @@
 //	GET /api/v1/messages/{id}/media       the media row of a message: state, attempts,
 //	                                      last_error (a failed download shows here), sha256, size
 //
-// The caller mounts it behind the inbox API's bearer token; the tenant is the Inbox's
-// namespace, so another namespace's media ID answers 404. Errors are RFC 9457 problem
+// The caller mounts it behind the inbox API's authentication (a principal in the request's
+// context, runtime/inbox/authz); the tenant is the Inbox's namespace, so another
+// namespace's media ID answers 404, and so does media of a conversation the caller may
+// not see (the inbox's one visibility rule, authz.Scope) or of no message (without
+// conversations.readAll). Errors are RFC 9457 problem
 // documents (runtime/inbox/problem); media not yet stored answers 409 with its row in
 // the member "media" (state, last_error). runtime/inbox/openapi/media.yaml describes both.
 package mediaapi
@@ -22,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
@@ -67,8 +72,10 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 		}
 		var rec archive.Record
 		err = a.db.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
-			rec, err = find(r.Context(), tx, a.namespace, id)
-			return err
+			if rec, err = find(r.Context(), tx, a.namespace, id); err != nil {
+				return err
+			}
+			return a.visible(r.Context(), tx, authz.FromContext(r.Context()), rec)
 		})
 		switch {
 		case errors.Is(err, archive.ErrNotFound):
@@ -80,6 +87,23 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 			next(w, r, rec)
 		}
 	}
+}
+
+// visible is archive.ErrNotFound unless p may see rec's message's conversation; media of
+// no message only with conversations.readAll.
+func (a *API) visible(ctx context.Context, tx pgx.Tx, p *authz.Principal, rec archive.Record) error {
+	vw := conversation.ViewerOf(a.namespace, p)
+	seen := vw.Scope.All
+	if rec.MessageID != nil && !seen {
+		var err error
+		if seen, err = conversation.SeesMessage(ctx, tx, vw, *rec.MessageID); err != nil {
+			return err
+		}
+	}
+	if !seen {
+		return archive.ErrNotFound
+	}
+	return nil
 }
 
 // serveRecord answers the media row: state, attempts, last_error, sha256, size.
