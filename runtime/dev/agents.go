@@ -107,7 +107,7 @@ func devCall(hc *http.Client, req *http.Request, want int, v any) error {
 }
 
 // printDevAgents shows the sample agents' logins and dev passwords, and how to log in.
-func printDevAgents(w io.Writer, inboxAddr string, agents []devAgent) {
+func printDevAgents(w io.Writer, inboxAddr, tokenFile string, agents []devAgent) {
 	fmt.Fprintln(w, "\nThe sample Inbox's agents (dev passwords; a real Inbox's admin sets passwords, see docs/auth.md):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  LOGIN\tROLE\tPASSWORD")
@@ -119,12 +119,14 @@ func printDevAgents(w io.Writer, inboxAddr string, agents []devAgent) {
 	fmt.Fprintf(w, "  curl -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login\n",
 		devPassword("ana"), inboxAddr)
 	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies http://%s/api/v1/me\n", inboxAddr)
-	printRoutingWalkthrough(w, inboxAddr)
+	printRoutingWalkthrough(w, inboxAddr, tokenFile)
 }
 
 // printRoutingWalkthrough shows an agent's day with curl: online, a conversation
-// assigned, a reply, a resolve, and the next waiting conversation assigned.
-func printRoutingWalkthrough(w io.Writer, inboxAddr string) {
+// assigned and accepted, a reply, a resolve, and the next waiting conversation assigned.
+// The queue is read with the read API's token (tokenFile): an agent sees only her own
+// and her team's conversations (docs/permissions.md#visibility).
+func printRoutingWalkthrough(w io.Writer, inboxAddr, tokenFile string) {
 	jar := "-b /tmp/sb-cookies -H \"X-CSRF-Token: $CSRF\" -H 'Content-Type: application/json'"
 	fmt.Fprintln(w, "\nWork conversations as ana (team iberia: the Spanish number). Log in keeping the CSRF token, and go online:")
 	fmt.Fprintf(w, "  CSRF=$(curl -s -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login | sed 's/.*\"csrfToken\":\"\\([^\"]*\\)\".*/\\1/')\n",
@@ -132,10 +134,13 @@ func printRoutingWalkthrough(w io.Writer, inboxAddr string) {
 	fmt.Fprintf(w, "  curl %s -X PUT -d '{\"availability\":\"online\"}' http://%s/api/v1/me/availability\n", jar, inboxAddr)
 	fmt.Fprintln(w, "A customer writes (the simulator command above). Within RoutingPolicy sales' business hours the")
 	fmt.Fprintln(w, "routing assigns the new conversation to an online agent of its team at once; outside them, or when")
-	fmt.Fprintln(w, "every agent is at capacity, it waits in the queue:")
+	fmt.Fprintln(w, "every agent is at capacity, it waits in the queue (shown with the read API's token: an agent sees")
+	fmt.Fprintln(w, "only her own conversations and her team's):")
 	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies 'http://%s/api/v1/conversations?assignee=ana'\n", inboxAddr)
-	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies 'http://%s/api/v1/conversations?waiting=true'\n", inboxAddr)
-	fmt.Fprintln(w, "Reply, then resolve (ID: the conversation's id); the longest-waiting conversation then goes to ana:")
+	fmt.Fprintf(w, "  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/api/v1/conversations?waiting=true'\n", tokenFile, inboxAddr)
+	fmt.Fprintln(w, "Accept it within the policy's assignWithin (5m in the sample), or it goes to the next agent; reply,")
+	fmt.Fprintln(w, "then resolve (ID: the conversation's id); the longest-waiting conversation then goes to ana:")
+	fmt.Fprintf(w, "  curl %s -d '{}' http://%s/api/v1/conversations/ID/accept\n", jar, inboxAddr)
 	fmt.Fprintf(w, "  curl %s -d '{\"text\":\"Hola, ¿en qué puedo ayudarle?\"}' http://%s/api/v1/conversations/ID/messages\n", jar, inboxAddr)
 	fmt.Fprintf(w, "  curl %s -d '{}' http://%s/api/v1/conversations/ID/resolve\n", jar, inboxAddr)
 	fmt.Fprintf(w, "The web page: http://%s/ (the same logins).\n", inboxAddr)

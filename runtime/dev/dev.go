@@ -174,7 +174,7 @@ func devSession(ctx context.Context, f devFlags, mgr Manager, stdout io.Writer, 
 	if agents, err := setDevPasswords(ctx, c, inboxAddr, f.wait); err != nil {
 		fmt.Fprintln(stdout, "switchboard dev: the sample agents have no dev passwords:", err)
 	} else {
-		printDevAgents(stdout, inboxAddr, agents)
+		printDevAgents(stdout, inboxAddr, tokenFile, agents)
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop everything and clean up.")
 
