@@ -22,7 +22,6 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
-	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
@@ -104,8 +103,7 @@ func (a *API) sendMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := mediaOutbound(up, "", vw.Actor)
-	rules := &outbound.Rules{Namespace: a.cfg.Namespace, Set: num.Policy.Outbound, Hours: num.Policy.Hours}
-	if b := rules.Check(out.Payload, a.cfg.Now()); b != nil {
+	if b := num.Policy.OutboundRules.Check(out.Payload, a.cfg.Now()); b != nil {
 		_, field, _ := strings.Cut(b.Field, ".")
 		p := problem.Field(http.StatusUnprocessableEntity, field, b.Error())
 		p.Rule, p.Word = b.Rule, b.Keyword

@@ -25,7 +25,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediaapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
-	"github.com/switchboard-dev/switchboard/runtime/keywords"
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/store/pgtest"
@@ -121,7 +121,7 @@ func newRigWith(t *testing.T, ms *media.Store) *rig {
 	lists := new(atomic.Int64)
 	graph, sim := newGraph(t, lists)
 	numbers := []kube.Number{{Ref: store.NumberRef{Namespace: ns, Name: "sales-es"}, PhoneNumberID: pnid,
-		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{Outbound: outboundRules(t)}}}
+		WABAID: waba, AccessToken: graphToken, APIBaseURL: graph, Policy: kube.Policy{OutboundRules: outboundRules(t)}}}
 	if ms != nil { // a Number whose token Meta no longer accepts: its uploads fail
 		numbers = append(numbers, kube.Number{Ref: store.NumberRef{Namespace: ns, Name: "revoked"}, PhoneNumberID: pnid,
 			WABAID: waba, AccessToken: "revoked-token", APIBaseURL: graph})
@@ -176,16 +176,19 @@ func newGraph(t *testing.T, lists *atomic.Int64) (string, *simulator.Server) {
 	return hs.URL, sim
 }
 
-// outboundRules compiles an Outbound KeywordRule blocking "garantizado".
-func outboundRules(t *testing.T) *keywords.Set {
+// outboundRules compiles an Outbound KeywordRule blocking "garantizado" for sales-es, as
+// the kube source does.
+func outboundRules(t *testing.T) *outbound.Rules {
 	t.Helper()
-	set, errs := keywords.Compile(sbv1.Outbound, []sbv1.KeywordRule{{ObjectMeta: metav1.ObjectMeta{Name: "no-guarantees", Namespace: ns},
-		Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Outbound, Match: sbv1.KeywordMatch{Any: []string{"garantizado"}},
-			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{Reason: "No prometas resultados."}}}}})
+	num := &sbv1.Number{ObjectMeta: metav1.ObjectMeta{Name: "sales-es", Namespace: ns, Labels: map[string]string{"team": "sales"}}}
+	rules, errs := outbound.Compile(num, []sbv1.KeywordRule{{ObjectMeta: metav1.ObjectMeta{Name: "no-guarantees", Namespace: ns},
+		Spec: sbv1.KeywordRuleSpec{NumberSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "sales"}},
+			Direction: sbv1.Outbound, Match: sbv1.KeywordMatch{Any: []string{"garantizado"}},
+			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{Reason: "No prometas resultados."}}}}}, nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	return set
+	return rules
 }
 
 // conv seeds a conversation of namespace on sales-es with a contact and returns its id.

@@ -16,7 +16,6 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
-	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
 )
@@ -93,8 +92,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	rules := &outbound.Rules{Namespace: a.cfg.Namespace, Set: num.Policy.Outbound, Hours: num.Policy.Hours}
-	if b := rules.Check(out.Payload, a.cfg.Now()); b != nil {
+	if b := num.Policy.OutboundRules.Check(out.Payload, a.cfg.Now()); b != nil {
 		p := problem.Field(http.StatusUnprocessableEntity, field, b.Error())
 		p.Rule, p.Word = b.Rule, b.Keyword
 		a.fail(w, p)

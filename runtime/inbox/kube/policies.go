@@ -26,11 +26,11 @@ var (
 // KeywordRules that select it (compiled, in priority order), and the business hours and
 // after-hours reply of its RoutingPolicy.
 type Policy struct {
-	Inbound  *keywords.Set // nil: no inbound rule
-	Outbound *keywords.Set // the Outbound rules (sensitive words) the agents' API checks replies with; nil: none
-	// OutboundRules are the same Outbound KeywordRules compiled for runtime/outbound (with
-	// the RoutingPolicy's business hours), for producers that check a reply before
-	// enqueueing it (the chatbot hook; the sender checks again).
+	Inbound *keywords.Set // nil: no inbound rule
+	// OutboundRules are the Outbound KeywordRules (sensitive words) that select the
+	// Number, compiled for runtime/outbound with the RoutingPolicy's business hours, for
+	// every producer that checks a message before enqueueing it (the agents' API, the
+	// chatbot hook, campaigns; the sender checks again). Never nil from a Source.
 	OutboundRules   *outbound.Rules
 	Hours           *calendar.Hours // nil: always open (no RoutingPolicy, or no businessHours)
 	AfterHoursReply string
@@ -105,7 +105,6 @@ func (p policies) compile(num *sbv1.Number, log *slog.Logger) Policy {
 			log.Debug("a KeywordRule does not compile; left out", "number", num.Name, "error", err)
 		}
 		pol.Inbound = set
-		pol.Outbound, _ = keywords.Compile(sbv1.Outbound, mine) // the same rules; errors logged above
 	}
 	var selected *sbv1.RoutingPolicy
 	for i, rp := range p.routing {

@@ -182,7 +182,7 @@ func checkPolicies(t *testing.T, ctx context.Context, c client.Client, src *kube
 	waitPolicy(t, src, "the rule and the business hours", func(p kube.Policy) bool {
 		monday := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 		return matches("¿PRECIO?")(p) && p.AfterHoursReply == "cerrado" && p.Hours.Open(monday) && !p.Hours.Open(monday.Add(24*time.Hour)) &&
-			p.Outbound != nil && len(p.Outbound.Match("GARANTIZADO", true)) == 1 && len(p.Outbound.Match("precio", true)) == 0 &&
+			p.OutboundRules != nil && len(p.OutboundRules.Set.Match("GARANTIZADO", true)) == 1 && len(p.OutboundRules.Set.Match("precio", true)) == 0 &&
 			!matches("garantizado")(p)
 	})
 	kr.Spec.Match.Any = []string{"tarifa"}
