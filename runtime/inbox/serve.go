@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/integrations"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
@@ -104,7 +105,7 @@ func Serve(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: traffic, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := &http.Server{Handler: httpapi.CheckRequests(traffic), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	go func() { _ = srv.Serve(o.Traffic) }()
 	<-ctx.Done()
 	o.Log.Info("inbox stopping: finishing requests in flight")

@@ -3,7 +3,6 @@ package agentapi
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -68,8 +67,15 @@ func (a *API) patchContactAttributes(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	patch, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBody+1))
-	if err != nil || len(patch) > httpapi.MaxBody || !json.Valid(patch) {
+	patch, err := httpapi.ReadBody(r, httpapi.MaxBody)
+	if err == nil {
+		err = httpapi.CheckJSON(patch)
+	}
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if !json.Valid(patch) {
 		a.fail(w, problem.Field(http.StatusBadRequest, "attributes", "the body must be a JSON object of at most 1 MiB (a merge patch)"))
 		return
 	}

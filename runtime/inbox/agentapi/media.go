@@ -271,12 +271,12 @@ func idempotencyKey(r *http.Request) (string, error) {
 // readUpload parses the form (file, caption, filename; nothing else), detects the file's
 // type from its content and checks it against Meta's types and sizes, and hashes it.
 func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxMediaRequest)
+	r.Body = httpapi.LimitBody(w, r, maxMediaRequest)
 	if err := r.ParseMultipartForm(formMemory); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return upload{}, problem.Field(http.StatusRequestEntityTooLarge, "file", fmt.Sprintf(
-				"the request is larger than %d bytes: WhatsApp's largest media, a document, is at most %d bytes", maxMediaRequest, media.MaxDocumentBytes))
+		if p := httpapi.TooLarge(err); p != nil {
+			p.Field = "file"
+			p.Detail += fmt.Sprintf(": WhatsApp's largest media, a document, is at most %d bytes", media.MaxDocumentBytes)
+			return upload{}, *p
 		}
 		return upload{}, problem.Field(http.StatusBadRequest, "file",
 			"the body must be multipart/form-data with a file part named file: "+err.Error())
@@ -299,6 +299,12 @@ func readUpload(w http.ResponseWriter, r *http.Request) (upload, error) {
 		if len(vs) > 1 {
 			return upload{}, problem.Field(http.StatusBadRequest, name, fmt.Sprintf("the form field %s is given %d times", name, len(vs)))
 		}
+		if err := httpapi.CheckText(name, first(vs)); err != nil {
+			return upload{}, err
+		}
+	}
+	if err := httpapi.CheckText("file", f.File["file"][0].Filename); err != nil {
+		return upload{}, err
 	}
 	// From the form only: FormValue would also read the URL's query.
 	up := upload{caption: first(f.Value["caption"]), filename: first(f.Value["filename"])}

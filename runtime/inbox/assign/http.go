@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
@@ -105,15 +105,16 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-// decode reads a JSON object body into v, refusing unknown members (400 naming them).
+// decode reads a JSON object body of at most maxBody bytes into v
+// (httpapi.DecodeLimit); on error it writes the problem and returns false.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		problem.RespondField(w, http.StatusBadRequest, "body", "the body must be a JSON object of this operation: "+err.Error())
+	err := httpapi.DecodeLimit(r, v, maxBody)
+	var p problem.Problem
+	if errors.As(err, &p) {
+		problem.Write(w, p)
 		return false
 	}
-	return true
+	return err == nil
 }
 
 // answer writes v as JSON, or err as a problem: a problem.Problem as it is, a lost

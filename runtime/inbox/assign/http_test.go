@@ -84,7 +84,7 @@ func TestEndpoints(t *testing.T) {
 		{"POST", path + "/assign", "diego", `{"agent":"diego"}`, 404, "id", ""},
 		{"POST", "/api/v1/conversations/x/assign", "ana", `{"agent":"ana"}`, 400, "id", ""},
 		{"POST", path + "/assign", "ana", `{"agent":"ana","team":"iberia"}`, 400, "agent", ""},
-		{"POST", path + "/assign", "ana", `{"agnt":"ana"}`, 400, "body", ""},
+		{"POST", path + "/assign", "ana", `{"agnt":"ana"}`, 400, "agnt", ""},
 		{"PUT", "/api/v1/me/availability", "ana", `{"availability":"busy"}`, 422, "availability", ""},
 	} {
 		status, body := call(t, s, tc.method, tc.path, tc.who, tc.body)

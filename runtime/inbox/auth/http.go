@@ -3,46 +3,26 @@ package auth
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
 // maxBody bounds a request body (bytes).
 const maxBody = 64 << 10
 
-// decode reads a JSON object into v, refusing unknown members and trailing data; on
-// error it writes a 400 naming the member and returns false.
+// decode reads a JSON object of at most maxBody bytes into v (httpapi.DecodeLimit:
+// unknown members and trailing data refused, text PostgreSQL can store); on error it
+// writes the problem (400 naming the member, 413, 415) and returns false.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		problem.Respond(w, http.StatusUnsupportedMediaType, fmt.Sprintf("the body must be application/json, got %q", ct))
+	err := httpapi.DecodeLimit(r, v, maxBody)
+	var p problem.Problem
+	if errors.As(err, &p) {
+		problem.Write(w, p)
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON object")
-	}
-	if err == nil {
-		return true
-	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		problem.RespondField(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("%s must be a JSON %s", typeErr.Field, typeErr.Type))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		problem.RespondField(w, http.StatusBadRequest, field, fmt.Sprintf("unknown member %q", field))
-	case errors.Is(err, io.EOF):
-		problem.Respond(w, http.StatusBadRequest, "the body must be a JSON object, got nothing")
-	default:
-		problem.Respond(w, http.StatusBadRequest, "the body is not a valid JSON object: "+err.Error())
-	}
-	return false
+	return err == nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

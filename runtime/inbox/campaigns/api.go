@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -72,11 +72,9 @@ func (a *API) Register(mux *http.ServeMux) {
 const maxBody = 32 << 20
 
 func (a *API) create(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
 	var s Spec
-	if err := dec.Decode(&s); err != nil {
-		problem.RespondField(w, http.StatusBadRequest, "body", "not a campaign: "+err.Error())
+	if err := httpapi.DecodeLimit(r, &s, maxBody); err != nil {
+		a.fail(w, err)
 		return
 	}
 	if err := s.Validate(); err != nil {
@@ -226,8 +224,13 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 // fail writes err: an *Error as its problem, anything else as a 500 (logged, not shown).
 func (a *API) fail(w http.ResponseWriter, err error) {
 	var e *Error
-	if errors.As(err, &e) {
+	var p problem.Problem
+	switch {
+	case errors.As(err, &e):
 		problem.Write(w, problem.Field(e.Status, e.Field, e.Error()))
+		return
+	case errors.As(err, &p):
+		problem.Write(w, p)
 		return
 	}
 	a.Log.Error("campaigns API", "error", err)

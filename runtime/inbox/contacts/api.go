@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -92,7 +92,7 @@ func (a *API) importContacts(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(importReadWindow)) // not every ResponseWriter supports it
 	req := ImportRequest{Namespace: a.namespace, Actor: p.Actor(), Source: "api", Format: format,
-		Body: http.MaxBytesReader(w, r.Body, MaxImportBytes)}
+		Body: httpapi.LimitBody(w, r, MaxImportBytes)}
 	var out *json.Encoder
 	if wantsNDJSON(r) {
 		// Progress lines while the body is still being read: HTTP/1.1 needs full duplex.
@@ -134,14 +134,15 @@ func (a *API) importContacts(w http.ResponseWriter, r *http.Request) {
 func (a *API) importProblem(err error) problem.Problem {
 	var he *HeaderError
 	var ve *store.ValidationError
-	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &he):
 		return problem.Field(http.StatusBadRequest, "header", err.Error())
 	case errors.As(err, &ve):
 		return problem.Field(http.StatusBadRequest, ve.Field, err.Error())
-	case errors.As(err, &mb):
-		return problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes: split the file", mb.Limit))
+	case httpapi.TooLarge(err) != nil:
+		p := *httpapi.TooLarge(err)
+		p.Detail += ": split the file"
+		return p
 	default:
 		a.log.Error("importing contacts", "error", err)
 		return problem.New(http.StatusServiceUnavailable, "the import failed and changed nothing: the database is unavailable or the body could not be read; retry")
@@ -319,19 +320,16 @@ func fieldProblem(w http.ResponseWriter, err error) {
 // maxJSONBody bounds the segments' request bodies.
 const maxJSONBody = 1 << 20
 
-// decodeBody reads one JSON object (unknown members refused) or answers 400.
+// decodeBody reads one JSON object of at most maxJSONBody bytes (httpapi.DecodeLimit)
+// or writes the problem (400 naming the member, 413, 415).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		problem.Respond(w, http.StatusBadRequest, "the body must be one JSON object: "+err.Error())
+	err := httpapi.DecodeLimit(r, v, maxJSONBody)
+	var p problem.Problem
+	if errors.As(err, &p) {
+		problem.Write(w, p)
 		return false
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		problem.Respond(w, http.StatusBadRequest, "the body must be one JSON object, with nothing after it")
-		return false
-	}
-	return true
+	return err == nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/phone"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -98,6 +100,7 @@ type csvReader struct {
 	r                           *csv.Reader
 	phone, name, tags, attrsCol int
 	attrCols                    map[int]string // column index → attribute key
+	columns                     []string       // the header's names
 }
 
 func newCSVReader(in io.Reader) (*csvReader, error) {
@@ -117,6 +120,10 @@ func newCSVReader(in io.Reader) (*csvReader, error) {
 			h = strings.TrimPrefix(h, "\uFEFF") // a spreadsheet's byte order mark
 		}
 		col := strings.TrimSpace(h)
+		c.columns = append(c.columns, col)
+		if !httpapi.ValidText(col) {
+			return nil, &HeaderError{Column: strings.ToValidUTF8(strings.ReplaceAll(col, "\x00", "\uFFFD"), "\uFFFD"), Reason: textReason}
+		}
 		if seen[col] {
 			return nil, &HeaderError{Column: col, Reason: "appears twice"}
 		}
@@ -159,8 +166,16 @@ func (c *csvReader) next() (row, error) {
 	case err != nil:
 		return row{}, err
 	}
+	for i, v := range rec {
+		if !httpapi.ValidText(v) {
+			return row{}, &RowError{Line: line, Field: c.columns[i], Reason: textReason}
+		}
+	}
 	return c.build(line, rec)
 }
+
+// textReason refuses a value PostgreSQL cannot store (httpapi.ValidText).
+const textReason = "must be UTF-8 text without the NUL character (U+0000)"
 
 func (c *csvReader) build(line int, rec []string) (row, error) {
 	r := row{line: line}
@@ -227,6 +242,10 @@ func (j *jsonlReader) next() (row, error) {
 		b := bytes.TrimSpace(j.s.Bytes())
 		if len(b) == 0 {
 			continue
+		}
+		var bad problem.Problem
+		if errors.As(httpapi.CheckJSON(b), &bad) {
+			return row{}, &RowError{Line: j.line, Field: bad.Field, Reason: textReason}
 		}
 		var in jsonlRow
 		dec := json.NewDecoder(bytes.NewReader(b))

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -112,34 +111,8 @@ func PathID(r *http.Request, name string) (int64, error) {
 	return id, nil
 }
 
-// Decode reads the request's JSON body (at most MaxBody bytes, one value, no unknown
-// members) into v. Errors are 400 problems naming the member at fault, or 415 when the
-// Content-Type is not JSON.
-func Decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return problem.Field(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("the body must be application/json, got %q", ct))
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody+1))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		return problem.Field(http.StatusBadRequest, typeErr.Field, fmt.Sprintf("%s must be %s, got a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return problem.Field(http.StatusBadRequest, name, fmt.Sprintf("unknown member %q", name))
-	case errors.Is(err, io.EOF):
-		return problem.Field(http.StatusBadRequest, "body", "the body is empty: a JSON object is required")
-	}
-	return problem.Field(http.StatusBadRequest, "body", "the body is not valid JSON (at most 1 MiB, one object): "+err.Error())
-}
+// Decode is DecodeLimit with MaxBody.
+func Decode(r *http.Request, v any) error { return DecodeLimit(r, v, MaxBody) }
 
 // Fail writes err: a problem.Problem as it is; anything else as 503 (logged, never shown:
 // it may name tables or values).

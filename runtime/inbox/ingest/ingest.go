@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/contract"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -135,7 +136,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		h.refuseSignature(w, reason)
 		return
 	}
-	h.ingest(r.Context(), w, snap, body, secrets)
+	// Text PostgreSQL cannot store (a customer's NUL character, a lone surrogate, bytes
+	// that are not UTF-8) is stored as U+FFFD: refusing it would make Meta retry the
+	// webhook for days (docs/inbox-data.md#webhooks).
+	h.ingest(r.Context(), w, snap, httpapi.CleanJSON(body), secrets)
 }
 
 func (h *Handler) refuseSignature(w http.ResponseWriter, reason string) {

@@ -3,7 +3,6 @@ package reports
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
@@ -146,11 +146,10 @@ func (a *API) rateCard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) putRateCard(w http.ResponseWriter, r *http.Request) {
-	rc, err := ParseRateCard(http.MaxBytesReader(w, r.Body, MaxRateCardBytes))
+	rc, err := ParseRateCard(httpapi.LimitBody(w, r, MaxRateCardBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			problem.Respond(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a rate card is at most %d bytes", MaxRateCardBytes))
+		if p := httpapi.TooLarge(err); p != nil {
+			problem.Write(w, *p)
 			return
 		}
 		problem.RespondField(w, http.StatusBadRequest, "body", "the rate card: "+err.Error())
