@@ -149,6 +149,7 @@ func TestDevMode(t *testing.T) {
 	})
 	expectConversation(t, text, filepath.Join(state, "inbox-token"))
 	expectDevLogin(t, text)
+	expectSkills(t, text, "http://"+sim[1], filepath.Join(state, "inbox-token"))
 
 	// A quality event sends phone_number_quality_update to the inbox, which asks the
 	// manager (the refresh annotation) to read the rating at once.
@@ -349,6 +350,37 @@ func expectDevLogin(t *testing.T, text string) {
 	}
 	if len(res.Cookies()) != 1 || res.Cookies()[0].Secure || !res.Cookies()[0].HttpOnly {
 		t.Fatalf("dev session cookie %+v", res.Cookies())
+	}
+}
+
+// expectSkills: the sample conversations get a required skill for RoutingPolicy sales
+// (strategy Skills): the KeywordRule precios-es's routeToSkill for a price question, and
+// sales-es's spec.routing.defaultSkill (es) for anything else.
+func expectSkills(t *testing.T, text, simURL, tokenFile string) {
+	t.Helper()
+	token, _ := os.ReadFile(tokenFile)
+	api := regexp.MustCompile(`Bearer \$\(cat \S+\)" (http://127\.0\.0\.1:\d+/api/v1/conversations)\n`).FindStringSubmatch(text)
+	if api == nil {
+		t.Fatalf("dev mode does not print the conversations command:\n%s", text)
+	}
+	devPost(t, simURL+"/_sim/events", fmt.Sprintf(`{"number":%q,"inbound":{"from":"34633333333","text":"hola"}}`, "106540352242922"))
+	skills := func() map[string]string {
+		var convs struct {
+			Items []struct {
+				WAID          string `json:"waId"`
+				RequiredSkill string `json:"requiredSkill"`
+			}
+		}
+		devJSON(t, api[1], string(token), &convs)
+		out := map[string]string{}
+		for _, c := range convs.Items {
+			out[c.WAID] = c.RequiredSkill
+		}
+		return out
+	}
+	waitFor(t, "the new conversation", func() bool { _, ok := skills()["34633333333"]; return ok })
+	if got := skills(); got["34622222222"] != "billing" || got["34633333333"] != "es" {
+		t.Errorf("required skills %v, want 34622222222 billing (precios-es) and 34633333333 es (sales-es's default)", got)
 	}
 }
 

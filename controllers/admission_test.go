@@ -87,6 +87,9 @@ func TestAdmissionNumber(t *testing.T) {
 		{"apiBaseURL not http", numberWith(ns, func(n *sbv1.Number) { n.Spec.APIBaseURL = "ftp://example.com" }), []string{"spec.apiBaseURL"}},
 		{"apiVersion malformed", numberWith(ns, func(n *sbv1.Number) { n.Spec.APIVersion = "23" }), []string{"spec.apiVersion"}},
 		{"sender replicas 6", numberWith(ns, func(n *sbv1.Number) { n.Spec.Sender = &sbv1.SenderSpec{Replicas: ptrTo[int32](6)} }), []string{"spec.sender.replicas"}},
+		{"defaultSkill too long", numberWith(ns, func(n *sbv1.Number) {
+			n.Spec.Routing = &sbv1.NumberRouting{DefaultSkill: strings.Repeat("s", 64)}
+		}), []string{"spec.routing.defaultSkill", "63"}},
 		{"name too long", numberWith(ns, func(n *sbv1.Number) { n.Name = strings.Repeat("n", 57) }), []string{"metadata.name", "at most 56"}},
 	})
 }
@@ -95,6 +98,7 @@ func TestAdmissionNumberAcceptsAndDefaults(t *testing.T) {
 	ns := newNamespace(t)
 	n := numberWith(ns, func(n *sbv1.Number) {
 		n.Name, n.Spec.DisplayPhoneNumber, n.Spec.APIBaseURL = "ok", "+34-600-000-000", ""
+		n.Spec.Routing = &sbv1.NumberRouting{DefaultSkill: strings.Repeat("s", 63)}
 	})
 	mustCreate(t, n)
 	if n.Spec.APIBaseURL != "https://graph.facebook.com" || n.Spec.APIVersion != "v23.0" {

@@ -71,10 +71,28 @@ type NumberSpec struct {
 	// +optional
 	Sender *SenderSpec `json:"sender,omitempty"`
 
+	// Routing tunes how the inbox routes this Number's conversations to agents.
+	// +optional
+	Routing *NumberRouting `json:"routing,omitempty"`
+
 	// Suspend stops the operator from reconciling this Number: nothing is created,
 	// changed or repaired until it is set back to false. Running senders keep running.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// NumberRouting tunes how the inbox routes the Number's conversations.
+type NumberRouting struct {
+	// DefaultSkill is the skill a new conversation on this Number requires when no
+	// Inbound KeywordRule's routeToSkill matched its first message, such as the
+	// language of the Number's market ("es"). Under a RoutingPolicy with strategy Skills
+	// only agents whose team has it take the conversation (docs/routing.md#eligibility);
+	// other strategies ignore it. Like a RoutingPolicy team's skills: 1 to 63
+	// characters. Unset: no default, and Skills then routes to every team of the policy.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	DefaultSkill string `json:"defaultSkill,omitempty"`
 }
 
 // SendingSpec holds the spec's overrides of the sending limits.

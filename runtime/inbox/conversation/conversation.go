@@ -139,3 +139,14 @@ func RequireSkill(ctx context.Context, tx pgx.Tx, c Conversation, skill string) 
 	}
 	return nil
 }
+
+// DefaultSkill sets the skill the conversation needs (for routing) when it needs none
+// yet: the Number's default skill never replaces a KeywordRule's routeToSkill.
+func DefaultSkill(ctx context.Context, tx pgx.Tx, c Conversation, skill string) error {
+	_, err := tx.Exec(ctx, `UPDATE conversations SET required_skill = $2, updated_at = now()
+		WHERE id = $1 AND required_skill IS NULL`, c.ID, skill)
+	if err != nil {
+		return fmt.Errorf("conversation: default skill on %d: %w", c.ID, err)
+	}
+	return nil
+}

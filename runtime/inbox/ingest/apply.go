@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,8 +131,15 @@ func (w *writer) touch(ctx context.Context, convs []*conversation.Conversation, 
 	return conversation.TouchAll(ctx, w.tx, order, times)
 }
 
-// actions applies the matched rules' actions to a new message's conversation.
+// actions applies the matched rules' actions to a new message's conversation; when none
+// routes it, the Number's default skill becomes the required skill of a conversation
+// that has none yet (docs/routing.md#eligibility).
 func (w *writer) actions(ctx context.Context, c conversation.Conversation, it inboundItem, actions []Action) error {
+	if it.number.DefaultSkill != "" && !slices.ContainsFunc(actions, func(a Action) bool { return a.RouteToSkill != "" }) {
+		if err := conversation.DefaultSkill(ctx, w.tx, c, it.number.DefaultSkill); err != nil {
+			return err
+		}
+	}
 	for _, a := range actions {
 		w.tally.matches[a.Rule]++
 		if err := conversation.Tag(ctx, w.tx, c, a.Tags); err != nil {

@@ -23,6 +23,9 @@ type Number struct {
 	APIBaseURL    string // spec.apiBaseURL: the Graph API (or the simulator)
 	APIVersion    string // spec.apiVersion, e.g. v23.0
 	Policy        Policy // inbound keyword rules and business hours
+	// DefaultSkill is spec.routing.defaultSkill: the skill a new conversation requires
+	// when no Inbound KeywordRule's routeToSkill matched ("" for none).
+	DefaultSkill string
 }
 
 // String names the Number without its secrets.

@@ -210,7 +210,12 @@ func (s *Source) withCredentials(ctx context.Context, num *sbv1.Number) (Number,
 }
 
 func numberOf(num *sbv1.Number, sec *corev1.Secret) Number {
+	skill := ""
+	if num.Spec.Routing != nil {
+		skill = num.Spec.Routing.DefaultSkill
+	}
 	return Number{
+		DefaultSkill:  skill,
 		Ref:           store.NumberRef{Namespace: num.Namespace, Name: num.Name},
 		PhoneNumberID: num.Spec.PhoneNumberID, WABAID: num.Spec.BusinessAccountID,
 		DisplayDigits: Digits(num.Spec.DisplayPhoneNumber),

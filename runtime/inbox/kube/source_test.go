@@ -145,6 +145,22 @@ func TestSourceFollowsNumbersAndSecrets(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// spec.routing.defaultSkill is read, and a change applies.
+	if a.DefaultSkill != "" {
+		t.Fatalf("a's default skill %q before it is set", a.DefaultSkill)
+	}
+	numA := &sbv1.Number{}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "acme", Name: "a"}, numA)
+	numA.Spec.Routing = &sbv1.NumberRouting{DefaultSkill: "es"}
+	if err := c.Update(ctx, numA); err != nil {
+		t.Fatal(err)
+	}
+	for n, _ := src.Snapshot().ByPhoneNumberID("106540352242922"); n.DefaultSkill != "es"; n, _ = src.Snapshot().ByPhoneNumberID("106540352242922") {
+		if time.Now().After(deadline) {
+			t.Fatal("spec.routing.defaultSkill not picked up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	checkPolicies(t, ctx, c, src)
 	// A Number given to another Inbox leaves.
 	giveTo(t, c, "b", "older")
