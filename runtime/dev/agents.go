@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -33,8 +35,10 @@ func devPassword(login string) string { return login + "-dev-password" }
 // Secret support-initial-admin (made by the manager), then gives every agent declared
 // in the sample Inbox's spec.agents, and the admin last, its dev password through the
 // agents' API (POST /api/v1/agents/{login}/reset-password). It waits up to limit for the
-// inbox and the admin account.
-func setDevPasswords(ctx context.Context, c client.Client, inboxAddr string, limit time.Duration) ([]devAgent, error) {
+// inbox and the admin account, which it watches with the read token (tokenFile) before
+// logging in: a login before the account exists is a failed login, and five of them
+// lock the account for 15 minutes (docs/auth.md).
+func setDevPasswords(ctx context.Context, c client.Client, inboxAddr, tokenFile string, limit time.Duration) ([]devAgent, error) {
 	ib := &sbv1.Inbox{}
 	if err := c.Get(ctx, devInboxRef, ib); err != nil {
 		return nil, err
@@ -47,6 +51,9 @@ func setDevPasswords(ctx context.Context, c client.Client, inboxAddr string, lim
 	for {
 		sec := &corev1.Secret{}
 		err := c.Get(ctx, client.ObjectKey{Namespace: devInboxRef.Namespace, Name: devInboxRef.Name + "-initial-admin"}, sec)
+		if err == nil {
+			err = adminExists(hc, base, tokenFile)
+		}
 		if err == nil {
 			csrf, err = devLogin(hc, base, "admin", string(sec.Data["password"]))
 			if err != nil {
@@ -77,6 +84,31 @@ func setDevPasswords(ctx context.Context, c client.Client, inboxAddr string, lim
 		}
 	}
 	return out, nil
+}
+
+// adminExists is nil once the inbox lists the account "admin" (GET /api/v1/agents with
+// the read token, an auditor's).
+func adminExists(hc *http.Client, base, tokenFile string) error {
+	token, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/agents", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	var list struct {
+		Items []struct {
+			Login string `json:"login"`
+		} `json:"items"`
+	}
+	if err := devCall(hc, req, http.StatusOK, &list); err != nil {
+		return err
+	}
+	for _, a := range list.Items {
+		if a.Login == "admin" {
+			return nil
+		}
+	}
+	return errors.New("the inbox has no admin account yet")
 }
 
 // devLogin logs in and returns the session's CSRF token (the cookie stays in hc's jar).

@@ -171,7 +171,7 @@ func devSession(ctx context.Context, f devFlags, mgr Manager, stdout io.Writer, 
 	waitReconciled(ctx, c, objs, f.wait)
 	printSummary(ctx, stdout, c, objs, kubeconfig, logPath, simAddr)
 	printWalkthrough(stdout, dsn, simAddr, inboxAddr, tokenFile)
-	if agents, err := setDevPasswords(ctx, c, inboxAddr, f.wait); err != nil {
+	if agents, err := setDevPasswords(ctx, c, inboxAddr, tokenFile, f.wait); err != nil {
 		fmt.Fprintln(stdout, "switchboard dev: the sample agents have no dev passwords:", err)
 	} else {
 		printDevAgents(stdout, inboxAddr, tokenFile, agents)

@@ -17,6 +17,17 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 )
 
+// adminServer serves numA with one conversation (id) and returns the admin's session.
+func adminServer(t *testing.T) (s *server, dsn, cookie, csrf string, id int64) {
+	t.Helper()
+	dsn = srv.NewDatabase(t)
+	snap := served(numA)
+	snap.Access.InitialAdminPassword = "acme-admin-password"
+	s = startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox = "support" })
+	cookie, csrf = session(t, s, "admin", "acme-admin-password")
+	return s, dsn, cookie, csrf, seedVisibility(t, dsn, [2]string{"", ""})[0]
+}
+
 // stored counts the rows an API call may write.
 func stored(t *testing.T, dsn string) string {
 	t.Helper()
@@ -44,12 +55,7 @@ func stored(t *testing.T, dsn string) string {
 // not UTF-8 answer 400 naming the field, on every kind of endpoint, and store nothing;
 // PostgreSQL never sees them (it refuses them, which answered 503 before).
 func TestTextPostgreSQLCannotStoreIs400(t *testing.T) {
-	dsn := srv.NewDatabase(t)
-	snap := served(numA)
-	snap.Access.InitialAdminPassword = "acme-admin-password"
-	s := startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox = "support" })
-	admin, csrf := session(t, s, "admin", "acme-admin-password")
-	id := seedVisibility(t, dsn, [2]string{"", ""})[0]
+	s, dsn, admin, csrf, id := adminServer(t)
 	var contact int64
 	getJSONAs := func(path string, v any) {
 		code, body, _ := call(t, "GET", s.traffic+path, "", "Cookie", admin)
@@ -131,12 +137,7 @@ func TestTextPostgreSQLCannotStoreIs400(t *testing.T) {
 // A body over an operation's limit is 413 Content Too Large, a problem naming the limit,
 // on the agents' API (20 MB to a 1 MiB operation) and the others.
 func TestBodyOverTheLimitIs413(t *testing.T) {
-	dsn := srv.NewDatabase(t)
-	snap := served(numA)
-	snap.Access.InitialAdminPassword = "acme-admin-password"
-	s := startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox = "support" })
-	admin, csrf := session(t, s, "admin", "acme-admin-password")
-	id := seedVisibility(t, dsn, [2]string{"", ""})[0]
+	s, dsn, admin, csrf, id := adminServer(t)
 	before := stored(t, dsn)
 	for _, tc := range []struct {
 		name, method, path string
