@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ingest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
@@ -33,7 +34,10 @@ func TestInboundMediaArchived(t *testing.T) {
 	withMedia := func(o *inbox.Options) {
 		o.Media, o.Archive = bucket, archive.Config{Poll: 20 * time.Millisecond}
 	}
-	s := startServer(t, dsn, served(num), withMedia)
+	snap := served(num)
+	snap.Access.InitialAdminPassword = "acme-admin-password"
+	snap.Access.Teams = map[string][]string{"ana": {"iberia"}}
+	s := startServer(t, dsn, snap, withMedia, func(o *inbox.Options) { o.Inbox = "support" })
 	other := startServer(t, dsn, kube.NewSnapshot("other", nil), withMedia, func(o *inbox.Options) { o.Namespace = "other" })
 	waitStatus(t, s.probes+"/readyz", 200)
 	if err := sim.UpdateNumber(num.PhoneNumberID, func(n *simulator.Number) { n.WebhookURL = s.traffic + ingest.Path }); err != nil {
@@ -60,6 +64,29 @@ func TestInboundMediaArchived(t *testing.T) {
 	}
 	if code, body := get(t, other.traffic+url, token); code != 404 {
 		t.Fatalf("another namespace's inbox read it: %d %s", code, body)
+	}
+
+	// An agent reads the media of the conversations she sees (authz.Scope) only.
+	admin, csrf := session(t, s, "admin", "acme-admin-password")
+	if code, body, _ := call(t, "POST", s.traffic+"/api/v1/agents", `{"login":"ana","role":"agent","password":"ana-password-123"}`,
+		"Cookie", admin, auth.CSRFHeader, csrf); code != 201 {
+		t.Fatalf("create ana: %d %s", code, body)
+	}
+	ana, _ := session(t, s, "ana", "ana-password-123")
+	paths := []string{url, fmt.Sprintf("/api/v1/messages/%d/media", messageID)}
+	for _, p := range paths {
+		if code, body, _ := call(t, "GET", s.traffic+p, "", "Cookie", ana); code != 404 {
+			t.Errorf("ana GET %s of a conversation she may not see: %d %s", p, code, body)
+		}
+	}
+	conn := connect(t, dsn)
+	if _, err := conn.conn.Exec(context.Background(), `UPDATE conversations SET assignee = 'ana'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if code, body, _ := call(t, "GET", s.traffic+p, "", "Cookie", ana); code != 200 {
+			t.Errorf("ana GET %s of her conversation: %d %.200s", p, code, body)
+		}
 	}
 }
 
