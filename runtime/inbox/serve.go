@@ -193,7 +193,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 	live.Start(ctx, live.Config{Store: s, Namespace: o.Namespace, Roster: live.RosterOf(o.Snapshot), Registry: o.Registry, Presence: router, Log: o.Log}).Register(mux, api.Authenticator())
 	o.registerIntegrations(mux, api, s)
 	o.registerCampaigns(mux, api, s)
-	pages, err := ui.New(ui.Config{API: mux, Log: o.Log})
+	pages, err := ui.New(ui.Config{API: mux, Log: o.Log, SSO: func() bool { return authn.Directory().OIDC != nil }})
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 // registerAuth serves the accounts' endpoints (package auth), keeps the declared agents
 // and the initial admin in the database, and returns the authenticator of the API:
 // sessions, API tokens and the static token when there is one.
-func (o Options) registerAuth(ctx context.Context, mux *http.ServeMux, s *store.Store) (authz.Authenticator, error) {
+func (o Options) registerAuth(ctx context.Context, mux *http.ServeMux, s *store.Store) (*auth.Service, error) {
 	var static authz.Authenticator
 	if o.APIToken != "" {
 		var err error

@@ -28,6 +28,10 @@ type PrincipalView struct {
 	Permissions []string `json:"permissions"`
 	// CSRFToken is the session's token to echo in X-CSRF-Token (cookie sessions only).
 	CSRFToken string `json:"csrfToken,omitempty"`
+	// Availability is the agent's own availability for routing: online, away or offline
+	// (offline until first set; GET /api/v1/me only, "" for tokens). PUT
+	// /api/v1/me/availability changes it (docs/routing.md).
+	Availability string `json:"availability,omitempty"`
 }
 
 func viewOf(p *authz.Principal, csrf string) PrincipalView {
@@ -244,8 +248,10 @@ func (s *Service) me(w http.ResponseWriter, r *http.Request) {
 	v := viewOf(p, csrf)
 	if p.Kind == authz.KindAgent {
 		err := s.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) error {
-			return tx.QueryRow(r.Context(), `SELECT display_name FROM agents WHERE namespace = $1 AND inbox = $2 AND login = $3`,
-				s.cfg.Namespace, s.cfg.Inbox, p.Subject).Scan(&v.DisplayName)
+			return tx.QueryRow(r.Context(), `SELECT a.display_name, COALESCE(av.availability, 'offline') FROM agents a
+				LEFT JOIN agent_availability av ON av.namespace = a.namespace AND av.login = a.login
+				WHERE a.namespace = $1 AND a.inbox = $2 AND a.login = $3`,
+				s.cfg.Namespace, s.cfg.Inbox, p.Subject).Scan(&v.DisplayName, &v.Availability)
 		})
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			s.dbError(w, "reading an agent", err)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
@@ -87,6 +88,8 @@ type oidcState struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
+	// Next is the page the login started from (a local path; "" for the API's flow).
+	Next string `json:"x,omitempty"`
 }
 
 // stateMAC signs the state cookie with a key derived from the client secret, which
@@ -99,11 +102,19 @@ func stateMAC(c *OIDCConfig, payload string) string {
 }
 
 // oidcLogin redirects to the provider with a code challenge (PKCE S256), a state and a
-// nonce, which a short-lived HttpOnly cookie keeps for the callback.
+// nonce, which a short-lived HttpOnly cookie keeps for the callback. ?next=PATH (the
+// login page's button) makes the callback send the browser back to PATH, a path on this
+// site (httpapi.LocalPath; anything else is refused with 400 naming next: no open
+// redirect); without it the callback answers JSON like POST /api/v1/login.
 func (s *Service) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	c := s.directory().OIDC
 	if c == nil {
 		problem.Respond(w, http.StatusNotFound, "single sign-on is not configured on this Inbox (spec.auth.oidc)")
+		return
+	}
+	next := r.URL.Query().Get("next")
+	if next != "" && !httpapi.LocalPath(next) {
+		problem.RespondField(w, http.StatusBadRequest, "next", fmt.Sprintf("next must be a path on this site, such as /conversations, got %q", next))
 		return
 	}
 	p, err := s.provider(r.Context(), c)
@@ -112,7 +123,7 @@ func (s *Service) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		problem.Respond(w, http.StatusBadGateway, "the OpenID provider "+c.Issuer+" cannot be reached")
 		return
 	}
-	st := oidcState{State: randomToken(24), Nonce: randomToken(24), Verifier: oauth2.GenerateVerifier()}
+	st := oidcState{State: randomToken(24), Nonce: randomToken(24), Verifier: oauth2.GenerateVerifier(), Next: next}
 	b, _ := json.Marshal(st)
 	payload := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Value: payload + "." + stateMAC(c, payload), Path: "/auth/oidc/",
@@ -144,7 +155,9 @@ func readState(r *http.Request, c *OIDCConfig) (oidcState, error) {
 
 // oidcCallback exchanges the code (with the PKCE verifier), verifies the ID token and
 // its nonce, maps the user's groups to a role, makes or updates the agent (source
-// oidc), and starts a session like POST /api/v1/login (same answer).
+// oidc), and starts a session like POST /api/v1/login: the same answer, or, when the
+// login started from a page (?next=), a 303 redirect back to that page with the session
+// cookie.
 func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	d := s.directory()
 	c := d.OIDC
@@ -219,6 +232,10 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true})
 	s.setSessionCookie(w, r, id, s.cfg.SessionTTL)
+	if st.Next != "" && httpapi.LocalPath(st.Next) {
+		http.Redirect(w, r, st.Next, http.StatusSeeOther)
+		return
+	}
 	writeJSON(w, http.StatusOK, viewOf(pr, csrf))
 }
 

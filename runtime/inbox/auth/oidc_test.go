@@ -1,9 +1,8 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
-	"net"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,82 +10,36 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zitadel/oidc/v3/example/server/exampleop"
-	"github.com/zitadel/oidc/v3/example/server/storage"
-	"github.com/zitadel/oidc/v3/pkg/oidc"
-
 	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/auth/oidctest"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/openapi/openapitest"
 )
-
-// users of the test provider: login name, password and groups.
-var oidcUsers = map[string]struct {
-	password string
-	groups   []string
-}{
-	"carla":   {"carla-sso-password", []string{"staff", "support-leads"}},
-	"diego":   {"diego-sso-password", []string{"staff"}},
-	"mallory": {"mallory-sso-password", []string{"contractors"}},
-	"admin":   {"admin-sso-password", []string{"support-leads"}},
-}
-
-type userStore struct{}
-
-func (userStore) GetUserByID(id string) *storage.User {
-	u, ok := oidcUsers[id]
-	if !ok {
-		return nil
-	}
-	return &storage.User{ID: id, Username: strings.ToUpper(id[:1]) + id[1:], Password: u.password, FirstName: id, LastName: "Test",
-		Email: id + "@example.com", EmailVerified: true}
-}
-
-func (s userStore) GetUserByUsername(name string) *storage.User {
-	return s.GetUserByID(strings.ToLower(name))
-}
-
-func (userStore) ExampleClientID() string { return storage.ServiceUserID }
-
-// withGroups is the example storage plus what it lacks: a groups claim (and the login
-// as preferred_username) in the ID token.
-type withGroups struct{ *storage.Storage }
-
-func (w withGroups) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, userID, clientID string, scopes []string) error {
-	if err := w.Storage.SetUserinfoFromScopes(ctx, ui, userID, clientID, scopes); err != nil {
-		return err
-	}
-	ui.PreferredUsername = userStore{}.GetUserByID(userID).Username
-	ui.AppendClaims("groups", oidcUsers[userID].groups)
-	return nil
-}
-
-// startProvider runs zitadel's example OpenID provider on loopback with one web client
-// whose redirect URL is the inbox's callback.
-func startProvider(t *testing.T, callback string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	clients := map[string]*storage.Client{"switchboard": storage.WebClient("switchboard", "sso-client-secret", callback)}
-	st := withGroups{storage.NewStorageWithClients(userStore{}, clients)}
-	srv := httptest.NewUnstartedServer(exampleop.SetupServer(issuer, st, nil, false))
-	_ = srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return issuer
-}
 
 // ssoLogin walks a browser through the code flow: the inbox's login redirect, the
 // provider's login form, the redirects back to the inbox's callback. It returns the
 // callback's answer.
 func ssoLogin(t *testing.T, inbox, user, password string) (*http.Client, int) {
 	t.Helper()
+	c, res := ssoLoginFrom(t, inbox, "", user, password)
+	return c, res.StatusCode
+}
+
+// ssoLoginFrom is ssoLogin started from a page (?next=next when not ""); it returns
+// the callback's response, redirects not followed.
+func ssoLoginFrom(t *testing.T, inbox, next, user, password string) (*http.Client, *http.Response) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Transport: openapitest.Transport(t, http.DefaultTransport)}
-	res, err := c.Get(inbox + auth.OIDCLoginPath)
+	c := &http.Client{Jar: jar, Transport: openapitest.Transport(t, http.DefaultTransport), CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+		if strings.HasPrefix(via[len(via)-1].URL.String(), inbox+auth.OIDCCallbackPath) {
+			return http.ErrUseLastResponse // the callback's own answer, not where it sends to
+		}
+		return nil
+	}}
+	start := inbox + auth.OIDCLoginPath
+	if next != "" {
+		start += "?next=" + url.QueryEscape(next)
+	}
+	res, err := c.Get(start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +57,7 @@ func ssoLogin(t *testing.T, inbox, user, password string) (*http.Client, int) {
 	if !strings.HasPrefix(res.Request.URL.String(), inbox+auth.OIDCCallbackPath) {
 		t.Fatalf("the flow ended at %s, not the inbox's callback", res.Request.URL)
 	}
-	return c, res.StatusCode
+	return c, res
 }
 
 func TestOIDCLoginWithGroupMapping(t *testing.T) {
@@ -112,10 +65,10 @@ func TestOIDCLoginWithGroupMapping(t *testing.T) {
 	inbox := httptest.NewServer(r.mux)
 	t.Cleanup(inbox.Close)
 	inboxURL := inbox.URL
-	issuer := startProvider(t, inboxURL+auth.OIDCCallbackPath)
+	issuer := oidctest.Start(t, inboxURL+auth.OIDCCallbackPath)
 	r.seedAdmin("initial-admin-password-1")
 	r.setDirectory(func(d *auth.Directory) {
-		d.OIDC = &auth.OIDCConfig{Issuer: issuer, ClientID: "switchboard", ClientSecret: "sso-client-secret",
+		d.OIDC = &auth.OIDCConfig{Issuer: issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret,
 			GroupBindings: []auth.GroupBinding{{Group: "support-leads", Role: "supervisor"}, {Group: "staff", Role: "agent"}}}
 	})
 	// carla is in both groups: the first binding (supervisor) wins; her teams come along.
@@ -154,6 +107,27 @@ func TestOIDCLoginWithGroupMapping(t *testing.T) {
 	// The provider's "admin" does not take over the local admin account.
 	if _, code := ssoLogin(t, inboxURL, "admin", "admin-sso-password"); code != 409 {
 		t.Fatalf("sso admin over the local admin: %d", code)
+	}
+	// Started from a page: the callback sets the session and sends the browser back (303).
+	c, res = ssoLoginFrom(t, inboxURL, "/conversations/7?view=mine", "diego", "diego-sso-password")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/conversations/7?view=mine" {
+		t.Fatalf("the page's callback: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, err = c.Get(inboxURL + "/api/v1/me"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("diego's session after the page's callback: %v %v", res, err)
+	}
+	_ = res.Body.Close()
+	// Another site is no place to go back to: refused before the provider is asked.
+	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example", "conversations", "/x\r\nSet-Cookie: a=b"} {
+		res, err = http.Get(inboxURL + auth.OIDCLoginPath + "?next=" + url.QueryEscape(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != 400 || !strings.Contains(string(b), `"field":"next"`) {
+			t.Errorf("next=%q: %d %s", next, res.StatusCode, b)
+		}
 	}
 	// A callback without the browser's state cookie is refused.
 	res, err = openapitest.Client(t).Get(inboxURL + auth.OIDCCallbackPath + "?code=x&state=y")

@@ -125,3 +125,14 @@ func Fail(w http.ResponseWriter, log *slog.Logger, err error) {
 	log.Error("inbox API", "error", err)
 	problem.Respond(w, http.StatusServiceUnavailable, "the database is unavailable, retry later")
 }
+
+// LocalPath reports whether s is a path on this site to send a browser back to after
+// signing in: it starts with one "/" and is neither protocol-relative ("//host",
+// "/\host", which browsers read as another site) nor holds a control character. Anything
+// else would make the redirect an open redirect.
+func LocalPath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
 // loginCSRFCookie carries the login form's token (double submit): a login form posted
@@ -35,16 +38,17 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, code int, login, 
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
 	v := u.newView(r, nil, "login")
-	v.Data = loginData{Next: safeNext(r.FormValue("next")), CSRF: tok, Login: login, SSO: u.cfg.SSO}
+	v.Data = loginData{Next: safeNext(r.FormValue("next")), CSRF: tok, Login: login, SSO: u.cfg.SSO != nil && u.cfg.SSO()}
 	if failure != "" {
 		v.Error = v.P.Sprintf("login.failed", failure)
 	}
 	u.render(w, r, code, v)
 }
 
-// safeNext keeps a same-site path to go to after signing in.
+// safeNext keeps a same-site path to go to after signing in (httpapi.LocalPath), else
+// the conversation list.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !httpapi.LocalPath(next) {
 		return "/conversations"
 	}
 	return next
@@ -352,20 +356,48 @@ type adminData struct {
 	Agents, Tokens, Audit, Roles []map[string]any
 }
 
+// adminSections are the admin page's parts, each shown only to a role holding its
+// permission (docs/permissions.md): the agents and the roles to agents.manage (a plain
+// agent's agents.read and roles.read serve the transfer picker, not administration), the
+// API tokens to tokens.manage, the audit log to audit.read.
+var adminSections = []struct {
+	perm, path string
+	into       func(*adminData) *[]map[string]any
+}{
+	{"agents.manage", "/api/v1/agents", func(d *adminData) *[]map[string]any { return &d.Agents }},
+	{"agents.manage", "/api/v1/roles", func(d *adminData) *[]map[string]any { return &d.Roles }},
+	{"tokens.manage", "/api/v1/tokens", func(d *adminData) *[]map[string]any { return &d.Tokens }},
+	{"audit.read", "/api/v1/audit?limit=50", func(d *adminData) *[]map[string]any { return &d.Audit }},
+}
+
+// CanAdminister reports whether the person may see at least one admin section (the
+// navigation shows the admin link only then).
+func (m *me) CanAdminister() bool {
+	for _, s := range adminSections {
+		if m.Can(s.perm) {
+			return true
+		}
+	}
+	return false
+}
+
+// admin shows the sections the person's role allows; a role allowing none gets the
+// forbidden page (403).
 func (u *UI) admin(w http.ResponseWriter, r *http.Request) {
 	m := u.whoami(w, r)
 	if m == nil {
 		return
 	}
+	if !m.CanAdminister() {
+		u.fail(w, r, m, apiAnswer{Status: http.StatusForbidden})
+		return
+	}
 	var d adminData
-	for _, part := range []struct {
-		path string
-		into *[]map[string]any
-	}{{"/api/v1/agents", &d.Agents}, {"/api/v1/roles", &d.Roles}, {"/api/v1/tokens", &d.Tokens}, {"/api/v1/audit?limit=50", &d.Audit}} {
-		a := u.call(r, "GET", part.path, nil)
-		if a.Status == http.StatusForbidden {
-			continue // the part the role may not see is left out
+	for _, s := range adminSections {
+		if !m.Can(s.perm) {
+			continue
 		}
+		a := u.call(r, "GET", s.path, nil)
 		if a.Status != http.StatusOK {
 			u.fail(w, r, m, a)
 			return
@@ -373,12 +405,33 @@ func (u *UI) admin(w http.ResponseWriter, r *http.Request) {
 		var page struct {
 			Items []map[string]any `json:"items"`
 		}
-		_ = a.decode(&page)
-		*part.into = page.Items
+		if err := a.decode(&page); err != nil {
+			u.fail(w, r, m, apiAnswer{Status: http.StatusBadGateway})
+			return
+		}
+		*s.into(&d) = page.Items
 	}
 	v := u.newView(r, m, "admin")
 	v.Title, v.Data = v.P.Sprintf("admin.title"), d
 	u.render(w, r, http.StatusOK, v)
+}
+
+// notFound answers a path no page or API operation serves: the translated not-found
+// page (404), with the navigation when someone is signed in; under /api/ an RFC 9457
+// problem, as the API answers.
+func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		problem.Respond(w, http.StatusNotFound, "no such API operation: "+r.Method+" "+r.URL.Path)
+		return
+	}
+	var m *me
+	if a := u.call(r, "GET", "/api/v1/me", nil); a.Status == http.StatusOK {
+		m = &me{}
+		if a.decode(m) != nil {
+			m = nil
+		}
+	}
+	u.fail(w, r, m, apiAnswer{Status: http.StatusNotFound})
 }
 
 // contactName is the profile name, else the phone number.

@@ -50,8 +50,9 @@ type Config struct {
 	// API is the inbox's handler serving /api/v1/...: pages call it in-process.
 	API http.Handler
 	Log *slog.Logger
-	// SSO, when true, offers the single sign-on button (/auth/oidc/login) on the login page.
-	SSO bool
+	// SSO reports whether single sign-on is configured now (the Inbox's spec.auth.oidc);
+	// when it does, the login page offers its button (/auth/oidc/login?next=…). nil: never.
+	SSO func() bool
 	Now func() time.Time
 }
 
@@ -120,6 +121,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /availability", u.secure(http.HandlerFunc(u.availability)))
 	mux.Handle("GET /supervisor", u.secure(http.HandlerFunc(u.supervisor)))
 	mux.Handle("GET /admin", u.secure(http.HandlerFunc(u.admin)))
+	mux.Handle("/", u.secure(http.HandlerFunc(u.notFound)))
 }
 
 // secure sets the security headers.
@@ -312,9 +314,5 @@ func (u *UI) setLang(w http.ResponseWriter, r *http.Request) {
 	base, _ := tag.Base()
 	http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: base.String(), Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	back := r.FormValue("back")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
-		back = "/conversations"
-	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.FormValue("back")), http.StatusSeeOther)
 }
