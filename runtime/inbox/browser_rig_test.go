@@ -59,7 +59,8 @@ const (
 var routingSpec = sbv1.RoutingPolicySpec{Strategy: sbv1.LeastLoaded, AssignWithin: &metav1.Duration{Duration: 10 * time.Minute},
 	Teams: []sbv1.Team{{Name: "iberia", Members: []string{"ana"}}, {Name: "billing", Members: []string{"bruno"}}}}
 
-func newBrowserRig(t *testing.T, opts ...func(*kube.Snapshot)) *browserRig {
+// newBrowserRig starts it all; opts change the snapshot before it is served.
+func newBrowserRig(t *testing.T, opts ...func(*browserRig, *kube.Snapshot)) *browserRig {
 	t.Helper()
 	r := &browserRig{t: t, dsn: srv.NewDatabase(t), started: time.Now()}
 	r.s = startServer(t, r.dsn, nil, func(o *inbox.Options) { o.Inbox, o.InsecureLoopbackCookies = "support", true })
@@ -98,7 +99,7 @@ func newBrowserRig(t *testing.T, opts ...func(*kube.Snapshot)) *browserRig {
 	snap.Access.InitialAdminPassword = adminPassword
 	snap.Access.Teams = map[string][]string{"ana": {"iberia"}, "bruno": {"billing"}}
 	for _, opt := range opts {
-		opt(snap)
+		opt(r, snap)
 	}
 	r.s.snap.Store(snap)
 	r.startSender()
@@ -325,5 +326,16 @@ func until(t *testing.T, ctx context.Context, what, js string) {
 			t.Fatalf("%s: not within 30 s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// exec runs a statement (a test's setup).
+func (r *browserRig) exec(q string, args ...any) {
+	r.t.Helper()
+	if err := r.outbox.InTx(context.Background(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), q, args...)
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
 	}
 }
