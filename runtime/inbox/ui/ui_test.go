@@ -276,3 +276,24 @@ func TestMediaLinkShown(t *testing.T) {
 		t.Errorf("%d media links for one file", n)
 	}
 }
+
+// TestUnknownPageIsNotFound: a path nobody serves answers the not-found page in the
+// browser's language (404), an unknown API path an RFC 9457 problem; a plain agent's
+// /admin is the forbidden page and its navigation has no admin link.
+func TestUnknownPageIsNotFound(t *testing.T) {
+	s := serve(t, true)
+	for _, c := range []struct{ path, lang, want string }{
+		{"/no/such/page", "", "Not found, or not yours to see."},
+		{"/no/such/page", "es", "No existe, o no le corresponde verlo."},
+		{"/api/v1/nope", "", `"status":404`},
+	} {
+		resp, body := get(t, s, c.path, c.lang)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s (%s): %d %s", c.path, c.lang, resp.StatusCode, body)
+		}
+	}
+	resp, body := get(t, s, "/admin", "")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Your role does not allow this.") || strings.Contains(body, `href="/admin"`) {
+		t.Errorf("/admin as a plain agent: %d %s", resp.StatusCode, body)
+	}
+}
