@@ -141,6 +141,7 @@ func TestSingleSignOnInABrowser(t *testing.T) {
 	})
 	ctx := browsertest.New(t)
 	browsertest.Do(t, ctx, "the login page", chromedp.Navigate(r.s.traffic+"/conversations?view=unassigned"), chromedp.WaitVisible(chromedp.CSS("#sso")))
+	browsertest.NoSeriousViolations(t, ctx, "login (with single sign-on)")
 	browsertest.Do(t, ctx, "the provider's login form", chromedp.Click(chromedp.CSS("#sso")), chromedp.WaitVisible(chromedp.CSS("#username")))
 	browsertest.Do(t, ctx, "signing in at the provider",
 		chromedp.SendKeys(chromedp.CSS("#username"), "diego"),

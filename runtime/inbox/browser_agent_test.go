@@ -56,12 +56,31 @@ func TestAgentRepliesInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.reply button:not(.secondary)`)),
 		chromedp.WaitVisible(chromedp.CSS(".msg.out")))
 	mark(t, ctx)
+	// Every tick the page shows, as it shows it.
+	browsertest.Do(t, ctx, "recording the ticks", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__ticks = [];
+		const rec = () => {
+			const el = document.querySelector('.msg.out .tick');
+			const c = el ? [...el.classList].filter(x => x !== 'tick').join(' ') : '';
+			if (window.__ticks[window.__ticks.length - 1] !== c) window.__ticks.push(c);
+		};
+		rec();
+		new MutationObserver(rec).observe(document.getElementById('messages'), {subtree: true, childList: true, characterData: true, attributes: true});
+	})()`))
 	got := r.waitSent("34611111111", func(m whatsapp.Message) bool { return m.Text != nil })
 	if got.Text.Body != "Sí, la tenemos en azul" {
 		t.Errorf("the simulator received %q", got.Text.Body)
 	}
-	for _, tick := range []string{"sent", "delivered", "read"} {
-		browsertest.Do(t, ctx, "the "+tick+" tick", chromedp.WaitVisible(chromedp.CSS(".msg.out .tick."+tick)))
+	until(t, ctx, "the read tick", `window.__ticks.includes('read')`)
+	ticks := browsertest.Get(t, ctx, "the ticks shown", chromedp.Evaluate[[]string](`window.__ticks`))
+	var shown []string
+	for _, c := range ticks {
+		if c == "sent" || c == "delivered" || c == "read" {
+			shown = append(shown, c)
+		}
+	}
+	if strings.Join(shown, " → ") != "sent → delivered → read" {
+		t.Errorf("the page showed the ticks %q, want sent → delivered → read", ticks)
 	}
 	notReloaded(t, ctx, "the ticks")
 	if s := text(t, ctx, ".msg.out .text"); s != "Sí, la tenemos en azul" {

@@ -72,7 +72,7 @@ func newBrowserRig(t *testing.T, opts ...func(*browserRig, *kube.Snapshot)) *bro
 			Components: []simulator.TemplateComponent{{Type: "BODY", Text: "Your order {{1}} arrives on {{2}}."}}}},
 		Webhooks: simulator.WebhookConfig{BaseDelay: 20 * time.Millisecond},
 		// Far enough apart for the page to show each tick.
-		Statuses: simulator.StatusConfig{SentAfter: 200 * time.Millisecond, DeliveredAfter: 1500 * time.Millisecond, ReadAfter: 3 * time.Second}})
+		Statuses: simulator.StatusConfig{SentAfter: 300 * time.Millisecond, DeliveredAfter: 2500 * time.Millisecond, ReadAfter: 4500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +291,8 @@ func (r *browserRig) signInPage(ctx context.Context, path, login, pw string) {
 	browsertest.Do(r.t, ctx, "signing in as "+login,
 		chromedp.SendKeys(chromedp.CSS("#login"), login),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("main h1")),
-		chromedp.WaitNotPresent(chromedp.CSS("#password")))
+		chromedp.Submit(chromedp.CSS("#password")))
+	until(r.t, ctx, login+"'s first page", `location.pathname !== '/login' && document.readyState === 'complete' && document.querySelector('main h1') !== null`)
 }
 
 // mark sets a marker in the page's window, which a reload would lose: notReloaded checks
@@ -316,11 +315,18 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return browsertest.Get(t, ctx, "the text of "+sel, chromedp.Text(chromedp.CSS(sel)))
 }
 
-// until evaluates js in the page until it is true (30 s at most).
+// until evaluates js in the page until it is true (30 s at most). An evaluation that
+// fails (the page is being replaced by another) counts as false.
 func until(t *testing.T, ctx context.Context, what, js string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for !browsertest.Get(t, ctx, what, chromedp.Evaluate[bool](js)) {
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && ok {
+			return
+		}
 		if time.Now().After(deadline) {
 			browsertest.Screenshot(t, ctx, "failed-"+strings.ReplaceAll(t.Name(), "/", "-"))
 			t.Fatalf("%s: not within 30 s", what)

@@ -19,6 +19,9 @@
       }, 150);
     }
     es.onmessage = poke;
+    // What changed between rendering the page and the stream opening (a reply's first
+    // tick, often) is in no event this page will get: fetch the live regions once then.
+    es.onopen = poke;
     // The kinds of docs/live.md.
     ["message.created", "message.status", "conversation.created", "conversation.assigned", "conversation.transferred",
       "conversation.unassigned", "conversation.status", "conversation.accepted", "availability.changed",
