@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ui/browsertest"
 	"github.com/switchboard-dev/switchboard/runtime/keywords"
+	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -90,11 +91,15 @@ func newBrowserRig(t *testing.T, opts ...func(*browserRig, *kube.Snapshot)) *bro
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
+	guard, errs := outbound.Compile(&sbv1.Number{ObjectMeta: metav1.ObjectMeta{Name: numA.Ref.Name, Namespace: "acme"}}, []sbv1.KeywordRule{block}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
 	router, err := routing.New(routing.FromSpec(routingSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Policy = kube.Policy{Outbound: out, Teams: routingSpec.Teams, Routing: &kube.Routing{Name: "support", Router: router}}
+	n.Policy = kube.Policy{Outbound: out, OutboundRules: guard, Teams: routingSpec.Teams, Routing: &kube.Routing{Name: "support", Router: router}}
 	snap := served(n)
 	snap.Access.InitialAdminPassword = adminPassword
 	snap.Access.Teams = map[string][]string{"ana": {"iberia"}, "bruno": {"billing"}}
