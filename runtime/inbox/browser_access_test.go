@@ -97,7 +97,7 @@ func TestAccessInABrowser(t *testing.T) {
 	ana := r.signIn("ana", password("ana"))
 	sara := r.signIn("sara", password("sara"))
 	for _, c := range []struct {
-		who         session
+		who         apiSession
 		path, lang  string
 		code        int
 		has, hasNot string
@@ -106,7 +106,7 @@ func TestAccessInABrowser(t *testing.T) {
 		{ana, "/admin", "", 403, "Your role does not allow this.", "bruno"},
 		{ana, "/no/such/page", "es", 404, "No existe, o no le corresponde verlo.", "Not found"},
 		{ana, "/no/such/page", "pt-BR", 404, "Não existe, ou não cabe a você vê-lo.", "Not found"},
-		{session{}, "/no/such/page", "", 404, "Not found", ""},
+		{apiSession{}, "/no/such/page", "", 404, "Not found", ""},
 		{ana, "/api/v1/no-such-operation", "", 404, `"status":404`, "<html"},
 		{sara, "/admin", "", 200, "Audit log", "API tokens"},
 	} {

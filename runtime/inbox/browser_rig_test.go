@@ -42,13 +42,13 @@ type browserRig struct {
 	s       *server
 	sim     *simulator.Server
 	simURL  string
-	admin   session
+	admin   apiSession
 	outbox  *store.Store
 	started time.Time
 }
 
-// session is one signed-in person for API calls: the Cookie header and the CSRF token.
-type session struct{ cookie, csrf string }
+// apiSession is one signed-in person for API calls: the Cookie header and the CSRF token.
+type apiSession struct{ cookie, csrf string }
 
 const (
 	simToken      = "sim-access-token"
@@ -160,7 +160,7 @@ func (r *browserRig) startSender() {
 }
 
 // signIn logs in through the API (waiting for the inbox to have made the initial admin).
-func (r *browserRig) signIn(login, pw string) session {
+func (r *browserRig) signIn(login, pw string) apiSession {
 	r.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -174,7 +174,7 @@ func (r *browserRig) signIn(login, pw string) session {
 			for _, c := range res.Cookies() {
 				cookies = append(cookies, c.Name+"="+c.Value)
 			}
-			return session{cookie: strings.Join(cookies, "; "), csrf: v.CSRFToken}
+			return apiSession{cookie: strings.Join(cookies, "; "), csrf: v.CSRFToken}
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("%s's login: %d %s", login, code, body)
@@ -184,7 +184,7 @@ func (r *browserRig) signIn(login, pw string) session {
 }
 
 // api calls the agents' API as a session and fails the test on anything but want.
-func (r *browserRig) api(as session, method, path, body string, want int) string {
+func (r *browserRig) api(as apiSession, method, path, body string, want int) string {
 	r.t.Helper()
 	code, b, _ := call(r.t, method, r.s.traffic+path, body, "Cookie", as.cookie, "X-CSRF-Token", as.csrf)
 	if code != want {
