@@ -23,6 +23,18 @@ import (
 // status and body.
 func call(t *testing.T, method, url, body string, header ...string) (int, string, *http.Response) {
 	t.Helper()
+	return callWith(t, openapitest.Client(t), method, url, body, header...)
+}
+
+// callUnchecked is call without the OpenAPI check, for requests the document must not
+// have (an unknown path).
+func callUnchecked(t *testing.T, method, url, body string, header ...string) (int, string, *http.Response) {
+	t.Helper()
+	return callWith(t, http.DefaultClient, method, url, body, header...)
+}
+
+func callWith(t *testing.T, c *http.Client, method, url, body string, header ...string) (int, string, *http.Response) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -30,7 +42,7 @@ func call(t *testing.T, method, url, body string, header ...string) (int, string
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := openapitest.Client(t).Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

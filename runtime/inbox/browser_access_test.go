@@ -110,7 +110,11 @@ func TestAccessInABrowser(t *testing.T) {
 		{ana, "/api/v1/no-such-operation", "", 404, `"status":404`, "<html"},
 		{sara, "/admin", "", 200, "Audit log", "API tokens"},
 	} {
-		code, body, _ := call(t, "GET", r.s.traffic+c.path, "", "Cookie", c.who.cookie, "Accept-Language", c.lang)
+		get := call
+		if strings.HasPrefix(c.path, "/api/") {
+			get = callUnchecked // a path the document does not have, on purpose
+		}
+		code, body, _ := get(t, "GET", r.s.traffic+c.path, "", "Cookie", c.who.cookie, "Accept-Language", c.lang)
 		if code != c.code || !strings.Contains(body, c.has) || (c.hasNot != "" && strings.Contains(body, c.hasNot)) {
 			t.Errorf("GET %s (%s): %d, want %d with %q and without %q:\n%.600s", c.path, c.lang, code, c.code, c.has, c.hasNot, body)
 		}

@@ -19,7 +19,6 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/routing"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ui/browsertest"
-	"github.com/switchboard-dev/switchboard/runtime/keywords"
 	"github.com/switchboard-dev/switchboard/runtime/outbound"
 	"github.com/switchboard-dev/switchboard/runtime/sender"
 	"github.com/switchboard-dev/switchboard/runtime/simulator"
@@ -87,10 +86,6 @@ func newBrowserRig(t *testing.T, opts ...func(*browserRig, *kube.Snapshot)) *bro
 	block := sbv1.KeywordRule{ObjectMeta: metav1.ObjectMeta{Name: "no-card-numbers", Namespace: "acme"},
 		Spec: sbv1.KeywordRuleSpec{Direction: sbv1.Outbound, Match: sbv1.KeywordMatch{Any: []string{"tarjeta"}},
 			Actions: sbv1.KeywordActions{Block: &sbv1.BlockAction{Reason: blockReason}}}}
-	out, errs := keywords.Compile(sbv1.Outbound, []sbv1.KeywordRule{block})
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	guard, errs := outbound.Compile(&sbv1.Number{ObjectMeta: metav1.ObjectMeta{Name: numA.Ref.Name, Namespace: "acme"}}, []sbv1.KeywordRule{block}, nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -99,7 +94,7 @@ func newBrowserRig(t *testing.T, opts ...func(*browserRig, *kube.Snapshot)) *bro
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Policy = kube.Policy{Outbound: out, OutboundRules: guard, Teams: routingSpec.Teams, Routing: &kube.Routing{Name: "support", Router: router}}
+	n.Policy = kube.Policy{OutboundRules: guard, Teams: routingSpec.Teams, Routing: &kube.Routing{Name: "support", Router: router}}
 	snap := served(n)
 	snap.Access.InitialAdminPassword = adminPassword
 	snap.Access.Teams = map[string][]string{"ana": {"iberia"}, "bruno": {"billing"}}
