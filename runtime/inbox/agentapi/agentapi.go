@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/idempotency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
@@ -192,6 +193,42 @@ func (a *API) answer(w http.ResponseWriter, status int, out any, err error) {
 		return
 	}
 	httpapi.WriteJSON(w, status, out)
+}
+
+// once is the idempotency request of r (its Idempotency-Key, runtime/inbox/idempotency)
+// with content, the request's decoded body: a zero Request when r has no key.
+func (a *API) once(r *http.Request, content any) (idempotency.Request, error) {
+	return idempotency.New(r, a.cfg.Namespace, authz.FromContext(r.Context()).Actor(), content)
+}
+
+// writeOnce is write for a request with effects: with an Idempotency-Key, the key and
+// the answer are recorded in fn's transaction, and a retry replays the answer.
+func (a *API) writeOnce(w http.ResponseWriter, r *http.Request, status int, content any, fn func(pgx.Tx) (any, error)) {
+	once, err := a.once(r, content)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	resp, replayed, err := idempotency.Run(r.Context(), a.cfg.Store.InTx, once, a.cfg.Now(), status, fn)
+	a.answerOnce(w, resp, replayed, err)
+}
+
+// answerOnce answers resp (replayed: with Idempotent-Replayed: true), or err.
+func (a *API) answerOnce(w http.ResponseWriter, resp idempotency.Response, replayed bool, err error) {
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	idempotency.Write(w, resp, replayed)
+}
+
+// replayOr answers an earlier request's answer prev when set, else err.
+func (a *API) replayOr(w http.ResponseWriter, prev *idempotency.Response, err error) {
+	if err == nil && prev != nil {
+		idempotency.Write(w, *prev, true)
+		return
+	}
+	a.fail(w, err)
 }
 
 // fail maps the conversation package's errors to problem documents.

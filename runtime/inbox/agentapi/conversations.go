@@ -164,26 +164,41 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 // transaction, answering status with its result.
 func change[T any](a *API, w http.ResponseWriter, r *http.Request, status int,
 	fn func(tx pgx.Tx, vw conversation.Viewer, id int64, body T) (any, error)) {
-	id, err := httpapi.PathID(r, "id")
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	var body T
-	if err := httpapi.Decode(r, &body); err != nil {
-		a.fail(w, err)
+	id, body, ok := decodeChange[T](a, w, r)
+	if !ok {
 		return
 	}
 	vw := a.viewer(r)
 	a.write(w, r, status, func(tx pgx.Tx) (any, error) { return fn(tx, vw, id, body) })
 }
 
+// decodeChange reads a change's path id and JSON body; false when it answered an error.
+func decodeChange[T any](a *API, w http.ResponseWriter, r *http.Request) (int64, T, bool) {
+	var body T
+	id, err := httpapi.PathID(r, "id")
+	if err == nil {
+		err = httpapi.Decode(r, &body)
+	}
+	if err != nil {
+		a.fail(w, err)
+		return 0, body, false
+	}
+	return id, body, true
+}
+
 type noteBody struct {
 	Text string `json:"text"`
 }
 
+// addNote adds an internal note; with an Idempotency-Key a retry replays the first answer
+// and adds nothing (runtime/inbox/idempotency).
 func (a *API) addNote(w http.ResponseWriter, r *http.Request) {
-	change(a, w, r, http.StatusCreated, func(tx pgx.Tx, vw conversation.Viewer, id int64, b noteBody) (any, error) {
+	id, b, ok := decodeChange[noteBody](a, w, r)
+	if !ok {
+		return
+	}
+	vw := a.viewer(r)
+	a.writeOnce(w, r, http.StatusCreated, b, func(tx pgx.Tx) (any, error) {
 		return conversation.AddNote(r.Context(), tx, vw, id, b.Text)
 	})
 }

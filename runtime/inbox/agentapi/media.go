@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/idempotency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/archive"
@@ -31,8 +32,6 @@ import (
 const (
 	MaxCaptionLength  = 1024
 	MaxFilenameLength = 240
-	// MaxIdempotencyKeyLength bounds the Idempotency-Key header.
-	MaxIdempotencyKeyLength = 255
 	// maxMediaRequest bounds the request body: the largest file and its form fields.
 	maxMediaRequest = media.MaxDocumentBytes + 1<<20
 	// formMemory is how much of the form is held in memory; a larger file is spooled to
@@ -53,7 +52,8 @@ type upload struct {
 
 // sendMedia sends a file in the conversation (POST /api/v1/conversations/{id}/media,
 // multipart/form-data: file, optional caption and filename; optional Idempotency-Key
-// header). The checks that need nothing from Meta come first (the form, the file's type
+// header, runtime/inbox/idempotency: its fingerprint is the file's SHA-256 and the form's
+// fields). The checks that need nothing from Meta come first (the form, the file's type
 // and size, the conversation, the Outbound KeywordRules on the caption, the window); then
 // the file is stored in the archive, uploaded to Meta with the Number's token, and the
 // message, its outbox row, its media row and the audit entry are written in one
@@ -70,11 +70,6 @@ func (a *API) sendMedia(w http.ResponseWriter, r *http.Request) {
 			"this Inbox has no media archive (spec.media, or --media-dir in dev mode): media cannot be sent"))
 		return
 	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
 	up, err := readUpload(w, r)
 	if r.MultipartForm != nil {
 		defer func() { _ = r.MultipartForm.RemoveAll() }()
@@ -84,17 +79,24 @@ func (a *API) sendMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vw := a.viewer(r)
+	// The request's content: the file by its hash and the form's fields (a retry's
+	// multipart boundary differs).
+	once, err := a.once(r, map[string]string{"sha256": up.sha256, "caption": up.caption, "filename": up.filename})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
 	var conv conversation.View
-	var replay *conversation.Message
+	var prev *idempotency.Response
 	err = a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
-		if conv, err = conversation.Get(r.Context(), tx, vw, id, false); err != nil || key == "" {
+		if conv, err = conversation.Get(r.Context(), tx, vw, id, false); err != nil {
 			return err
 		}
-		replay, err = a.replay(r.Context(), tx, key, id, up.sha256)
+		prev, err = idempotency.Lookup(r.Context(), tx, once, a.cfg.Now())
 		return err
 	})
-	if err != nil || replay != nil {
-		a.answerReplay(w, replay, err)
+	if err != nil || prev != nil {
+		a.replayOr(w, prev, err)
 		return
 	}
 	num, err := a.number(conv.Number)
@@ -121,11 +123,12 @@ func (a *API) sendMedia(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	a.storeAndSend(w, r, vw, num, id, up, key)
+	a.storeAndSend(w, r, vw, num, id, up, once)
 }
 
 // storeAndSend stores the file, uploads it to Meta and records the message; see sendMedia.
-func (a *API) storeAndSend(w http.ResponseWriter, r *http.Request, vw conversation.Viewer, num kube.Number, id int64, up upload, key string) {
+func (a *API) storeAndSend(w http.ResponseWriter, r *http.Request, vw conversation.Viewer, num kube.Number, id int64, up upload,
+	once idempotency.Request) {
 	ctx := r.Context()
 	objKey, err := media.NewOutboundKey(vw.Namespace, num.Ref.Name)
 	if err == nil {
@@ -154,32 +157,24 @@ func (a *API) storeAndSend(w http.ResponseWriter, r *http.Request, vw conversati
 		return
 	}
 	out := mediaOutbound(up, mediaID, vw.Actor)
-	var msg conversation.Message
-	err = a.cfg.Store.InTx(ctx, func(tx pgx.Tx) (err error) {
-		msg, err = a.enqueue(r, tx, vw, id, out, true, func(m *conversation.Message) (map[string]any, error) {
+	// A concurrent request with the same key that committed first makes this one a
+	// replay: its file and upload are removed.
+	resp, replayed, err := idempotency.Run(ctx, a.cfg.Store.InTx, once, a.cfg.Now(), http.StatusCreated, func(tx pgx.Tx) (any, error) {
+		return a.enqueue(r, tx, vw, id, out, true, func(m *conversation.Message) (map[string]any, error) {
 			row, err := archive.RecordOutbound(ctx, tx, archive.Outbound{Namespace: vw.Namespace, Number: num.Ref.Name,
-				MediaID: mediaID, MessageID: m.ID, Object: obj, IdempotencyKey: key})
+				MediaID: mediaID, MessageID: m.ID, Object: obj})
 			m.MediaID = &row
 			return map[string]any{"media": row, "mediaId": mediaID, "sha256": obj.SHA256, "size": obj.Size, "mimeType": obj.MimeType}, err
 		})
-		return err
 	})
-	if err != nil {
+	if err != nil || replayed {
 		a.discard(objKey, client, mediaID)
 	}
-	switch {
-	case errors.Is(err, conversation.ErrWindowClosed):
+	if errors.Is(err, conversation.ErrWindowClosed) {
 		a.windowClosed(w, r, num)
-	case errors.Is(err, archive.ErrDuplicateKey):
-		var replay *conversation.Message
-		err = a.cfg.Store.ReadTx(ctx, func(tx pgx.Tx) (err error) {
-			replay, err = a.replay(ctx, tx, key, id, up.sha256)
-			return err
-		})
-		a.answerReplay(w, replay, err)
-	default:
-		a.answer(w, http.StatusCreated, msg, err)
+		return
 	}
+	a.answerOnce(w, resp, replayed, err)
 }
 
 // discard removes a stored object and, when set, Meta's copy of a request that failed
@@ -196,35 +191,6 @@ func (a *API) discard(key media.Key, client *whatsapp.Client, mediaID string) {
 			a.cfg.Log.Warn("deleting an uploaded media not sent", "media", mediaID, "error", err)
 		}
 	}
-}
-
-// replay finds the message a request with Idempotency-Key key sent already: nil when
-// none; a 422 when the key was used for another conversation or another file.
-func (a *API) replay(ctx context.Context, tx pgx.Tx, key string, conv int64, sum string) (*conversation.Message, error) {
-	rec, recConv, err := archive.ByIdempotencyKey(ctx, tx, a.cfg.Namespace, key)
-	if errors.Is(err, archive.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if recConv != conv || rec.SHA256 == nil || *rec.SHA256 != sum || rec.MessageID == nil {
-		return nil, problem.Field(http.StatusUnprocessableEntity, "Idempotency-Key",
-			"this Idempotency-Key was used for another request (another conversation or another file): use a new key for a new message")
-	}
-	m, err := conversation.MessageByID(ctx, tx, a.cfg.Namespace, *rec.MessageID)
-	return &m, err
-}
-
-// answerReplay answers the message a repeated request sent, as the first answer did
-// (201), with Idempotent-Replayed: true; or err.
-func (a *API) answerReplay(w http.ResponseWriter, m *conversation.Message, err error) {
-	if err == nil && m != nil {
-		w.Header().Set("Idempotent-Replayed", "true")
-		a.answer(w, http.StatusCreated, *m, nil)
-		return
-	}
-	a.fail(w, err)
 }
 
 // uploadProblem answers a refused or failed upload to the Graph API: 502 with Meta's code
@@ -251,21 +217,6 @@ func mediaOutbound(up upload, mediaID, actor string) conversation.Outbound {
 	payload, _ := json.Marshal(map[string]any{"type": up.Type, up.Type: obj})
 	return conversation.Outbound{Payload: payload, Type: up.Type, Text: up.caption, Author: actor,
 		Media: &conversation.OutboundMedia{ID: mediaID, MimeType: up.MimeType, SHA256: up.sha256, Filename: obj["filename"]}}
-}
-
-// idempotencyKey reads the optional Idempotency-Key header: 1 to 255 printable ASCII
-// characters.
-func idempotencyKey(r *http.Request) (string, error) {
-	k := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
-	ok := len(k) <= MaxIdempotencyKeyLength
-	for _, c := range k {
-		ok = ok && c > ' ' && c < 0x7f
-	}
-	if !ok {
-		return "", problem.Field(http.StatusBadRequest, "Idempotency-Key",
-			fmt.Sprintf("the Idempotency-Key header must be 1 to %d printable ASCII characters without spaces", MaxIdempotencyKeyLength))
-	}
-	return k, nil
 }
 
 // readUpload parses the form (file, caption, filename; nothing else), detects the file's

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/idempotency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/kube"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
@@ -58,7 +59,9 @@ func (b sendBody) validate() error {
 
 // send replies with text or sends a template: the checks that need no transaction
 // (the template against the Number's approved ones, the Outbound KeywordRules), then in
-// one transaction the window (text only), the outbox row, the message and the audit entry.
+// one transaction the window (text only), the outbox row, the message and the audit entry
+// (and the Idempotency-Key with the answer, runtime/inbox/idempotency: a retry with the
+// same key replays the answer and sends nothing).
 func (a *API) send(w http.ResponseWriter, r *http.Request) {
 	id, err := httpapi.PathID(r, "id")
 	if err != nil {
@@ -74,12 +77,21 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vw := a.viewer(r)
-	var conv conversation.View
-	if err := a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
-		conv, err = conversation.Get(r.Context(), tx, vw, id, false)
-		return err
-	}); err != nil {
+	once, err := a.once(r, body)
+	if err != nil {
 		a.fail(w, err)
+		return
+	}
+	var conv conversation.View
+	var prev *idempotency.Response
+	if err := a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
+		if conv, err = conversation.Get(r.Context(), tx, vw, id, false); err != nil {
+			return err
+		}
+		prev, err = idempotency.Lookup(r.Context(), tx, once, a.cfg.Now())
+		return err
+	}); err != nil || prev != nil {
+		a.replayOr(w, prev, err)
 		return
 	}
 	num, err := a.number(conv.Number)
@@ -98,16 +110,14 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, p)
 		return
 	}
-	var msg conversation.Message
-	err = a.cfg.Store.InTx(r.Context(), func(tx pgx.Tx) (err error) {
-		msg, err = a.enqueue(r, tx, vw, id, out, body.Text != nil, nil)
-		return err
+	resp, replayed, err := idempotency.Run(r.Context(), a.cfg.Store.InTx, once, a.cfg.Now(), http.StatusCreated, func(tx pgx.Tx) (any, error) {
+		return a.enqueue(r, tx, vw, id, out, body.Text != nil, nil)
 	})
 	if errors.Is(err, conversation.ErrWindowClosed) {
 		a.windowClosed(w, r, num)
 		return
 	}
-	a.answer(w, http.StatusCreated, msg, err)
+	a.answerOnce(w, resp, replayed, err)
 }
 
 // number is the served Number a conversation belongs to.

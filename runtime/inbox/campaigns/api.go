@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/idempotency"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 	"github.com/switchboard-dev/switchboard/runtime/whatsapp"
@@ -81,27 +82,46 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	if err := a.checkTemplate(r.Context(), s); err != nil {
-		a.fail(w, err)
+	actor := authz.FromContext(r.Context()).Actor()
+	once, err := idempotency.New(r, a.Namespace, actor, s)
+	var prev *idempotency.Response
+	if err == nil {
+		err = a.Store.ReadTx(r.Context(), func(tx pgx.Tx) (err error) {
+			prev, err = idempotency.Lookup(r.Context(), tx, once, a.Now())
+			return err
+		})
+	}
+	if err == nil && prev == nil {
+		err = a.checkTemplate(r.Context(), s)
+	}
+	if err != nil || prev != nil {
+		a.created(w, prev, true, err)
 		return
 	}
-	actor := Actor(authz.FromContext(r.Context()).Actor())
-	var c Campaign
-	err := a.Store.InTx(r.Context(), func(tx pgx.Tx) error {
-		var err error
-		if c, err = Create(r.Context(), tx, a.Namespace, actor, s, a.Segments); err != nil {
-			return err
+	resp, replayed, err := idempotency.Run(r.Context(), a.Store.InTx, once, a.Now(), http.StatusCreated, func(tx pgx.Tx) (any, error) {
+		c, err := Create(r.Context(), tx, a.Namespace, Actor(actor), s, a.Segments)
+		if err != nil {
+			return nil, err
 		}
 		p, err := progress(r.Context(), tx, c.ID)
 		c.Progress = &p
-		return err
+		return c, err
 	})
+	a.created(w, &resp, replayed, err)
+}
+
+// created answers a created campaign with its Location (replayed: an earlier request's
+// answer with the same Idempotency-Key), or err.
+func (a *API) created(w http.ResponseWriter, resp *idempotency.Response, replayed bool, err error) {
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/campaigns/%d", c.ID))
-	writeJSON(w, http.StatusCreated, c)
+	var c struct{ ID int64 }
+	if json.Unmarshal(resp.Body, &c) == nil && c.ID > 0 {
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/campaigns/%d", c.ID))
+	}
+	idempotency.Write(w, *resp, replayed)
 }
 
 // checkTemplate refuses a template the Number's WABA has not approved in that

@@ -103,49 +103,28 @@ func ByMessage(ctx context.Context, tx pgx.Tx, namespace string, messageID int64
 }
 
 // Outbound is an outbound file already stored (Object) and uploaded to Meta (MediaID),
-// sent in inbox message MessageID. IdempotencyKey is the request's Idempotency-Key, or "".
+// sent in inbox message MessageID. (A request's Idempotency-Key is kept by
+// runtime/inbox/idempotency.)
 type Outbound struct {
 	Namespace, Number, MediaID string
 	MessageID                  int64
 	Object                     media.Object
-	IdempotencyKey             string
 }
-
-// ErrDuplicateKey is RecordOutbound's error when another request with the same
-// Idempotency-Key was recorded first.
-var ErrDuplicateKey = errors.New("archive: the idempotency key was used already")
 
 // RecordOutbound writes o's media row, stored, in tx (the transaction that queues its
 // message), and returns its id.
 func RecordOutbound(ctx context.Context, tx pgx.Tx, o Outbound) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO media (namespace, number, media_id, message_id, direction, mime_type, state,
-			object_key, sha256, size_bytes, idempotency_key, stored_at)
-		VALUES ($1, $2, $3, $4, 'out', NULLIF($5, ''), 'stored', $6, $7, $8, NULLIF($9, ''), now())
-		ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			object_key, sha256, size_bytes, stored_at)
+		VALUES ($1, $2, $3, $4, 'out', NULLIF($5, ''), 'stored', $6, $7, $8, now())
 		RETURNING id`,
 		o.Namespace, o.Number, o.MediaID, o.MessageID, o.Object.MimeType, o.Object.Key, o.Object.SHA256,
-		o.Object.Size, o.IdempotencyKey).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrDuplicateKey
-	}
+		o.Object.Size).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("archive: record outbound %s: %w", o.MediaID, err)
 	}
 	return id, nil
-}
-
-// ByIdempotencyKey reads the outbound media row a request with key sent, with the
-// conversation its message is in (0 when the message is gone).
-func ByIdempotencyKey(ctx context.Context, tx pgx.Tx, namespace, key string) (Record, int64, error) {
-	var conv *int64
-	rec, err := scanRecord(tx.QueryRow(ctx, `SELECT `+recordColumns+`,
-			(SELECT conversation_id FROM messages m WHERE m.id = media.message_id)
-		FROM media WHERE namespace = $1 AND idempotency_key = $2`, namespace, key), &conv)
-	if conv == nil {
-		return rec, 0, err
-	}
-	return rec, *conv, err
 }
 
 // ObjectOf is the object key of a stored row: its object_key (an outbound file's is
