@@ -300,3 +300,43 @@ func TestStopKeywordOptsOut(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 }
+
+// TestCreateIdempotent: a create retried with the same Idempotency-Key answers the first
+// campaign (Idempotent-Replayed: true, same body and Location) and creates nothing; the
+// key with another campaign is 422 naming Idempotency-Key; another caller's key is its own.
+func TestCreateIdempotent(t *testing.T) {
+	e := newEnv(t, simulator.Config{})
+	e.seedContacts()
+	srv := e.api()
+	post := func(tok, key, body string) (int, string, http.Header) {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/campaigns", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw), resp.Header
+	}
+	code1, body1, h1 := post("admin:ana", "c-1", listBody)
+	code2, body2, h2 := post("admin:ana", "c-1", listBody)
+	if code1 != 201 || code2 != 201 || body2 != body1 || h2.Get("Idempotent-Replayed") != "true" || h1.Get("Idempotent-Replayed") != "" ||
+		h2.Get("Location") == "" || h2.Get("Location") != h1.Get("Location") {
+		t.Fatalf("create twice: %d %s %v; %d %s %v", code1, body1, h1, code2, body2, h2)
+	}
+	other := strings.Replace(listBody, `"vip-list"`, `"vip-2"`, 1)
+	if code, body, _ := post("admin:ana", "c-1", other); code != 422 || !strings.Contains(body, `"field":"Idempotency-Key"`) {
+		t.Errorf("the key for another campaign: %d %s", code, body)
+	}
+	if code, body, h := post("admin:bob", "c-1", other); code != 201 || h.Get("Idempotent-Replayed") != "" {
+		t.Errorf("another caller's key: %d %s", code, body)
+	}
+	var n int
+	if err := e.st.ReadTx(context.Background(), func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), `SELECT count(*) FROM campaigns`).Scan(&n)
+	}); err != nil || n != 2 {
+		t.Errorf("%d campaigns, want 2 (%v)", n, err)
+	}
+}

@@ -200,8 +200,11 @@ type convData struct {
 	Messages  []map[string]any
 	Templates []map[string]any
 	CSRF      string
-	Draft     string
-	Blocked   string
+	// Key is this render's Idempotency-Key for the sending forms (the hidden field
+	// idem): a form submitted twice sends once (docs/api.md#idempotency).
+	Key     string
+	Draft   string
+	Blocked string
 }
 
 func (u *UI) conversation(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +226,7 @@ func (u *UI) showConversation(w http.ResponseWriter, r *http.Request, m *me, cod
 		u.fail(w, r, m, a)
 		return
 	}
-	d := convData{ID: id, CSRF: m.CSRFToken, Draft: draft}
+	d := convData{ID: id, CSRF: m.CSRFToken, Key: "ui-" + rand.Text(), Draft: draft}
 	if err := a.decode(&d.C); err != nil {
 		u.fail(w, r, m, apiAnswer{Status: http.StatusBadGateway})
 		return

@@ -164,6 +164,11 @@ func (a apiAnswer) decode(v any) error { return json.Unmarshal(a.Body, v) }
 // CSRF token, the language, and the client's address for throttling.
 var forwarded = []string{"Cookie", "Authorization", "X-Csrf-Token", "Accept-Language", "User-Agent", "X-Forwarded-For"}
 
+// idemField is the hidden form field carrying a page render's Idempotency-Key, passed to
+// the API as the header: a form posted twice (a double click, a resubmission) is acted on
+// once, and the second post answers the first's result.
+const idemField = "idem"
+
 // call runs one API request in-process with the browser's credentials. body, when not
 // nil, is sent as JSON.
 func (u *UI) call(r *http.Request, method, path string, body any) apiAnswer {
@@ -186,6 +191,9 @@ func (u *UI) call(r *http.Request, method, path string, body any) apiAnswer {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key := r.PostFormValue(idemField); key != "" && method == http.MethodPost {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	req.Header.Set("Accept", "application/json")
 	rec := httptest.NewRecorder()

@@ -9,10 +9,14 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"text/template/parse"
 	"time"
 )
+
+// postedKeys are the Idempotency-Keys the fake API's send received.
+var postedKeys sync.Map
 
 // api answers the page's in-process calls with fixed JSON: a unit test of the rendering
 // (the browser tests in runtime/inbox run the real API).
@@ -52,6 +56,9 @@ func api(t *testing.T, signedIn bool) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/problem+json")
+		if k := r.Header.Get("Idempotency-Key"); k != "" {
+			postedKeys.Store(k, true)
+		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		_, _ = w.Write([]byte(`{"status":422,"detail":"blocked by KeywordRule acme/no-guarantees: \"garantizado\" (promises)","rule":"no-guarantees","word":"garantizado"}`))
 	})
@@ -295,5 +302,30 @@ func TestUnknownPageIsNotFound(t *testing.T) {
 	resp, body := get(t, s, "/admin", "")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Your role does not allow this.") || strings.Contains(body, `href="/admin"`) {
 		t.Errorf("/admin as a plain agent: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestFormsCarryAnIdempotencyKey: each render of a conversation gives its sending forms a
+// new key, and a posted form passes its key to the API as the Idempotency-Key header (so
+// a form submitted twice is sent once: docs/api.md#idempotency).
+func TestFormsCarryAnIdempotencyKey(t *testing.T) {
+	keyOf := regexp.MustCompile(`name="idem" value="(ui-[A-Z2-7]+)"`)
+	s := serve(t, true)
+	_, first := get(t, s, "/conversations/7", "")
+	_, second := get(t, s, "/conversations/7", "")
+	k1, k2 := keyOf.FindStringSubmatch(first), keyOf.FindStringSubmatch(second)
+	if k1 == nil || k2 == nil || k1[1] == k2[1] {
+		t.Fatalf("keys %v and %v: want one per render", k1, k2)
+	}
+	if _, tpl := get(t, s, "/conversations/8", ""); !keyOf.MatchString(tpl) {
+		t.Error("the template form has no key")
+	}
+	resp, err := http.PostForm(s.URL+"/conversations/7/reply", url.Values{"csrf": {"tok"}, "idem": {k1[1]}, "text": {"garantizado"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if _, ok := postedKeys.Load(k1[1]); !ok {
+		t.Errorf("the API did not receive Idempotency-Key %q", k1[1])
 	}
 }
