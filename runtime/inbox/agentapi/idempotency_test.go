@@ -129,7 +129,7 @@ func TestIdempotentReply(t *testing.T) {
 	notes := r.count(`SELECT count(*) FROM conversation_notes`)
 	for _, c := range []struct {
 		what, key string
-		body any
+		body      any
 	}{{"messages", "t-1", tpl}, {"notes", "n-1", map[string]string{"text": "Llamó dos veces"}}} {
 		a1 := r.post("sales", path(closed, c.what), c.key, c.body)
 		a2 := r.post("sales", path(closed, c.what), c.key, c.body)
