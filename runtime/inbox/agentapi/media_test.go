@@ -193,6 +193,11 @@ func TestSendMedia(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM outbox`); n != outbox {
 		t.Errorf("the retry queued %d more messages", n-outbox)
 	}
+	recaptioned := doc
+	recaptioned.fields = map[string]string{"caption": "Otro"}
+	if code, raw, _ := r.postMedia("sales", id, recaptioned, nil); code != 422 || problemOf(t, raw)["field"] != "Idempotency-Key" {
+		t.Errorf("the key reused with another caption: %d %s", code, raw)
+	}
 	doc.data = append([]byte(pdf), '\n')
 	if code, raw, _ := r.postMedia("sales", id, doc, nil); code != 422 || problemOf(t, raw)["field"] != "Idempotency-Key" {
 		t.Errorf("the key reused for another file: %d %s", code, raw)
