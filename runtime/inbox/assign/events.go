@@ -179,7 +179,7 @@ func (t *txn) runGuarded(ctx context.Context, b *pgx.Batch, guards []*guard) err
 const assignSQL = `
 	WITH a AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS a(id, agent)),
 	u AS (
-		UPDATE conversations c SET assignee = a.agent, assigned_at = $4, accepted_at = NULL,
+		UPDATE conversations c SET assignee = a.agent, assigned_at = $4, accepted_at = NULL, eligible_teams = NULL,
 			first_assigned_at = COALESCE(c.first_assigned_at, $4), updated_at = now()
 		FROM a WHERE c.namespace = $1 AND c.id = a.id AND c.assignee IS NULL AND c.status <> 'resolved'
 		RETURNING c.id, a.agent, c.created_at, c.first_assigned_at = $4 AS first),

@@ -84,8 +84,7 @@ func (t *txn) load(ctx context.Context, id int64, p *authz.Principal) (convRow, 
 	rows, _ := t.tx.Query(ctx, `SELECT `+convColumns+`, contact_id FROM conversations WHERE namespace = $1 AND id = $2 FOR UPDATE`, t.ns, id)
 	c, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (convRow, error) {
 		var c convRow
-		err := row.Scan(&c.ID, &c.Number, &c.Status, &c.Priority, &c.WaitingSince, &c.Skill, &c.Team, &c.Exclude,
-			&c.Assignee, &c.AssignedAt, &c.AcceptedAt, &c.CreatedAt, &c.ContactID)
+		err := row.Scan(append(c.fields(), &c.ContactID)...)
 		return c, err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -101,9 +100,10 @@ func (t *txn) load(ctx context.Context, id int64, p *authz.Principal) (convRow, 
 }
 
 // visible: the inbox's one visibility rule (authz.Scope): p reads every conversation
-// (conversations.readAll), is its assignee, or belongs to its team.
+// (conversations.readAll), is its assignee, belongs to its team, or, while it waits,
+// to one of its eligible teams.
 func (t *txn) visible(p *authz.Principal, c convRow) bool {
-	return p.ConversationScope().Sees(c.Team, c.Assignee)
+	return p.ConversationScope().Sees(c.Team, c.Assignee, c.Eligible)
 }
 
 // Assign assigns an unassigned conversation to an agent or a team (conversations.assign).
@@ -190,7 +190,7 @@ func (t *txn) toAgent(ctx context.Context, p *authz.Principal, c convRow, agent,
 	}
 	var created time.Time
 	var first bool
-	err = t.tx.QueryRow(ctx, `UPDATE conversations SET assignee = $3, assigned_at = $4, accepted_at = $4, exclude_agent = NULL,
+	err = t.tx.QueryRow(ctx, `UPDATE conversations SET assignee = $3, assigned_at = $4, accepted_at = $4, exclude_agent = NULL, eligible_teams = NULL,
 			first_assigned_at = COALESCE(first_assigned_at, $4), updated_at = now()
 		WHERE namespace = $1 AND id = $2 RETURNING created_at, first_assigned_at = $4`, t.ns, c.ID, agent, t.now).Scan(&created, &first)
 	if err != nil {
@@ -281,7 +281,7 @@ func (s *Service) Resolve(ctx context.Context, p *authz.Principal, id int64) (St
 		if c.Status == "resolved" {
 			return conflict(fmt.Sprintf("conversation %d is resolved already", id))
 		}
-		_, err := t.tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', resolved_at = $3, updated_at = now()
+		_, err := t.tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', resolved_at = $3, eligible_teams = NULL, updated_at = now()
 			WHERE namespace = $1 AND id = $2`, t.ns, id, t.now)
 		if err != nil {
 			return fmt.Errorf("assign: resolve conversation %d: %w", id, err)

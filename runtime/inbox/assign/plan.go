@@ -31,7 +31,10 @@ type txn struct {
 	firstAssigned []time.Duration
 	assigned      map[string]int // by how: auto, manual
 	queues        map[string]int // waiting per team label, after the plan
-	wake          time.Time
+	// stored: the waiting conversations' eligible_teams as read; eligible: the changes
+	// the plan writes (nil: none named).
+	stored, eligible map[int64][]string
+	wake             time.Time
 	// final, when set, runs after the plan (an operation reads its answer).
 	final func(context.Context) error
 	// locked: the routing lock is taken (or queued ahead of the plan's reads).
@@ -91,16 +94,22 @@ type convRow struct {
 	AssignedAt   *time.Time
 	AcceptedAt   *time.Time
 	CreatedAt    time.Time
-	ContactID    int64 // read by load only
+	Eligible     []string // eligible_teams as the last plan wrote them
+	ContactID    int64    // read by load only
 }
 
 const convColumns = `id, number, status, priority, COALESCE(waiting_since, created_at), COALESCE(required_skill, ''),
-	COALESCE(team, ''), COALESCE(exclude_agent, ''), COALESCE(assignee, ''), assigned_at, accepted_at, created_at`
+	COALESCE(team, ''), COALESCE(exclude_agent, ''), COALESCE(assignee, ''), assigned_at, accepted_at, created_at, eligible_teams`
+
+// convFields are c's fields in convColumns' order.
+func (c *convRow) fields() []any {
+	return []any{&c.ID, &c.Number, &c.Status, &c.Priority, &c.WaitingSince, &c.Skill, &c.Team, &c.Exclude,
+		&c.Assignee, &c.AssignedAt, &c.AcceptedAt, &c.CreatedAt, &c.Eligible}
+}
 
 func scanConv(row pgx.CollectableRow) (convRow, error) {
 	var c convRow
-	err := row.Scan(&c.ID, &c.Number, &c.Status, &c.Priority, &c.WaitingSince, &c.Skill, &c.Team, &c.Exclude,
-		&c.Assignee, &c.AssignedAt, &c.AcceptedAt, &c.CreatedAt)
+	err := row.Scan(c.fields()...)
 	return c, err
 }
 
@@ -225,9 +234,13 @@ func (t *txn) sort(convs []convRow, groups map[string]*group) int {
 	unrouted := 0
 	for _, c := range convs {
 		r := t.routingOf(c.Number)
+		if c.Assignee == "" {
+			t.stored[c.ID] = c.Eligible
+		}
 		if r == nil {
 			if c.Assignee == "" {
 				unrouted++
+				t.setEligible(c.ID, nil)
 			}
 			continue
 		}
@@ -273,7 +286,7 @@ func (t *txn) plan(ctx context.Context) error {
 	for i := range rd.agents {
 		rd.agents[i].Open = rd.open[rd.agents[i].Login]
 	}
-	t.queues = map[string]int{}
+	t.queues, t.stored, t.eligible = map[string]int{}, map[int64][]string{}, map[int64][]string{}
 	if unrouted := t.sort(rd.convs, groups); unrouted > 0 {
 		t.queues[UnroutedTeam] = unrouted
 	}
@@ -332,7 +345,8 @@ func (t *txn) planGroup(name string, g *group, agents []routing.Agent, w *writes
 }
 
 // countQueue adds the group's waiting conversations to the queue counts: a
-// conversation counts in each of its eligible teams.
+// conversation counts in each of its eligible teams, which are recorded on it
+// (conversations.eligible_teams, setEligible).
 func (t *txn) countQueue(g *group, waiting []int64) {
 	teams := g.routing.Router.Policy().Teams
 	if len(teams) == 0 {
@@ -350,6 +364,7 @@ func (t *txn) countQueue(g *group, waiting []int64) {
 	}
 	for _, id := range waiting {
 		teams := g.routing.Router.EligibleTeams(byID[id])
+		t.setEligible(id, teams)
 		if teams == nil {
 			teams = []string{AnyTeam}
 		}
@@ -358,6 +373,25 @@ func (t *txn) countQueue(g *group, waiting []int64) {
 		}
 	}
 }
+
+// setEligible records that waiting conversation id's eligible teams are teams (nil:
+// none named) when they differ from what the last plan wrote.
+func (t *txn) setEligible(id int64, teams []string) {
+	if len(teams) == 0 {
+		teams = nil
+	}
+	if old, ok := t.stored[id]; ok && !slices.Equal(old, teams) {
+		t.eligible[id] = teams
+	}
+}
+
+// eligibleSQL writes eligible teams: $2 is a JSON object of conversation id → array of
+// team names or null. Only unassigned unresolved conversations are changed: one the
+// plan assigns keeps NULL (assignSQL clears it).
+const eligibleSQL = `UPDATE conversations c SET eligible_teams = CASE WHEN jsonb_typeof(e.value) = 'array'
+		THEN ARRAY(SELECT jsonb_array_elements_text(e.value)) END
+	FROM jsonb_each($2::jsonb) e
+	WHERE c.namespace = $1 AND c.id = e.key::bigint AND c.assignee IS NULL AND c.status <> 'resolved'`
 
 // saveState queues on b the cursors' and queue counts' update, and a queue event for
 // each team whose count changed.
@@ -371,6 +405,10 @@ func (t *txn) saveState(b *pgx.Batch) {
 		if old, _ := t.oldQueues[team].(float64); int(old) != t.queues[team] {
 			t.queueNotify(b, team, t.queues[team])
 		}
+	}
+	if len(t.eligible) > 0 {
+		e, _ := json.Marshal(t.eligible)
+		b.Queue(eligibleSQL, t.ns, string(e))
 	}
 	cursors, _ := json.Marshal(t.cursors)
 	queues, _ := json.Marshal(t.queues)

@@ -11,10 +11,14 @@ import "slices"
 //   - the conversation's team (the conversations.team column: set by an assignment or
 //     a transfer to a team) is one of the principal's teams (RoutingPolicy
 //     teams[].members), or
-//   - the conversation is assigned to the principal (an agent; Agent is its login).
+//   - the conversation is assigned to the principal (an agent; Agent is its login), or
+//   - the conversation is unassigned and one of its eligible teams (the
+//     conversations.eligible_teams column: the teams the routing's plan found may take
+//     it, docs/routing.md#eligible-teams) is one of the principal's teams.
 //
-// A conversation with neither a team nor an assignee (one waiting in a RoutingPolicy's
-// queue) is visible only with conversations.readAll. One that is not visible is
+// A waiting conversation that names no eligible team (its Number has no RoutingPolicy,
+// "(unrouted)", or its policy has no teams, "(any)") is visible only with
+// conversations.readAll. One that is not visible is
 // answered exactly like one that does not exist (404), so that ids cannot be probed
 // (docs/permissions.md#visibility).
 type Scope struct {
@@ -36,12 +40,14 @@ func (p *Principal) ConversationScope() Scope {
 }
 
 // Sees reports whether the scope covers a conversation with this team and assignee
-// ("" for none).
-func (s Scope) Sees(team, assignee string) bool {
-	return s.All || team != "" && slices.Contains(s.Teams, team) || s.Agent != "" && assignee == s.Agent
+// ("" for none) and these eligible teams (nil for none; they count only while assignee
+// is "").
+func (s Scope) Sees(team, assignee string, eligible []string) bool {
+	return s.All || team != "" && slices.Contains(s.Teams, team) || s.Agent != "" && assignee == s.Agent ||
+		assignee == "" && slices.ContainsFunc(eligible, func(t string) bool { return slices.Contains(s.Teams, t) })
 }
 
-// SQL is Sees as a condition on the columns team and assignee of the conversations
+// SQL is Sees as a condition on the columns team, assignee and eligible_teams of the conversations
 // aliased as alias; arg adds a value to the statement and returns its placeholder.
 // It is "TRUE" for All.
 func (s Scope) SQL(alias string, arg func(any) string) string {
@@ -52,7 +58,8 @@ func (s Scope) SQL(alias string, arg func(any) string) string {
 	if teams == nil {
 		teams = []string{}
 	}
-	cond := "(" + alias + ".team = ANY(" + arg(teams) + ")"
+	ph := arg(teams)
+	cond := "(" + alias + ".team = ANY(" + ph + ") OR " + alias + ".assignee IS NULL AND " + alias + ".eligible_teams && " + ph
 	if s.Agent != "" {
 		cond += " OR " + alias + ".assignee = " + arg(s.Agent)
 	}

@@ -10,17 +10,20 @@ import (
 
 // View is a conversation as the agents' API shows it.
 type View struct {
-	ID              int64      `json:"id"`
-	Number          string     `json:"number"`
-	ContactID       int64      `json:"contactId"`
-	WAID            string     `json:"waId"`
-	ProfileName     string     `json:"profileName,omitempty"`
-	Status          string     `json:"status"`
-	Priority        int        `json:"priority"`
-	Tags            []string   `json:"tags"`
-	Assignee        *string    `json:"assignee,omitempty"`
-	Team            *string    `json:"team,omitempty"`
-	RequiredSkill   *string    `json:"requiredSkill,omitempty"`
+	ID            int64    `json:"id"`
+	Number        string   `json:"number"`
+	ContactID     int64    `json:"contactId"`
+	WAID          string   `json:"waId"`
+	ProfileName   string   `json:"profileName,omitempty"`
+	Status        string   `json:"status"`
+	Priority      int      `json:"priority"`
+	Tags          []string `json:"tags"`
+	Assignee      *string  `json:"assignee,omitempty"`
+	Team          *string  `json:"team,omitempty"`
+	RequiredSkill *string  `json:"requiredSkill,omitempty"`
+	// EligibleTeams are, while it waits unassigned, the teams that may take it
+	// (conversations.eligible_teams, written by the routing's plan); nil when none is named.
+	EligibleTeams   []string   `json:"eligibleTeams,omitempty"`
 	WindowExpiresAt *time.Time `json:"windowExpiresAt,omitempty"`
 	LastMessageAt   *time.Time `json:"lastMessageAt,omitempty"`
 	CreatedAt       time.Time  `json:"createdAt"`
@@ -51,12 +54,12 @@ func (p *Position) Valid() bool { return p.ID > 0 && !p.Activity.IsZero() }
 const activity = "COALESCE(v.last_message_at, v.created_at)"
 
 const viewColumns = `v.id, v.number, v.contact_id, c.wa_id, COALESCE(c.profile_name, ''), v.status, v.priority, v.tags,
-	v.assignee, v.team, v.required_skill, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at, ` + activity
+	v.assignee, v.team, v.required_skill, CASE WHEN v.assignee IS NULL THEN v.eligible_teams END, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at, ` + activity
 
 func scanView(row pgx.CollectableRow) (View, error) {
 	var v View
 	err := row.Scan(&v.ID, &v.Number, &v.ContactID, &v.WAID, &v.ProfileName, &v.Status, &v.Priority, &v.Tags,
-		&v.Assignee, &v.Team, &v.RequiredSkill, &v.WindowExpiresAt, &v.LastMessageAt, &v.CreatedAt, &v.ResolvedAt, &v.Activity)
+		&v.Assignee, &v.Team, &v.RequiredSkill, &v.EligibleTeams, &v.WindowExpiresAt, &v.LastMessageAt, &v.CreatedAt, &v.ResolvedAt, &v.Activity)
 	return v, err
 }
 

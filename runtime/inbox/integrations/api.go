@@ -168,17 +168,18 @@ var errNotVisible = errors.New("no such conversation for this caller")
 // (conversations.read and the inbox's one visibility rule, authz.Scope).
 func (a *API) contactOf(ctx context.Context, p *authz.Principal, id int64) (string, error) {
 	var waID, team, assignee string
+	var eligible []string
 	err := a.store.ReadTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT ct.wa_id, COALESCE(c.team, ''), COALESCE(c.assignee, '')
+		return tx.QueryRow(ctx, `SELECT ct.wa_id, COALESCE(c.team, ''), COALESCE(c.assignee, ''), c.eligible_teams
 			FROM conversations c JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = $1 AND c.namespace = $2`,
-			id, a.namespace).Scan(&waID, &team, &assignee)
+			id, a.namespace).Scan(&waID, &team, &assignee, &eligible)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return "", errNotVisible
 	case err != nil:
 		return "", err
-	case p.Can(authz.ConversationsRead) && p.ConversationScope().Sees(team, assignee):
+	case p.Can(authz.ConversationsRead) && p.ConversationScope().Sees(team, assignee, eligible):
 		return waID, nil
 	}
 	return "", errNotVisible

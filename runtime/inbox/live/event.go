@@ -53,7 +53,8 @@ type Event struct {
 // Visible reports whether p may receive e: it needs conversations.read; then an event
 // about a conversation follows the inbox's one visibility rule (authz.Scope) for the
 // conversation's assignee (Agent) and each of its teams (a transfer concerns the old and
-// the new team); an event about no conversation is p's own (Agent is its login: its
+// the new team; an unassigned conversation's events concern its eligible teams too,
+// migration 00018); an event about no conversation is p's own (Agent is its login: its
 // availability), needs conversations.readAll, one of p's teams, or, when it concerns no
 // team either (another agent's availability), agents.read.
 func Visible(p *authz.Principal, e Event) bool {
@@ -66,10 +67,10 @@ func Visible(p *authz.Principal, e Event) bool {
 		agent = *e.Agent
 	}
 	switch {
-	case s.Sees("", agent):
+	case s.Sees("", agent, nil):
 		return true
 	case e.ConversationID == nil && len(e.Teams) == 0:
 		return p.Can(authz.AgentsRead)
 	}
-	return slices.ContainsFunc(e.Teams, func(t string) bool { return s.Sees(t, agent) })
+	return slices.ContainsFunc(e.Teams, func(t string) bool { return s.Sees(t, agent, nil) })
 }

@@ -76,11 +76,13 @@ func RosterOf(snapshot func() *kube.Snapshot) func() Roster {
 type View struct {
 	At time.Time `json:"at"`
 	// WindowSeconds is the span the averages and the assignment share are taken over.
-	WindowSeconds int64           `json:"windowSeconds"`
-	Agents        []AgentFigures  `json:"agents"`
-	Teams         []TeamFigures   `json:"teams"`
-	Unrouted      QueueFigures    `json:"unrouted"` // waiting conversations with no team
-	Assignment    AssignmentShare `json:"assignment"`
+	WindowSeconds int64          `json:"windowSeconds"`
+	Agents        []AgentFigures `json:"agents"`
+	Teams         []TeamFigures  `json:"teams"`
+	// Unrouted: waiting conversations with no team and no eligible team: their Number has
+	// no RoutingPolicy, or its policy has no teams (any agent may take them).
+	Unrouted   QueueFigures    `json:"unrouted"`
+	Assignment AssignmentShare `json:"assignment"`
 }
 
 // AgentFigures are one agent's figures. Averages are in seconds, nil without a sample.
@@ -241,12 +243,17 @@ func agentFigures(ctx context.Context, tx pgx.Tx, ns string, agents []string, wi
 	return rows.Err()
 }
 
+// queues reads the waiting (unresolved, unassigned) conversations per team into by: a
+// conversation counts in its team, else in each of its eligible teams (migration 00018),
+// else in unrouted.
 func queues(ctx context.Context, tx pgx.Tx, ns string, teams []string, by map[string]*QueueFigures, unrouted *QueueFigures) error {
 	rows, err := tx.Query(ctx, `
-		SELECT team, count(*), extract(epoch FROM now() - min(COALESCE(waiting_since, created_at)))::float8
-		  FROM conversations
-		 WHERE namespace = $1 AND status <> 'resolved' AND assignee IS NULL AND (team IS NULL OR team = ANY($2))
-		 GROUP BY team`, ns, teams)
+		SELECT q.team, count(*), extract(epoch FROM now() - min(COALESCE(c.waiting_since, c.created_at)))::float8
+		  FROM conversations c
+		 CROSS JOIN LATERAL unnest(CASE WHEN c.team IS NOT NULL THEN ARRAY[c.team]
+			ELSE COALESCE(NULLIF(c.eligible_teams, '{}'), ARRAY[NULL::text]) END) AS q(team)
+		 WHERE c.namespace = $1 AND c.status <> 'resolved' AND c.assignee IS NULL AND (q.team IS NULL OR q.team = ANY($2))
+		 GROUP BY q.team`, ns, teams)
 	if err != nil {
 		return err
 	}

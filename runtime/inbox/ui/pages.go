@@ -285,6 +285,8 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request) {
 		a = u.call(r, "POST", base+"/notes", map[string]any{"text": r.FormValue("text")})
 	case "resolve", "reopen", "accept":
 		a = u.call(r, "POST", base+"/"+action, map[string]any{})
+	case "take": // assign an unassigned conversation to oneself (conversations.assign)
+		a = u.call(r, "POST", base+"/assign", map[string]any{"agent": m.LoginName()})
 	case "transfer":
 		to := strings.TrimSpace(r.FormValue("to"))
 		key := "agent"
