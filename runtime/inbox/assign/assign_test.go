@@ -260,8 +260,8 @@ func TestNotFoundAcrossTeamsAndNamespaces(t *testing.T) {
 	if r.audits(assign.KindResolved, id(es)) != 0 {
 		t.Fatal("a refused resolve was audited")
 	}
-	// A waiting conversation with no team is seen with conversations.readAll only
-	// (authz.Scope), even by the agents of the teams that may take it.
+	// A waiting conversation with no team whose eligible teams no plan has named yet is
+	// seen with conversations.readAll only (authz.Scope).
 	if _, err := r.svc.Resolve(t.Context(), agent("ana", authz.RoleAgent, "iberia"), es); !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
 		t.Errorf("an agent of an eligible team on a conversation of no team: %v, want 404", err)
 	}
