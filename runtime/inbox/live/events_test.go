@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -448,5 +450,29 @@ func TestAgentStreamsAreReportedToPresence(t *testing.T) {
 			t.Fatalf("after disconnecting: %s", pr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The events of a conversation waiting with no team reach the agents of its eligible
+// teams (conversations.eligible_teams, migration 00018) and no other team's.
+func TestQueuedConversationEventsReachItsEligibleTeams(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	r := startReplica(t, st, live.HubOptions{})
+	sales := connect(t, r.url, "sales", "")
+	support := connect(t, r.url, "support", "")
+
+	waiting := inbound(t, st, "", "first")
+	exec(t, st, `UPDATE conversations SET eligible_teams = '{sales}' WHERE id = $1`, waiting)
+	exec(t, st, `INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content, status)
+		VALUES ($1, $2, 'in', 'wamid.queued', 'text', 'again', '{}', 'received')`, ns, waiting)
+	exec(t, st, `SELECT inbox_event($1, 'queue.changed', NULL, '{support}', '{"length":1}')`, ns)
+
+	e := sales.next(t, live.KindMessageCreated)
+	if *e.Event.ConversationID != waiting || !strings.Contains(string(e.Event.Payload), "again") ||
+		!slices.Contains(e.Event.Teams, "sales") {
+		t.Fatalf("team sales received %+v, want the second message of the waiting conversation", e)
+	}
+	if q := support.next(t, live.KindMessageCreated, live.KindQueueChanged); q.Kind != live.KindQueueChanged {
+		t.Fatalf("team support (not eligible) received %+v", q)
 	}
 }

@@ -143,6 +143,34 @@ func TestSupervisorFiguresOnAFixedDataSet(t *testing.T) {
 	}
 }
 
+// A conversation waiting with no team counts in the queue of each of its eligible
+// teams (migration 00018), not as one of no team.
+func TestSupervisorQueuesCountEligibleTeams(t *testing.T) {
+	st := openStore(t, srv.NewDatabase(t))
+	exec(t, st, supervisorData)
+	exec(t, st, `INSERT INTO contacts (id, namespace, wa_id) VALUES (10, 'acme', '10')`)
+	exec(t, st, `INSERT INTO conversations (namespace, number, contact_id, status, created_at, waiting_since, eligible_teams)
+		VALUES ('acme', 'sales-es', 10, 'open', now() - interval '15 min', now() - interval '15 min', '{sales,support}')`)
+	svc := live.Start(t.Context(), live.Config{Store: st, Namespace: ns, Roster: func() live.Roster { return roster }, Registry: prometheus.NewRegistry()})
+	v, err := svc.Supervise(t.Context(), roster, 8*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teams := map[string]live.TeamFigures{}
+	for _, q := range v.Teams {
+		teams[q.Name] = q
+	}
+	if q := teams["sales"]; q.QueueLength != 1 || !waited(q.OldestWaitingSeconds, 900) {
+		t.Errorf("sales queue %+v (oldest %v)", q, deref(q.OldestWaitingSeconds))
+	}
+	if q := teams["support"]; q.QueueLength != 3 || !waited(q.OldestWaitingSeconds, 900) {
+		t.Errorf("support queue %+v (oldest %v)", q, deref(q.OldestWaitingSeconds))
+	}
+	if q := v.Unrouted; q.QueueLength != 1 || !waited(q.OldestWaitingSeconds, 60) {
+		t.Errorf("no eligible team %+v (oldest %v)", q, deref(q.OldestWaitingSeconds))
+	}
+}
+
 func TestSupervisorEndpoint(t *testing.T) {
 	st := openStore(t, srv.NewDatabase(t))
 	exec(t, st, supervisorData)
