@@ -13,9 +13,11 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchboard-dev/switchboard/bench/internal/latency"
@@ -28,6 +30,7 @@ import (
 var (
 	flagRequests      = flag.Int("agentapi.requests", 1000, "requests per page kind")
 	flagConversations = flag.Int("agentapi.conversations", 100_000, "conversations stored (ten messages each)")
+	flagExplain       = flag.Bool("agentapi.explain", false, "log each page kind's query plan (EXPLAIN ANALYZE)")
 )
 
 var pg *pgtest.Server
@@ -54,12 +57,15 @@ var seedSQL = []string{
 	 SELECT CASE WHEN i % 11 = 0 THEN 'other' ELSE 'bench' END, (34600000000 + i)::text, 'Customer ' || i
 	   FROM generate_series(1, $1::int * 11 / 10) i`,
 	`INSERT INTO conversations (namespace, number, contact_id, status, team, assignee, window_expires_at,
-	                            last_message_at, created_at, resolved_at)
-	 SELECT c.namespace, 'sales', c.id, s.status, 'team-' || (c.id % 5), CASE WHEN c.id % 3 = 0 THEN 'agent-' || (c.id % 200) END,
-	        t.at + interval '24 hours', t.at, t.at - interval '1 hour', CASE WHEN s.status = 'resolved' THEN t.at END
+	                            last_message_at, created_at, resolved_at, eligible_teams)
+	 SELECT c.namespace, 'sales', c.id, s.status, CASE WHEN NOT q.waiting THEN 'team-' || (c.id % 5) END,
+	        CASE WHEN c.id % 3 = 0 THEN 'agent-' || (c.id % 200) END,
+	        t.at + interval '24 hours', t.at, t.at - interval '1 hour', CASE WHEN s.status = 'resolved' THEN t.at END,
+	        CASE WHEN q.waiting THEN ARRAY['team-' || (c.id % 5), 'team-' || ((c.id + 2) % 5)] END
 	   FROM contacts c,
 	        LATERAL (SELECT now() - (hashint4(c.id::int) & 2147483647) % 2592000 * interval '1 second' AS at) t,
-	        LATERAL (SELECT CASE WHEN c.id % 10 < 4 THEN 'open' WHEN c.id % 10 = 4 THEN 'pending' ELSE 'resolved' END AS status) s`,
+	        LATERAL (SELECT CASE WHEN c.id % 10 < 4 THEN 'open' WHEN c.id % 10 = 4 THEN 'pending' ELSE 'resolved' END AS status) s,
+	        LATERAL (SELECT s.status <> 'resolved' AND c.id % 3 <> 0 AND c.id % 2 = 0 AS waiting) q`,
 	`INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content, status, created_at)
 	 SELECT v.namespace, v.id, 'in', 'wamid.' || v.id || '.' || k, 'text', 'hola ' || k,
 	        '{"type":"text","text":{"body":"hola"}}', 'received', v.last_message_at - (10 - k) * interval '1 minute'
@@ -68,12 +74,16 @@ var seedSQL = []string{
 }
 
 // listSQL is the statement conversation.List builds for status=open (readAll), then
-// with a team (an agent without readAll) or a cursor (a later page).
+// with an agent's scope (without readAll: authz.Scope.SQL), the agent's unassigned
+// list, or a cursor (a later page).
 const listSQL = `SELECT v.id, v.number, v.contact_id, c.wa_id, COALESCE(c.profile_name, ''), v.status, v.priority, v.tags,
-	v.assignee, v.team, v.required_skill, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at,
+	v.assignee, v.team, v.required_skill, CASE WHEN v.assignee IS NULL THEN v.eligible_teams END, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at,
 	COALESCE(v.last_message_at, v.created_at)
 	FROM conversations v JOIN contacts c ON c.id = v.contact_id
 	WHERE v.namespace = $1 AND v.status = $2 %s ORDER BY COALESCE(v.last_message_at, v.created_at) DESC, v.id DESC LIMIT $3`
+
+// agentScope is authz.Scope.SQL of an agent of one team ($4: its teams, $5: its login).
+const agentScope = "(v.team = ANY($4) OR v.assignee IS NULL AND v.eligible_teams && $4 OR v.assignee = $5)"
 
 // sqlOf returns the bare statement and arguments of a page kind; after is the fifth
 // page's position.
@@ -81,7 +91,9 @@ func sqlOf(kind string, after position) (string, []any) {
 	args := []any{ns, "open", pageSz + 1}
 	switch kind {
 	case "team":
-		return fmt.Sprintf(listSQL, "AND v.team = ANY($4)"), append(args, []string{"team-1"})
+		return fmt.Sprintf(listSQL, "AND "+agentScope), append(args, []string{"team-1"}, "agent-1")
+	case "queue":
+		return fmt.Sprintf(listSQL, "AND "+agentScope+" AND v.assignee IS NULL"), append(args, []string{"team-1"}, "agent-1")
 	case "fifth":
 		return fmt.Sprintf(listSQL, "AND (COALESCE(v.last_message_at, v.created_at), v.id) < ($4, $5)"), append(args, after.At, after.ID)
 	}
@@ -121,7 +133,8 @@ func BenchmarkListOpenConversations(b *testing.B) {
 			(SELECT count(*) FROM messages WHERE namespace = $1)`, ns).Scan(&convs, &msgs)
 		b.Logf("seeded %d conversations and %d messages of %s in %s", convs, msgs, ns, time.Since(start).Round(time.Second))
 		base := serve(b, st)
-		for _, kind := range []string{"first", "fifth", "team"} {
+		for _, kind := range []string{"first", "fifth", "team", "queue"} {
+			explain(b, pool, kind)
 			sqlLat, apiLat := measure(b, pool, base, kind)
 			report(b, kind, sqlLat, apiLat)
 		}
@@ -204,6 +217,9 @@ func measure(b *testing.B, pool *pgxpool.Pool, base, kind string) (sqlLat, apiLa
 		}
 	case "team":
 		bearer = "agent"
+	case "queue":
+		bearer = "agent"
+		q.Set("unassigned", "true")
 	}
 	sql, args := sqlOf(kind, after)
 	for i := range 20 + *flagRequests {
@@ -216,6 +232,24 @@ func measure(b *testing.B, pool *pgxpool.Pool, base, kind string) (sqlLat, apiLa
 		}
 	}
 	return sqlLat, apiLat
+}
+
+// explain logs the plan of a page kind's statement (EXPLAIN ANALYZE), with
+// -agentapi.explain.
+func explain(b *testing.B, pool *pgxpool.Pool, kind string) {
+	if !*flagExplain {
+		return
+	}
+	sql, args := sqlOf(kind, position{At: time.Now(), ID: 1 << 62})
+	rows, err := pool.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "%s page plan:\n%s\n", kind, strings.Join(lines, "\n")) // b.Log truncates a benchmark's log
 }
 
 func report(b *testing.B, kind string, sqlLat, apiLat []time.Duration) {

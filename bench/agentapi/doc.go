@@ -4,7 +4,8 @@
 //
 // One database is seeded with SQL (generate_series) and analysed: 100,000 contacts and
 // conversations in one namespace (40 % open, 10 % pending, 50 % resolved; five teams;
-// last activity spread over 30 days), ten messages each, and 10,000 conversations of
+// half the unassigned unresolved ones wait with no team and two eligible teams; last
+// activity spread over 30 days), ten messages each, and 10,000 conversations of
 // another namespace. Then, sequentially from one client, on the same server:
 //
 //   - sql: the ceiling, the list's own statement (the one conversation.List builds)
@@ -13,8 +14,9 @@
 //     authenticated, JSON encoded and decoded.
 //
 // Each for three pages: every open conversation (the first page), the fifth page
-// (following nextCursor), and an agent of one team (conversations.read without
-// readAll). Reported: p50 and p99 of each and api÷sql at p99 (-agentapi.requests, default
+// (following nextCursor), an agent of one team (conversations.read without readAll:
+// its team's, its own and the waiting ones its team may take), and that agent's
+// unassigned list (?unassigned=true). -agentapi.explain prints each statement's plan. Reported: p50 and p99 of each and api÷sql at p99 (-agentapi.requests, default
 // 1,000 per page kind). Goal: api p99 < 50 ms. Any answer but 200 or a short page fails.
 //
 // Run with `make bench BENCH=./bench/agentapi`, or
