@@ -24,7 +24,7 @@ ALTER TABLE conversations ADD COLUMN eligible_teams text[]
 -- reads the row as jsonb so that the trigger functions below work unchanged without
 -- the column (after the Down migration).
 -- +goose StatementBegin
-CREATE FUNCTION conversation_event_teams(c jsonb) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+CREATE OR REPLACE FUNCTION conversation_event_teams(c jsonb) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY[c->>'team'] || CASE WHEN c->>'assignee' IS NULL AND jsonb_typeof(c->'eligible_teams') = 'array'
         THEN ARRAY(SELECT jsonb_array_elements_text(c->'eligible_teams')) ELSE '{}' END
 $$;
