@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -132,7 +133,9 @@ func (s *Service) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, url, http.StatusFound)
 }
 
-// readState checks the state cookie's signature and the state parameter.
+// readState checks the state cookie's signature and the state parameter. When the
+// cookie is genuine but the state parameter does not match, the state is returned
+// with the error, so that the failure can still go back to the page it started from.
 func readState(r *http.Request, c *OIDCConfig) (oidcState, error) {
 	var st oidcState
 	ck, err := r.Cookie(oidcStateCookie)
@@ -145,7 +148,7 @@ func readState(r *http.Request, c *OIDCConfig) (oidcState, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil || json.Unmarshal(b, &st) != nil {
-		return st, errors.New("the single sign-on state cookie is not valid: start again at " + OIDCLoginPath)
+		return oidcState{}, errors.New("the single sign-on state cookie is not valid: start again at " + OIDCLoginPath)
 	}
 	if r.URL.Query().Get("state") != st.State {
 		return st, errors.New("the state parameter does not match this browser's login: start again at " + OIDCLoginPath)
@@ -153,11 +156,49 @@ func readState(r *http.Request, c *OIDCConfig) (oidcState, error) {
 	return st, nil
 }
 
+// Reasons a single sign-on started from a page failed: the callback sends the browser
+// to /login?next=PATH&sso=REASON, and the login page shows the reason's message
+// (catalogue key login.sso.REASON) in the person's language. The provider's own text
+// never reaches the page.
+const (
+	SSODenied        = "denied"         // the provider answered with an error (the person cancelled, or was refused)
+	SSOExpired       = "expired"        // the state does not match this browser's login (expired, or another tab's)
+	SSOUnavailable   = "unavailable"    // the provider cannot be reached
+	SSOInvalid       = "invalid"        // the code exchange was refused, or the ID token is not valid
+	SSOBadLogin      = "bad-login"      // the ID token's username claim is not a usable login
+	SSONoRole        = "no-role"        // none of the user's groups is bound to a role
+	SSORoleUndefined = "role-undefined" // the bound role is not defined on the Inbox
+	SSOLocalAccount  = "local-account"  // the login is a local account, which single sign-on does not take over
+	SSODisabled      = "disabled"       // the account is disabled
+	SSORetry         = "retry"          // the database failed: try again later
+)
+
+// SSOReasons lists every reason code above.
+var SSOReasons = []string{SSODenied, SSOExpired, SSOUnavailable, SSOInvalid, SSOBadLogin, SSONoRole,
+	SSORoleUndefined, SSOLocalAccount, SSODisabled, SSORetry}
+
+// ssoFail answers a failed callback: the page flow (next != "", a local path) is sent
+// back to the login page with the reason code (303) and its state cookie dropped; the
+// API flow gets the problem p. Both log the reason and p's detail (never a token, code
+// or secret).
+func (s *Service) ssoFail(w http.ResponseWriter, r *http.Request, next, reason string, p problem.Problem) {
+	s.cfg.Log.Info("a single sign-on login failed", "reason", reason, "status", p.Status, "field", p.Field, "detail", p.Detail)
+	if next == "" || !httpapi.LocalPath(next) {
+		problem.Write(w, p)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true})
+	q := url.Values{"next": {next}, "sso": {reason}}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+}
+
 // oidcCallback exchanges the code (with the PKCE verifier), verifies the ID token and
 // its nonce, maps the user's groups to a role, makes or updates the agent (source
 // oidc), and starts a session like POST /api/v1/login: the same answer, or, when the
 // login started from a page (?next=), a 303 redirect back to that page with the session
-// cookie.
+// cookie. A failure answers an RFC 9457 problem, or, from a page, a 303 redirect to
+// /login?next=PATH&sso=REASON (see SSOReasons). The state cookie is read first, so
+// even the provider's error parameter goes back to the page.
 func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	d := s.directory()
 	c := d.OIDC
@@ -165,44 +206,45 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		problem.Respond(w, http.StatusNotFound, "single sign-on is not configured on this Inbox (spec.auth.oidc)")
 		return
 	}
+	st, stErr := readState(r, c)
 	if e := r.URL.Query().Get("error"); e != "" {
-		problem.RespondField(w, http.StatusUnauthorized, "error", fmt.Sprintf("the OpenID provider refused the login: %q", e))
+		s.ssoFail(w, r, st.Next, SSODenied, problem.Field(http.StatusUnauthorized, "error", fmt.Sprintf("the OpenID provider refused the login: %q", e)))
 		return
 	}
-	st, err := readState(r, c)
-	if err != nil {
-		problem.RespondField(w, http.StatusBadRequest, "state", err.Error())
+	if stErr != nil {
+		s.ssoFail(w, r, st.Next, SSOExpired, problem.Field(http.StatusBadRequest, "state", stErr.Error()))
 		return
 	}
 	p, err := s.provider(r.Context(), c)
 	if err != nil {
-		problem.Respond(w, http.StatusBadGateway, "the OpenID provider "+c.Issuer+" cannot be reached")
+		s.cfg.Log.Error("discovering the OpenID provider", "issuer", c.Issuer, "error", err)
+		s.ssoFail(w, r, st.Next, SSOUnavailable, problem.New(http.StatusBadGateway, "the OpenID provider "+c.Issuer+" cannot be reached"))
 		return
 	}
 	tok, err := s.oauth2Config(r, c, p).Exchange(r.Context(), r.URL.Query().Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		s.cfg.Log.Info("a single sign-on code exchange failed", "error", err)
-		problem.RespondField(w, http.StatusUnauthorized, "code", "the OpenID provider did not accept the authorization code")
+		s.ssoFail(w, r, st.Next, SSOInvalid, problem.Field(http.StatusUnauthorized, "code", "the OpenID provider did not accept the authorization code"))
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.Verifier(&oidc.Config{ClientID: c.ClientID}).Verify(r.Context(), raw)
 	if err != nil || idt.Nonce != st.Nonce {
-		problem.Respond(w, http.StatusUnauthorized, "the ID token from the OpenID provider is not valid")
+		s.ssoFail(w, r, st.Next, SSOInvalid, problem.New(http.StatusUnauthorized, "the ID token from the OpenID provider is not valid"))
 		return
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
-		problem.Respond(w, http.StatusUnauthorized, "the ID token's claims cannot be read")
+		s.ssoFail(w, r, st.Next, SSOInvalid, problem.New(http.StatusUnauthorized, "the ID token's claims cannot be read"))
 		return
 	}
-	login, role, perr := mapClaims(c, claims)
+	login, role, reason, perr := mapClaims(c, claims)
 	if perr != nil {
-		problem.Write(w, *perr)
+		s.ssoFail(w, r, st.Next, reason, *perr)
 		return
 	}
 	if _, ok := d.Roles[role]; !ok {
-		problem.Respond(w, http.StatusForbidden, fmt.Sprintf("the role %q bound to your group is not defined on the Inbox", role))
+		s.ssoFail(w, r, st.Next, SSORoleUndefined, problem.New(http.StatusForbidden, fmt.Sprintf("the role %q bound to your group is not defined on the Inbox", role)))
 		return
 	}
 	name, _ := claims["name"].(string)
@@ -216,18 +258,19 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	var cf conflict
 	switch {
 	case errors.As(err, &cf):
-		problem.RespondField(w, http.StatusConflict, cf.field, cf.detail)
+		s.ssoFail(w, r, st.Next, SSOLocalAccount, problem.Field(http.StatusConflict, cf.field, cf.detail))
 		return
 	case errors.Is(err, errDisabled):
-		problem.Respond(w, http.StatusForbidden, err.Error())
+		s.ssoFail(w, r, st.Next, SSODisabled, problem.New(http.StatusForbidden, err.Error()))
 		return
 	case err != nil:
-		s.dbError(w, "a single sign-on login", err)
+		s.cfg.Log.Error("a single sign-on login failed", "error", err)
+		s.ssoFail(w, r, st.Next, SSORetry, problem.New(http.StatusServiceUnavailable, "the database is unavailable, retry later"))
 		return
 	}
 	pr, err := s.principal(d, login, role)
 	if err != nil {
-		problem.Respond(w, http.StatusForbidden, err.Error())
+		s.ssoFail(w, r, st.Next, SSORoleUndefined, problem.New(http.StatusForbidden, err.Error()))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcStateCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true})
@@ -239,8 +282,9 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewOf(pr, csrf))
 }
 
-// mapClaims finds the login and the role in the ID token's claims.
-func mapClaims(c *OIDCConfig, claims map[string]any) (string, string, *problem.Problem) {
+// mapClaims finds the login and the role in the ID token's claims; a failure comes
+// with its reason code (SSOBadLogin, SSONoRole) and problem.
+func mapClaims(c *OIDCConfig, claims map[string]any) (string, string, string, *problem.Problem) {
 	uc := c.UsernameClaim
 	if uc == "" {
 		uc = "preferred_username"
@@ -253,7 +297,7 @@ func mapClaims(c *OIDCConfig, claims map[string]any) (string, string, *problem.P
 	login := strings.ToLower(user)
 	if !LoginPattern.MatchString(login) {
 		p := problem.Field(http.StatusForbidden, uc, fmt.Sprintf("the ID token's claim %q (%q) is not a usable login: it must match %s", uc, user, LoginPattern))
-		return "", "", &p
+		return "", "", SSOBadLogin, &p
 	}
 	gc := c.GroupsClaim
 	if gc == "" {
@@ -273,12 +317,12 @@ func mapClaims(c *OIDCConfig, claims map[string]any) (string, string, *problem.P
 	for _, b := range c.GroupBindings {
 		for _, g := range groups {
 			if g == b.Group {
-				return login, b.Role, nil
+				return login, b.Role, "", nil
 			}
 		}
 	}
 	p := problem.Field(http.StatusForbidden, gc, fmt.Sprintf("none of your groups %v (claim %q) is bound to a role in spec.auth.oidc.groupBindings", groups, gc))
-	return "", "", &p
+	return "", "", SSONoRole, &p
 }
 
 // upsertOIDCAgent makes the agent of a single sign-on login, or updates its role and

@@ -97,16 +97,41 @@ func TestOIDCLoginWithGroupMapping(t *testing.T) {
 	if n := r.count(`SELECT count(*) FROM agents WHERE login = 'diego' AND role = 'agent'`); n != 1 {
 		t.Fatal("diego is not an agent")
 	}
-	// mallory's group is bound to nothing: refused, naming the claim; no account.
-	if _, code := ssoLogin(t, inboxURL, "mallory", "mallory-sso-password"); code != 403 {
-		t.Fatalf("mallory: %d", code)
+	// mallory's group is bound to nothing: the API's flow is refused with a problem
+	// naming the claim; no account.
+	_, res = ssoLoginFrom(t, inboxURL, "", "mallory", "mallory-sso-password")
+	b, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), `"field":"groups"`) {
+		t.Fatalf("mallory: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), b)
 	}
 	if n := r.count(`SELECT count(*) FROM agents WHERE login = 'mallory'`); n != 0 {
 		t.Fatal("mallory got an account")
 	}
+	// From a page, mallory goes back to the login page with the reason's code (303),
+	// without a session; the state cookie is dropped.
+	c, res = ssoLoginFrom(t, inboxURL, "/conversations?view=mine", "mallory", "mallory-sso-password")
+	_ = res.Body.Close()
+	if want := "/login?next=%2Fconversations%3Fview%3Dmine&sso=" + auth.SSONoRole; res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+		t.Fatalf("mallory from a page: %d to %q, want 303 to %q", res.StatusCode, res.Header.Get("Location"), want)
+	}
+	if res, err = c.Get(inboxURL + "/api/v1/me"); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("mallory has a session after the page's failed callback: %v %v", res, err)
+	}
+	_ = res.Body.Close()
+	if n := r.count(`SELECT count(*) FROM agents WHERE login = 'mallory'`); n != 0 {
+		t.Fatal("mallory got an account from the page's flow")
+	}
+	if !strings.Contains(r.logs.String(), `"reason":"`+auth.SSONoRole+`"`) {
+		t.Error("the failure's reason is not logged")
+	}
 	// The provider's "admin" does not take over the local admin account.
 	if _, code := ssoLogin(t, inboxURL, "admin", "admin-sso-password"); code != 409 {
 		t.Fatalf("sso admin over the local admin: %d", code)
+	}
+	if _, res := ssoLoginFrom(t, inboxURL, "/conversations", "admin", "admin-sso-password"); res.StatusCode != http.StatusSeeOther ||
+		res.Header.Get("Location") != "/login?next=%2Fconversations&sso="+auth.SSOLocalAccount {
+		t.Fatalf("sso admin over the local admin, from a page: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	// Started from a page: the callback sets the session and sends the browser back (303).
 	c, res = ssoLoginFrom(t, inboxURL, "/conversations/7?view=mine", "diego", "diego-sso-password")
@@ -127,6 +152,28 @@ func TestOIDCLoginWithGroupMapping(t *testing.T) {
 		_ = res.Body.Close()
 		if res.StatusCode != 400 || !strings.Contains(string(b), `"field":"next"`) {
 			t.Errorf("next=%q: %d %s", next, res.StatusCode, b)
+		}
+	}
+	// The provider's error (the person cancelled) goes back to the page too, and so does
+	// a state that is not this browser's; the provider's text is not passed on.
+	jar, _ := cookiejar.New(nil)
+	c = &http.Client{Jar: jar, Transport: openapitest.Transport(t, http.DefaultTransport),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct{ query, reason string }{
+		{"error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=", auth.SSODenied},
+		{"code=x&state=not-mine-", auth.SSOExpired},
+	} {
+		if res, err = c.Get(inboxURL + auth.OIDCLoginPath + "?next=%2Fconversations"); err != nil || res.StatusCode != http.StatusFound {
+			t.Fatalf("starting the login: %v %v", res, err)
+		}
+		_ = res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if res, err = c.Get(inboxURL + auth.OIDCCallbackPath + "?" + tc.query + url.QueryEscape(loc.Query().Get("state"))); err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if want := "/login?next=%2Fconversations&sso=" + tc.reason; res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			t.Errorf("callback?%s from a page: %d to %q, want %q", tc.query, res.StatusCode, res.Header.Get("Location"), want)
 		}
 	}
 	// A callback without the browser's state cookie is refused.

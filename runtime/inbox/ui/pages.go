@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,16 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 	u.showLogin(w, r, http.StatusOK, "", "")
 }
 
+// ssoMessageKey is the catalogue key of a failed single sign-on's reason code
+// (?sso=CODE, the codes of auth.SSOReasons): login.sso.CODE, or login.sso.failed for a
+// code the catalogues do not know. The code itself never reaches the page.
+func (u *UI) ssoMessageKey(code string) string {
+	if k := "login.sso." + code; slices.Contains(u.i18n.keys, k) {
+		return k
+	}
+	return "login.sso.failed"
+}
+
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, code int, login, failure string) {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
@@ -39,8 +50,11 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, code int, login, 
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
 	v := u.newView(r, nil, "login")
 	v.Data = loginData{Next: safeNext(r.FormValue("next")), CSRF: tok, Login: login, SSO: u.cfg.SSO != nil && u.cfg.SSO()}
-	if failure != "" {
+	switch reason := r.URL.Query().Get("sso"); {
+	case failure != "":
 		v.Error = v.P.Sprintf("login.failed", failure)
+	case reason != "":
+		v.Error = v.P.Sprintf(u.ssoMessageKey(reason))
 	}
 	u.render(w, r, code, v)
 }

@@ -3,16 +3,20 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"html"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"text/template/parse"
 	"time"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/auth"
 )
 
 // postedKeys are the Idempotency-Keys the fake API's send received.
@@ -327,5 +331,48 @@ func TestFormsCarryAnIdempotencyKey(t *testing.T) {
 	_ = resp.Body.Close()
 	if _, ok := postedKeys.Load(k1[1]); !ok {
 		t.Errorf("the API did not receive Idempotency-Key %q", k1[1])
+	}
+}
+
+// TestLoginShowsWhySingleSignOnFailed: each reason code a failed single sign-on comes
+// back with (auth.SSOReasons) shows its catalogue message in each language; an unknown
+// code shows the generic message and is never echoed.
+func TestLoginShowsWhySingleSignOnFailed(t *testing.T) {
+	s := serve(t, false)
+	for _, lang := range []string{"en", "es", "pt"} {
+		raw, err := catalogues.ReadFile("i18n/" + lang + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cat map[string]string
+		if err := json.Unmarshal(raw, &cat); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, code := range append(slices.Clone(auth.SSOReasons), "<b>no-such-code</b>") {
+			key := "login.sso." + code
+			if _, ok := cat[key]; !ok {
+				key = "login.sso.failed"
+			}
+			msg := cat[key]
+			if msg == "" {
+				t.Fatalf("%s: no message %q", lang, key)
+			}
+			q := url.Values{"next": {"/conversations/7"}, "sso": {code}}
+			resp, body := get(t, s, "/login?"+q.Encode(), lang)
+			if resp.StatusCode != 200 || !strings.Contains(body, `<p class="error" role="alert">`+html.EscapeString(msg)+`</p>`) {
+				t.Errorf("%s, sso=%s: %d, the page lacks %q", lang, code, resp.StatusCode, msg)
+			}
+			if strings.Contains(body, "no-such-code") || !strings.Contains(body, `name="next" value="/conversations/7"`) {
+				t.Errorf("%s, sso=%s: the code is echoed or next is lost", lang, code)
+			}
+			if other, dup := seen[msg]; dup && key != "login.sso.failed" {
+				t.Errorf("%s: %s and %s show the same message", lang, other, code)
+			}
+			seen[msg] = code
+		}
+	}
+	if _, body := get(t, s, "/login", "en"); strings.Contains(body, `role="alert"`) {
+		t.Error("a login page without ?sso= shows an error")
 	}
 }
