@@ -136,7 +136,8 @@ func TestAccessInABrowser(t *testing.T) {
 
 // TestSingleSignOnInABrowser: the login page's "Sign in with SSO" button takes the
 // browser to the OpenID provider (zitadel's example provider) and, once the user signed
-// in there, back to the page it came from, signed in with the role of the user's group.
+// in there, back to the page it came from, signed in with the role of the user's group;
+// a user whose group is bound to no role comes back to the login page, told why.
 func TestSingleSignOnInABrowser(t *testing.T) {
 	r := newBrowserRig(t, func(r *browserRig, snap *kube.Snapshot) {
 		issuer := oidctest.Start(t, r.s.traffic+auth.OIDCCallbackPath)
@@ -146,6 +147,19 @@ func TestSingleSignOnInABrowser(t *testing.T) {
 	ctx := browsertest.New(t)
 	browsertest.Do(t, ctx, "the login page", chromedp.Navigate(r.s.traffic+"/conversations?view=unassigned"), chromedp.WaitVisible(chromedp.CSS("#sso")))
 	browsertest.NoSeriousViolations(t, ctx, "login (with single sign-on)")
+	// mallory's group is bound to no role: back on the login page, told why in words.
+	browsertest.Do(t, ctx, "mallory at the provider", chromedp.Click(chromedp.CSS("#sso")), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "mallory"),
+		chromedp.SendKeys(chromedp.CSS("#password"), oidctest.Users["mallory"].Password),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS(`.error[role="alert"]`)))
+	if msg := text(t, ctx, ".error"); !strings.Contains(msg, "None of your groups gives you a role") || strings.Contains(msg, "contractors") {
+		t.Errorf("mallory is told %q", msg)
+	}
+	if loc := browsertest.Get(t, ctx, "where mallory is", chromedp.Location()); !strings.HasPrefix(loc, r.s.traffic+"/login?next=%2Fconversations%3Fview%3Dunassigned&sso=") {
+		t.Errorf("after mallory's failed single sign-on the browser is at %s", loc)
+	}
+	browsertest.NoSeriousViolations(t, ctx, "login (single sign-on failed)")
 	browsertest.Do(t, ctx, "the provider's login form", chromedp.Click(chromedp.CSS("#sso")), chromedp.WaitVisible(chromedp.CSS("#username")))
 	browsertest.Do(t, ctx, "signing in at the provider",
 		chromedp.SendKeys(chromedp.CSS("#username"), "diego"),
