@@ -105,7 +105,7 @@ func Serve(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpapi.CheckRequests(traffic), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := &http.Server{Handler: traffic, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	go func() { _ = srv.Serve(o.Traffic) }()
 	<-ctx.Done()
 	o.Log.Info("inbox stopping: finishing requests in flight")
@@ -167,8 +167,9 @@ func openStore(ctx context.Context, o Options) (*store.Store, error) {
 }
 
 // trafficMux serves the traffic port; ctx is the server's: long-lived responses (live
-// events) end with it.
-func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest.Metrics, router *assign.Service) (*http.ServeMux, error) {
+// events) end with it. Every request's text is checked first (httpapi.CheckRequests),
+// the web pages' by the pages themselves, which answer a browser with an HTML page.
+func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest.Metrics, router *assign.Service) (http.Handler, error) {
 	mux := http.NewServeMux()
 	policy := conversation.DefaultAutoReplyPolicy
 	policy.MaxPerHour = o.MaxAutoRepliesPerHour
@@ -198,7 +199,7 @@ func (o Options) trafficMux(ctx context.Context, s *store.Store, metrics *ingest
 		return nil, err
 	}
 	pages.Register(mux)
-	return mux, nil
+	return httpapi.CheckRequestsExcept(mux, pages.Pages), nil
 }
 
 // registerAuth serves the accounts' endpoints (package auth), keeps the declared agents

@@ -122,18 +122,30 @@ func (w *jsonWalk) path() string {
 // to mux. A path segment is named by its wildcard in the route mux chose ("login" for
 // /api/v1/agents/{login}), else "path". JSON bodies are checked where they are decoded
 // (DecodeLimit).
-func CheckRequests(mux *http.ServeMux) http.Handler {
+func CheckRequests(mux *http.ServeMux) http.Handler { return CheckRequestsExcept(mux, nil) }
+
+// CheckRequestsExcept is CheckRequests but for the requests selfChecked reports (nil:
+// none), which go to mux unchecked because their handler runs CheckRequest itself and
+// answers in its own form: the web pages (runtime/inbox/ui) answer a browser with an
+// HTML page, not a problem document.
+func CheckRequestsExcept(mux *http.ServeMux, selfChecked func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p problem.Problem
-		if err := checkRequest(mux, r); errors.As(err, &p) {
-			problem.Write(w, p)
-			return
+		if selfChecked == nil || !selfChecked(r) {
+			var p problem.Problem
+			if err := CheckRequest(mux, r); errors.As(err, &p) {
+				problem.Write(w, p)
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	})
 }
 
-func checkRequest(mux *http.ServeMux, r *http.Request) error {
+// CheckRequest is CheckRequests' check of one request to mux: nil, or a 400
+// problem.Problem naming the path segment (by its wildcard in mux's route, else "path"),
+// query parameter or form field (a name: "parameter name") whose text is not ValidText;
+// "body" when a URL-encoded form cannot be read. It parses the form (r.ParseForm).
+func CheckRequest(mux *http.ServeMux, r *http.Request) error {
 	segments := strings.Split(r.URL.EscapedPath(), "/")
 	for i, seg := range segments {
 		s, err := url.PathUnescape(seg)

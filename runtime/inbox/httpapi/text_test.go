@@ -126,6 +126,30 @@ func TestCheckRequests(t *testing.T) {
 	}
 }
 
+// TestCheckRequestsExcept: the requests the predicate names reach their handler
+// unchecked (it checks them itself with CheckRequest); the others are still refused.
+func TestCheckRequestsExcept(t *testing.T) {
+	mux := http.NewServeMux()
+	var got error
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
+		got = httpapi.CheckRequest(mux, r)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	mux.HandleFunc("GET /api/x", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h := httpapi.CheckRequestsExcept(mux, func(r *http.Request) bool { return r.URL.Path == "/page" })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/page?q=a%00", nil))
+	var p problem.Problem
+	if w.Code != http.StatusTeapot || !errors.As(got, &p) || p.Field != "q" || p.Status != 400 {
+		t.Errorf("/page: %d, CheckRequest %v", w.Code, got)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/x?q=a%00", nil))
+	if w.Code != 400 || w.Header().Get("Content-Type") != problem.ContentType {
+		t.Errorf("/api/x: %d %s", w.Code, w.Body)
+	}
+}
+
 // TestCleanJSON: what PostgreSQL cannot store becomes U+FFFD, the JSON stays valid and
 // means the same otherwise.
 func TestCleanJSON(t *testing.T) {

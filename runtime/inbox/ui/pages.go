@@ -325,7 +325,11 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape("/conversations/"+id), http.StatusSeeOther)
 		return
 	}
-	u.showConversation(w, r, m, a.Status, r.FormValue("text"), a.problem())
+	failure := a.problem()
+	if p := a.doc(); p.Field != "" && p.Rule == "" {
+		failure = refusal(u.i18n.printer(u.i18n.lang(r)), p, failure)
+	}
+	u.showConversation(w, r, m, a.Status, r.FormValue("text"), failure)
 }
 
 func splitTags(s string) []string {
@@ -443,14 +447,7 @@ func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
 		problem.Respond(w, http.StatusNotFound, "no such API operation: "+r.Method+" "+r.URL.Path)
 		return
 	}
-	var m *me
-	if a := u.call(r, "GET", "/api/v1/me", nil); a.Status == http.StatusOK {
-		m = &me{}
-		if a.decode(m) != nil {
-			m = nil
-		}
-	}
-	u.fail(w, r, m, apiAnswer{Status: http.StatusNotFound})
+	u.fail(w, r, u.signedIn(r), apiAnswer{Status: http.StatusNotFound})
 }
 
 // contactName is the profile name, else the phone number.

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -27,11 +28,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
 //go:embed templates/*.html
@@ -61,6 +67,9 @@ type UI struct {
 	cfg   Config
 	i18n  *i18n
 	pages map[string]*template.Template
+	// mux and patterns are the mux Register added the pages to and their routes (Pages).
+	mux      *http.ServeMux
+	patterns map[string]bool
 }
 
 // New parses the templates and loads the catalogues.
@@ -78,7 +87,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{cfg: cfg, i18n: l, pages: map[string]*template.Template{}}
+	u := &UI{cfg: cfg, i18n: l, pages: map[string]*template.Template{}, patterns: map[string]bool{}}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -97,11 +106,17 @@ func New(cfg Config) (*UI, error) {
 	return u, nil
 }
 
-// Register adds the pages and assets to mux.
+// Register adds the pages and assets to mux. Each checks its own request's text
+// (httpapi.CheckRequest) and answers a refusal as a page (Pages).
 func (u *UI) Register(mux *http.ServeMux) {
+	u.mux = mux
+	handle := func(pattern string, h http.HandlerFunc) {
+		u.patterns[pattern] = true
+		mux.Handle(pattern, u.secure(u.checked(h)))
+	}
 	static, _ := fs.Sub(staticFiles, "static")
 	files := http.FileServerFS(static)
-	mux.Handle("GET /static/", u.secure(http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Vendored files carry their version in their name; the app's own are small.
 		if strings.HasPrefix(r.URL.Path, "vendor/") {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
@@ -109,19 +124,49 @@ func (u *UI) Register(mux *http.ServeMux) {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
 		files.ServeHTTP(w, r)
-	}))))
-	mux.Handle("GET /{$}", u.secure(http.RedirectHandler("/conversations", http.StatusSeeOther)))
-	mux.Handle("GET /login", u.secure(http.HandlerFunc(u.loginPage)))
-	mux.Handle("POST /login", u.secure(http.HandlerFunc(u.login)))
-	mux.Handle("POST /logout", u.secure(http.HandlerFunc(u.logout)))
-	mux.Handle("POST /lang", u.secure(http.HandlerFunc(u.setLang)))
-	mux.Handle("GET /conversations", u.secure(http.HandlerFunc(u.conversations)))
-	mux.Handle("GET /conversations/{id}", u.secure(http.HandlerFunc(u.conversation)))
-	mux.Handle("POST /conversations/{id}/{action}", u.secure(http.HandlerFunc(u.act)))
-	mux.Handle("POST /availability", u.secure(http.HandlerFunc(u.availability)))
-	mux.Handle("GET /supervisor", u.secure(http.HandlerFunc(u.supervisor)))
-	mux.Handle("GET /admin", u.secure(http.HandlerFunc(u.admin)))
-	mux.Handle("/", u.secure(http.HandlerFunc(u.notFound)))
+	})).ServeHTTP)
+	handle("GET /{$}", http.RedirectHandler("/conversations", http.StatusSeeOther).ServeHTTP)
+	handle("GET /login", u.loginPage)
+	handle("POST /login", u.login)
+	handle("POST /logout", u.logout)
+	handle("POST /lang", u.setLang)
+	handle("GET /conversations", u.conversations)
+	handle("GET /conversations/{id}", u.conversation)
+	handle("POST /conversations/{id}/{action}", u.act)
+	handle("POST /availability", u.availability)
+	handle("GET /supervisor", u.supervisor)
+	handle("GET /admin", u.admin)
+	handle("/", u.notFound)
+}
+
+// Pages reports whether r goes to a page: a route Register added, outside /api/ (whose
+// unknown paths the pages answer as the API would). The traffic port's text check
+// (httpapi.CheckRequestsExcept) leaves those to the page, which answers a browser with
+// the translated error page, or the form's page with the problem inline, rather than an
+// RFC 9457 problem document.
+func (u *UI) Pages(r *http.Request) bool {
+	if u.mux == nil || strings.HasPrefix(r.URL.Path, "/api/") {
+		return false
+	}
+	_, pattern := u.mux.Handler(r)
+	return u.patterns[pattern]
+}
+
+// checked runs httpapi.CheckRequest before h: a path segment, query parameter or form
+// field PostgreSQL could not store is refused (refuse) before h calls the API with it.
+func (u *UI) checked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p problem.Problem
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.ServeHTTP(w, r) // notFound answers a problem, as the API would
+			return
+		}
+		if err := httpapi.CheckRequest(u.mux, r); errors.As(err, &p) {
+			u.refuse(w, r, p)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // secure sets the security headers.
@@ -155,6 +200,13 @@ func (a apiAnswer) problem() string {
 		return http.StatusText(a.Status)
 	}
 	return p.Detail
+}
+
+// doc is the answer's problem document (zero when it is none).
+func (a apiAnswer) doc() problem.Problem {
+	var p problem.Problem
+	_ = json.Unmarshal(a.Body, &p)
+	return p
 }
 
 // decode reads the answer's JSON into v.
@@ -213,6 +265,28 @@ type view struct {
 	Error string
 }
 
+// enumValue matches the API's enumerated values (a status, an availability, a message
+// type): letters, digits and underscores only, so a value is never read as a format.
+var enumValue = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
+
+// Enum is how the page shows one of the API's enumerated values: the catalogue's
+// "<kind>.<value>" (status.open, availability.away, msgType.image) in the page's
+// language; a value no catalogue names yet (one a newer API added) is shown as the API
+// spelt it rather than hidden.
+func (v view) Enum(kind, value string) string { return translated(v.P, kind, value) }
+
+// translated is the catalogue's "<kind>.<value>" in p's language, else value.
+func translated(p *message.Printer, kind, value string) string {
+	if !enumValue.MatchString(value) {
+		return value
+	}
+	key := kind + "." + value
+	if s := p.Sprintf(key); s != key {
+		return s
+	}
+	return value
+}
+
 // me is the signed-in person, from GET /api/v1/me.
 type me struct {
 	Subject      string   `json:"subject"`
@@ -259,7 +333,7 @@ func (m *me) Name() string {
 func (u *UI) whoami(w http.ResponseWriter, r *http.Request) *me {
 	a := u.call(r, "GET", "/api/v1/me", nil)
 	if a.Status == http.StatusUnauthorized || a.Status == http.StatusNotFound {
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(returnTo(r)), http.StatusSeeOther)
 		return nil
 	}
 	var m me
@@ -268,6 +342,39 @@ func (u *UI) whoami(w http.ResponseWriter, r *http.Request) *me {
 		return nil
 	}
 	return &m
+}
+
+// returnTo is where to send the browser after signing in: a GET's own URL; for a form
+// (a POST, whose URL no GET serves) the page the form belongs to: the conversation of
+// /conversations/{id}/{action}, else the form's "back" field, else the Referer when it
+// is a path on this site (httpapi.LocalPath), else the conversation list.
+func returnTo(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r.URL.RequestURI()
+	}
+	if id := r.PathValue("id"); id != "" && r.PathValue("action") != "" {
+		return "/conversations/" + url.PathEscape(id)
+	}
+	if back := r.PostFormValue("back"); httpapi.LocalPath(back) {
+		return back
+	}
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && httpapi.LocalPath(ref.RequestURI()) {
+		return ref.RequestURI()
+	}
+	return "/conversations"
+}
+
+// signedIn is who the browser is, or nil, without sending it anywhere.
+func (u *UI) signedIn(r *http.Request) *me {
+	a := u.call(r, "GET", "/api/v1/me", nil)
+	if a.Status != http.StatusOK {
+		return nil
+	}
+	m := &me{}
+	if a.decode(m) != nil {
+		return nil
+	}
+	return m
 }
 
 func (u *UI) newView(r *http.Request, m *me, page string) view {
@@ -310,11 +417,64 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, m *me, a apiAnswer) {
 		key = "error.forbidden"
 	}
 	v.Error = v.P.Sprintf(key)
+	if a.Status >= 400 && a.Status < 500 && a.Status != http.StatusNotFound && a.Status != http.StatusForbidden &&
+		a.Status != http.StatusUnauthorized {
+		v.Error = refusal(v.P, a.doc(), a.problem())
+	}
 	code := a.Status
 	if code < 400 {
 		code = http.StatusBadGateway
 	}
 	u.render(w, r, code, v)
+}
+
+// refusal says in the page's language what the API refused: the field in words (the
+// catalogue's field.<name>, else its name quoted) and the API's detail.
+func refusal(pr *message.Printer, p problem.Problem, detail string) string {
+	if p.Field == "" {
+		return pr.Sprintf("error.badRequest", detail)
+	}
+	return pr.Sprintf("error.badField", fieldLabel(pr, p.Field), detail)
+}
+
+// fieldLabel names a request field in words: the catalogue's field.<name>, else the
+// name quoted.
+func fieldLabel(pr *message.Printer, field string) string {
+	if s := translated(pr, "field", field); s != field {
+		return s
+	}
+	return strconv.Quote(field)
+}
+
+// refuse answers a page request whose text the inbox cannot store (p, from
+// httpapi.CheckRequest: a 400 naming the field): a conversation's form shows its page
+// again with the problem inline and the draft kept (what cannot be stored replaced by
+// U+FFFD), the login form the login page, anything else the error page; always with p's
+// status and the field named in the page's language.
+func (u *UI) refuse(w http.ResponseWriter, r *http.Request, p problem.Problem) {
+	pr := u.i18n.printer(u.i18n.lang(r))
+	msg := pr.Sprintf("error.badText", fieldLabel(pr, p.Field))
+	if p.Field == "body" {
+		msg = pr.Sprintf("error.badRequest", p.Detail)
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/login" {
+		u.showLogin(w, r, p.Status, storable(r.PostFormValue("login")), msg)
+		return
+	}
+	m := u.signedIn(r)
+	if _, err := strconv.ParseInt(r.PathValue("id"), 10, 64); err == nil && m != nil && r.Method == http.MethodPost &&
+		r.PathValue("action") != "" && p.Field != "id" && p.Field != "action" {
+		u.showConversation(w, r, m, p.Status, storable(r.PostFormValue("text")), msg)
+		return
+	}
+	v := u.newView(r, m, "error")
+	v.Error = msg
+	u.render(w, r, p.Status, v)
+}
+
+// storable is s with the NUL character and bytes that are not UTF-8 replaced by U+FFFD.
+func storable(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 func (u *UI) setLang(w http.ResponseWriter, r *http.Request) {

@@ -38,7 +38,7 @@ func api(t *testing.T, signedIn bool) http.Handler {
 		})
 	}
 	answer("GET /api/v1/me", map[string]any{"login": "ana", "role": "agent", "csrfToken": "tok",
-		"permissions": []string{"conversations.read", "conversations.reply", "conversations.update", "availability.set"}})
+		"permissions": []string{"conversations.read", "conversations.reply", "conversations.update", "availability.set", "supervisor.read"}})
 	answer("GET /api/v1/conversations", map[string]any{"items": []any{
 		map[string]any{"id": 7, "number": "sales", "waId": "34600000001", "profileName": "<b>Eve</b>", "status": "open",
 			"lastMessageAt": "2026-11-30T10:00:00Z", "createdAt": "2026-11-30T09:58:00Z"}}})
@@ -54,6 +54,9 @@ func api(t *testing.T, signedIn bool) http.Handler {
 		"windowExpiresAt": "2026-11-29T09:00:00Z", "templates": []any{
 			map[string]any{"name": "hello_world", "language": "en_US", "parameters": 0},
 			map[string]any{"name": "order_update", "language": "en_US", "parameters": 1}}})
+	answer("GET /api/v1/supervisor", map[string]any{"assignment": map[string]any{"ratio": 1},
+		"agents": []any{map[string]any{"login": "ana", "availability": "online"}, map[string]any{"login": "bo", "availability": "away"},
+			map[string]any{"login": "cy", "availability": "offline"}}})
 	mux.HandleFunc("POST /api/v1/conversations/7/messages", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Csrf-Token") != "tok" {
 			w.WriteHeader(http.StatusForbidden)
@@ -280,7 +283,7 @@ func walk(n parse.Node, fn func(parse.Node)) {
 func TestMediaLinkShown(t *testing.T) {
 	s := serve(t, true)
 	_, body := get(t, s, "/conversations/7", "en")
-	if !strings.Contains(body, `href="/api/v1/media/42"`) || !strings.Contains(body, "Media: image") {
+	if !strings.Contains(body, `href="/api/v1/media/42"`) || !strings.Contains(body, "Media: Image") {
 		t.Fatalf("no link to the archived image in:\n%s", body)
 	}
 	if n := strings.Count(body, "/api/v1/media/"); n != 1 {
