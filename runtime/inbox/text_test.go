@@ -92,13 +92,8 @@ func TestTextPostgreSQLCannotStoreIs400(t *testing.T) {
 		{"campaign (JSON)", "POST", "/api/v1/campaigns", `{"name":"c\u0000","number":"sales-es","template":"hello_world","language":"en_US"}`, "name"},
 		{"transfer (JSON)", "POST", c + "/assign", `{"agent":"an\u0000a"}`, "agent"},
 		{"body not UTF-8", "POST", c + "/notes", "{\"text\":\"\xff\"}", "body"},
-		{"page form", "POST", fmt.Sprintf("/conversations/%d/note", id), "text=hola%00&csrf=x", "text"},
 	} {
-		header := []string{"Cookie", admin, auth.CSRFHeader, csrf}
-		if strings.HasPrefix(tc.body, "text=") {
-			header = append(header, "Content-Type", "application/x-www-form-urlencoded")
-		}
-		code, body, res := call(t, tc.method, s.traffic+tc.path, tc.body, header...)
+		code, body, res := call(t, tc.method, s.traffic+tc.path, tc.body, "Cookie", admin, auth.CSRFHeader, csrf)
 		var p problem.Problem
 		_ = json.Unmarshal([]byte(body), &p)
 		if code != http.StatusBadRequest || p.Field != tc.field || res.Header.Get("Content-Type") != problem.ContentType {
@@ -131,6 +126,38 @@ func TestTextPostgreSQLCannotStoreIs400(t *testing.T) {
 	}
 	if !got["34611111112"] || got["34611111111"] || got["34611111113"] {
 		t.Errorf("imported contacts: %+v", list.Items)
+	}
+}
+
+// The web pages answer such text with a translated HTML page naming the field in words
+// (a conversation's form: its page with the problem inline and the draft kept), never
+// with the API's problem document, and store nothing (docs/ui.md).
+func TestPageRefusesTextPostgreSQLCannotStore(t *testing.T) {
+	s, dsn, admin, _, id := adminServer(t)
+	before := stored(t, dsn)
+	for _, tc := range []struct {
+		name, method, path, body, lang, want string
+	}{
+		{"the list's search", "GET", "/conversations?q=%00", "", "", "Phone or name holds a character the inbox cannot store"},
+		{"the list's search (es)", "GET", "/conversations?q=%00", "", "es", "Teléfono o nombre contiene un carácter"},
+		{"a note", "POST", fmt.Sprintf("/conversations/%d/note", id), "text=a%00b", "", "The text holds a character"},
+		{"a reply (pt)", "POST", fmt.Sprintf("/conversations/%d/reply", id), "text=a%FFb", "pt", "O texto contém um caractere"},
+		{"a conversation's path", "GET", "/conversations/1%00", "", "", "The conversation&#39;s number holds a character"},
+	} {
+		header := []string{"Cookie", admin, "Accept-Language", tc.lang}
+		if tc.method == "POST" {
+			header = append(header, "Content-Type", "application/x-www-form-urlencoded")
+		}
+		code, body, res := callUnchecked(t, tc.method, s.traffic+tc.path, tc.body, header...)
+		if code != http.StatusBadRequest || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s\n%.3000s", tc.name, code, res.Header.Get("Content-Type"), body)
+		}
+		if tc.method == "POST" && !strings.Contains(body, "a\uFFFDb</textarea>") {
+			t.Errorf("%s: the draft is not kept", tc.name)
+		}
+	}
+	if after := stored(t, dsn); after != before {
+		t.Errorf("refused requests stored something:\n before %s\n after  %s", before, after)
 	}
 }
 
