@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,20 +11,7 @@ import (
 // post sends a form the way a browser does, without following the redirect.
 func post(t *testing.T, s string, path, lang string, form url.Values) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if lang != "" {
-		req.Header.Set("Accept-Language", lang)
-	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b := new(bytes.Buffer)
-	_, _ = b.ReadFrom(resp.Body)
-	return resp, b.String()
+	return send(t, "POST", s+path, lang, form)
 }
 
 // TestTextThePagesCannotStoreIsAnHTMLPage: a NUL character (or bytes that are not UTF-8)

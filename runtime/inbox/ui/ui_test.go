@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"html"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +88,21 @@ func serve(t *testing.T, signedIn bool) *httptest.Server {
 
 func get(t *testing.T, s *httptest.Server, path, lang string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", s.URL+path, nil)
+	return send(t, "GET", s.URL+path, lang, nil)
+}
+
+// send makes one request in lang (a form when form is not nil) without following a
+// redirect, and returns the answer and its body.
+func send(t *testing.T, method, target, lang string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	if lang != "" {
 		req.Header.Set("Accept-Language", lang)
 	}
