@@ -108,6 +108,20 @@ func TestSignInReturnsToTheFormsPage(t *testing.T) {
 			t.Errorf("POST %s: %d %q, want %q", c.path, resp.StatusCode, resp.Header.Get("Location"), want)
 		}
 	}
+	// Without a back field, a Referer on this site (another site's is ignored).
+	for ref, want := range map[string]string{s.URL + "/supervisor?x=1": "/supervisor?x=1", "https://evil.example/x": "/conversations"} {
+		req, _ := http.NewRequest("POST", s.URL+"/availability", strings.NewReader("availability=away"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Referer", ref)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.Header.Get("Location") != "/login?next="+url.QueryEscape(want) {
+			t.Errorf("Referer %s: %q, want next=%s", ref, resp.Header.Get("Location"), want)
+		}
+	}
 	resp, _ := get(t, s, "/conversations/3?fragment=messages", "")
 	if resp.Header.Get("Location") != "/login?next="+url.QueryEscape("/conversations/3?fragment=messages") {
 		t.Errorf("GET: %q", resp.Header.Get("Location"))
