@@ -30,6 +30,9 @@ type AgentState struct {
 // SetAvailability sets the calling agent's own availability (availability.set): online,
 // away or offline. Coming online makes the agent the most recently idle and clears its
 // misses in a row; the plan then gives it the longest-waiting conversations it may take.
+// Every choice (the same one again too) clears gone_since: a live connection that closed
+// before it does not mark the agent away, one that opens and closes afterwards does
+// (docs/routing.md, "Live connections").
 // Errors: 403 for a principal that is not an agent, 422 naming availability.
 func (s *Service) SetAvailability(ctx context.Context, p *authz.Principal, availability string) (AgentState, error) {
 	if p == nil || p.Kind != authz.KindAgent || p.Namespace != s.cfg.Namespace {
@@ -52,6 +55,9 @@ func (s *Service) SetAvailability(ctx context.Context, p *authz.Principal, avail
 			if err := t.setAvailability(ctx, p, old, av); err != nil {
 				return err
 			}
+		} else if _, err := t.tx.Exec(ctx, `UPDATE agent_availability SET gone_since = NULL WHERE namespace = $1 AND login = $2`,
+			t.ns, p.Subject); err != nil {
+			return fmt.Errorf("assign: set availability of %s: %w", p.Subject, err)
 		}
 		t.final = func(ctx context.Context) error {
 			all, err := t.agentStates(ctx)
@@ -72,7 +78,8 @@ func (t *txn) setAvailability(ctx context.Context, p *authz.Principal, old strin
 		VALUES ($1, $2, $3, 'set', $4, CASE WHEN $3 = 'online' THEN $4::timestamptz END)
 		ON CONFLICT (namespace, login) DO UPDATE SET availability = $3, reason = 'set', changed_at = $4,
 			idle_since = CASE WHEN $3 = 'online' THEN $4 ELSE agent_availability.idle_since END,
-			misses = CASE WHEN $3 = 'online' THEN 0 ELSE agent_availability.misses END`,
+			misses = CASE WHEN $3 = 'online' THEN 0 ELSE agent_availability.misses END,
+			gone_since = NULL`,
 		t.ns, p.Subject, string(av), t.now)
 	if err != nil {
 		return fmt.Errorf("assign: set availability of %s: %w", p.Subject, err)
