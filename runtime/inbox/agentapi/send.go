@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/assign"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/conversation"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/idempotency"
@@ -205,13 +207,18 @@ func refs(list []whatsapp.MessageTemplate) []TemplateRef {
 	return out
 }
 
-// enqueue sends out in the conversation within tx: a free-form message (text, media)
+// enqueue sends out in the conversation within tx (a send by the assignee accepts the
+// assignment and resets her misses, assign.Answered): a free-form message (text, media)
 // only inside the customer-service window (conversation.ErrWindowClosed otherwise).
 // attach, when set, records what else the message needs in tx (its media row) and
 // returns what the audit entry adds.
 func (a *API) enqueue(r *http.Request, tx pgx.Tx, vw conversation.Viewer, id int64, out conversation.Outbound, freeForm bool,
 	attach func(*conversation.Message) (map[string]any, error)) (conversation.Message, error) {
 	ctx := r.Context()
+	// First in the transaction (it takes the routing lock): the assignee's send accepts.
+	if err := assign.Answered(ctx, tx, vw.Namespace, id, authz.FromContext(ctx), a.cfg.Now()); err != nil {
+		return conversation.Message{}, err
+	}
 	v, err := conversation.Get(ctx, tx, vw, id, true)
 	if err != nil {
 		return conversation.Message{}, err

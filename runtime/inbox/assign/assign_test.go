@@ -344,19 +344,50 @@ func TestAwayAfterTheLastConnectionIsGone(t *testing.T) {
 	}
 }
 
+// TestAnsweringCountsAsAccepting: the assignee's answer accepts the assignment (it no
+// longer lapses, her misses restart from 0, one conversation.accepted audited); an answer
+// by a supervisor or an integration's token accepts nothing, and that assignment lapses.
 func TestAnsweringCountsAsAccepting(t *testing.T) {
 	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Minute), nil)
 	r.online("ana", "bruno")
-	c := r.conv(wa(1), 0, "")
+	answered, other := r.conv(wa(1), 0, ""), r.conv(wa(2), 0, "")
 	r.plan()
-	err := r.st.InTx(t.Context(), func(tx pgx.Tx) error { return assign.Answered(t.Context(), tx, ns, c, "ana") })
-	if err != nil {
-		t.Fatal(err)
+	if r.assignee(answered) == "" || r.assignee(other) == "" || r.assignee(answered) == r.assignee(other) {
+		t.Fatalf("assigned to %q and %q, want one each", r.assignee(answered), r.assignee(other))
+	}
+	asg, oth := r.assignee(answered), r.assignee(other)
+	r.query(`WITH u AS (UPDATE agent_availability SET misses = 2 WHERE namespace = $1 RETURNING 1) SELECT count(*) FROM u`,
+		[]any{ns}, new(int))
+	answer := func(id int64, p *authz.Principal) {
+		t.Helper()
+		err := r.st.InTx(t.Context(), func(tx pgx.Tx) error { return assign.Answered(t.Context(), tx, ns, id, p, r.clock.Now()) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer(answered, agent(asg, authz.RoleAgent))
+	answer(answered, agent(asg, authz.RoleAgent)) // twice: one acceptance
+	// someone else answers the other conversation: a supervisor, then a token named like its assignee.
+	answer(other, agent("sue", authz.RoleSupervisor))
+	answer(other, authz.NewPrincipal(ns, "inbox", authz.KindToken, oth, authz.RoleAdmin, authz.Predefined()[authz.RoleAdmin]))
+	var misses int
+	r.query(`SELECT misses FROM agent_availability WHERE namespace = $1 AND login = $2`, []any{ns, asg}, &misses)
+	if misses != 0 {
+		t.Errorf("%s answered and still has %d misses, want 0", asg, misses)
+	}
+	if n := r.audits(assign.KindAccepted, fmt.Sprint(answered)); n != 1 {
+		t.Errorf("%d conversation.accepted audited for the answered conversation, want 1", n)
+	}
+	if n := r.audits(assign.KindAccepted, fmt.Sprint(other)); n != 0 {
+		t.Errorf("a supervisor's answer accepted for the assignee (%d audit rows)", n)
 	}
 	r.clock.Add(time.Hour)
 	r.plan()
-	if a := r.assignee(c); a != "ana" {
+	if a := r.assignee(answered); a != asg {
 		t.Fatalf("an answered assignment lapsed to %q", a)
+	}
+	if a := r.assignee(other); a == oth {
+		t.Errorf("the assignment only others answered did not lapse: still %q", a)
 	}
 }
 
@@ -378,5 +409,63 @@ func TestChatbotHoldsNewConversationsUntilItHandsOver(t *testing.T) {
 	r.plan()
 	if a := r.assignee(c); a != "ana" {
 		t.Errorf("after the handoff the conversation went to %q, want ana", a)
+	}
+}
+
+// TestChoosingOnlineAfterTheConnectionWentHolds: an agent who closed the page longer
+// than the away delay ago and then chooses online (working through the API) stays online;
+// a connection that opens and closes after her choice marks her away again after the delay.
+func TestChoosingOnlineAfterTheConnectionWentHolds(t *testing.T) {
+	r := newRig(t, policy(v1alpha1.LeastLoaded, 0, 0, time.Hour), nil)
+	ctx := t.Context()
+	r.online("ana")
+	availability := func() (av, reason string) {
+		r.query(`SELECT availability, reason FROM agent_availability WHERE namespace = $1 AND login = 'ana'`, []any{ns}, &av, &reason)
+		return av, reason
+	}
+	pageOpenedAndClosed := func() {
+		t.Helper()
+		if err := r.svc.Connected(ctx, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.svc.Disconnected(ctx, "ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pageOpenedAndClosed()
+	r.clock.Add(routing.DefaultAwayAfterDisconnect + time.Minute)
+	r.plan()
+	if av, reason := availability(); av != "away" || reason != "Disconnected" {
+		t.Fatalf("ana is %s (%s) after closing the page, want away (Disconnected)", av, reason)
+	}
+	got, err := r.svc.SetAvailability(ctx, agent("ana", authz.RoleAgent), "online")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Availability != "online" {
+		t.Fatalf("choosing online answered %s (%s), want online", got.Availability, got.Reason)
+	}
+	r.clock.Add(3 * routing.DefaultAwayAfterDisconnect)
+	r.plan()
+	if av, reason := availability(); av != "online" {
+		t.Fatalf("ana chose online with no live connection and is %s (%s) on the next plan", av, reason)
+	}
+	// The same choice again while a closed connection's delay runs restarts nothing: it holds.
+	pageOpenedAndClosed()
+	r.clock.Add(routing.DefaultAwayAfterDisconnect / 2)
+	if _, err := r.svc.SetAvailability(ctx, agent("ana", authz.RoleAgent), "online"); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(routing.DefaultAwayAfterDisconnect)
+	r.plan()
+	if av, reason := availability(); av != "online" {
+		t.Fatalf("ana chose online again after closing the page and is %s (%s)", av, reason)
+	}
+	// A connection that opens and closes after the choice: away after the delay.
+	pageOpenedAndClosed()
+	r.clock.Add(routing.DefaultAwayAfterDisconnect)
+	r.plan()
+	if av, reason := availability(); av != "away" || reason != "Disconnected" {
+		t.Fatalf("ana is %s (%s) after a later connection was gone %v, want away (Disconnected)", av, reason, routing.DefaultAwayAfterDisconnect)
 	}
 }

@@ -260,18 +260,40 @@ func (t *txn) accepted(ctx context.Context, id int64, agent string) error {
 	return nil
 }
 
-// Answered records, inside the caller's transaction, that agent answered conversation
-// id (the reply operation calls it): an unaccepted assignment to that agent counts as
-// accepted. Call it first in the transaction: it takes the routing lock (so that a plan
-// never releases the assignment at the same moment), and taking it after locking the
-// conversation's row could deadlock with a plan. It changes nothing when the agent is
-// not the assignee.
-func Answered(ctx context.Context, tx pgx.Tx, namespace string, id int64, agent string) error {
+// Answered records, inside the caller's transaction, that principal p sent a message to
+// the customer in conversation id at now (the agents' API calls it for a text reply, a
+// template and media, never for a note): when p is the agent the conversation is assigned
+// to and it is not accepted yet, it counts as accepted (accepted_at = now, so it no
+// longer lapses after assignWithin; a conversation.accepted event with "by": "reply" is
+// audited and notified), and an agent who answers has her misses in a row reset to 0
+// (docs/routing.md, "Assignments that lapse"). A send by anyone else (a supervisor, an
+// integration's token) accepts nothing for the assignee. Call it first in the
+// transaction: it takes the routing lock (so that a plan never releases the assignment at
+// the same moment), and taking it after locking the conversation's row could deadlock
+// with a plan. Errors are the database's.
+func Answered(ctx context.Context, tx pgx.Tx, namespace string, id int64, p *authz.Principal, now time.Time) error {
+	if p == nil || p.Kind != authz.KindAgent || p.Namespace != namespace {
+		return nil
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM routing_state WHERE namespace = $1 FOR UPDATE`, namespace); err != nil {
 		return fmt.Errorf("assign: routing lock: %w", err)
 	}
-	t := &txn{tx: tx, ns: namespace, now: time.Now()}
-	return t.accepted(ctx, id, agent)
+	t := &txn{tx: tx, ns: namespace, now: now}
+	tag, err := tx.Exec(ctx, `UPDATE conversations SET accepted_at = $4, updated_at = now()
+		WHERE namespace = $1 AND id = $2 AND assignee = $3 AND accepted_at IS NULL AND status <> 'resolved'`,
+		namespace, id, p.Subject, now)
+	if err != nil {
+		return fmt.Errorf("assign: answered conversation %d: %w", id, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE agent_availability SET misses = 0 WHERE namespace = $1 AND login = $2 AND misses <> 0`,
+		namespace, p.Subject); err != nil {
+		return fmt.Errorf("assign: reset the misses of %s: %w", p.Subject, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return t.emit(ctx, event{actor: p.Actor(), action: KindAccepted, kind: KindAccepted, conv: id, agent: p.Subject,
+		after: map[string]any{"acceptedAt": now, "by": "reply"}})
 }
 
 // Resolve resolves the conversation (conversations.update); its agent's room goes at
