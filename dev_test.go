@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -150,6 +152,11 @@ func TestDevMode(t *testing.T) {
 	expectConversation(t, text, filepath.Join(state, "inbox-token"))
 	expectDevLogin(t, text)
 	expectSkills(t, text, "http://"+sim[1], filepath.Join(state, "inbox-token"))
+	expectMediaArchived(t, text, "http://"+sim[1], filepath.Join(state, "inbox-token"))
+	mediaDir := filepath.Join(state, "media", "acme_inbox-support")
+	if entries, err := os.ReadDir(mediaDir); err != nil || len(entries) == 0 {
+		t.Errorf("the inbox's media archive %s: %d entries, %v", mediaDir, len(entries), err)
+	}
 
 	// A quality event sends phone_number_quality_update to the inbox, which asks the
 	// manager (the refresh annotation) to read the rating at once.
@@ -173,6 +180,9 @@ func TestDevMode(t *testing.T) {
 	}
 	if _, err := os.Stat(kubeconfig); !os.IsNotExist(err) {
 		t.Errorf("kubeconfig left behind: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "media")); !os.IsNotExist(err) {
+		t.Errorf("media archive left behind: %v", err)
 	}
 	if err := c.List(context.Background(), &numbers); err == nil {
 		t.Error("the control plane still answers after dev mode stopped")
@@ -381,6 +391,80 @@ func expectSkills(t *testing.T, text, simURL, tokenFile string) {
 	waitFor(t, "the new conversation", func() bool { _, ok := skills()["34633333333"]; return ok })
 	if got := skills(); got["34622222222"] != "billing" || got["34633333333"] != "es" {
 		t.Errorf("required skills %v, want 34622222222 billing (precios-es) and 34633333333 es (sales-es's default)", got)
+	}
+}
+
+// expectMediaArchived: an inbound image through the simulator is downloaded from the
+// simulator's media endpoints into the inbox's dev archive (--media-dir): its row ends
+// stored with a sha256, and GET /api/v1/media/{id} with the read token serves the bytes.
+func expectMediaArchived(t *testing.T, text, simURL, tokenFile string) {
+	t.Helper()
+	token, _ := os.ReadFile(tokenFile)
+	api := regexp.MustCompile(`Bearer \$\(cat \S+\)" (http://127\.0\.0\.1:\d+)/api/v1/conversations\n`).FindStringSubmatch(text)
+	if api == nil {
+		t.Fatalf("dev mode does not print the conversations command:\n%s", text)
+	}
+	devPost(t, simURL+"/_sim/events", `{"number":"106540352242922","inbound":{"from":"34644444444","type":"image","text":"la foto"}}`)
+	var msgID, mediaID int64
+	waitFor(t, "the image's message", func() bool {
+		var convs struct {
+			Items []struct {
+				ID   int64  `json:"id"`
+				WAID string `json:"waId"`
+			}
+		}
+		devJSON(t, api[1]+"/api/v1/conversations", string(token), &convs)
+		for _, c := range convs.Items {
+			if c.WAID != "34644444444" {
+				continue
+			}
+			var msgs struct {
+				Items []struct {
+					ID      int64  `json:"id"`
+					MediaID *int64 `json:"mediaId"`
+				}
+			}
+			devJSON(t, fmt.Sprintf("%s/api/v1/conversations/%d/messages", api[1], c.ID), string(token), &msgs)
+			if len(msgs.Items) > 0 && msgs.Items[0].MediaID != nil {
+				msgID, mediaID = msgs.Items[0].ID, *msgs.Items[0].MediaID
+				return true
+			}
+		}
+		return false
+	})
+	var served string
+	waitFor(t, "the image archived", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/media/%d", api[1], mediaID), nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = res.Body.Close() }()
+		body, _ := io.ReadAll(res.Body)
+		switch res.StatusCode {
+		case http.StatusConflict: // not stored yet
+			return false
+		case http.StatusOK:
+			sum := sha256.Sum256(body)
+			served = hex.EncodeToString(sum[:])
+			if len(body) == 0 || res.Header.Get("X-Content-SHA256") != served {
+				t.Fatalf("GET /api/v1/media/%d: %d bytes, X-Content-SHA256 %q", mediaID, len(body), res.Header.Get("X-Content-SHA256"))
+			}
+			return true
+		default:
+			t.Fatalf("GET /api/v1/media/%d: %s %s", mediaID, res.Status, body)
+			return false
+		}
+	})
+	var row struct {
+		ID     int64  `json:"id"`
+		State  string `json:"state"`
+		SHA256 string `json:"sha256"`
+	}
+	devJSON(t, fmt.Sprintf("%s/api/v1/messages/%d/media", api[1], msgID), string(token), &row)
+	if row.ID != mediaID || row.State != "stored" || row.SHA256 != served {
+		t.Errorf("the image's media row %+v, want id %d stored with sha256 %s", row, mediaID, served)
 	}
 }
 

@@ -33,7 +33,8 @@ import (
 // environment (Secret and field references resolved), under its own ServiceAccount
 // token so that its Role applies. Only the bind addresses move to free loopback ports,
 // since all workloads share one machine, except that one inbox's traffic port gets
-// inboxAddr; inboxes also get --api-token-file. It restarts a process when its
+// inboxAddr; inboxes also get --api-token-file, and --media-dir (a directory under the
+// state dir, removed at the end) unless their Inbox archives to S3 (spec.media). It restarts a process when its
 // Deployment changes or it exits, and reports it in the Deployment's status, as the
 // Deployment controller and kubelet would.
 type devKubelet struct {
@@ -50,6 +51,8 @@ type devKubelet struct {
 	inboxOwner            client.ObjectKey
 	// tokens are the kubeconfig files holding ServiceAccount tokens, removed at the end.
 	tokens map[string]bool
+	// mediaDirs are the inboxes' media archives (--media-dir), removed at the end.
+	mediaDirs map[string]bool
 	// crashes counts a Deployment's consecutive crashes; notBefore delays its restart.
 	crashes   map[client.ObjectKey]int
 	notBefore map[client.ObjectKey]time.Time
@@ -73,7 +76,7 @@ func newDevKubelet(cfg *rest.Config, c client.Client, dir string, out io.Writer)
 		return nil, err
 	}
 	return &devKubelet{c: c, cs: cs, cfg: cfg, dir: dir, logDir: logDir, out: out,
-		procs: map[client.ObjectKey]*devProc{}, tokens: map[string]bool{},
+		procs: map[client.ObjectKey]*devProc{}, tokens: map[string]bool{}, mediaDirs: map[string]bool{},
 		crashes: map[client.ObjectKey]int{}, notBefore: map[client.ObjectKey]time.Time{}}, nil
 }
 
@@ -232,7 +235,9 @@ func (k *devKubelet) serviceAccountKubeconfig(ctx context.Context, ns, sa string
 }
 
 // localArgs moves the bind-address flags to loopback (see localAddresses) and gives an
-// inbox the read API's token file.
+// inbox the read API's token file and, unless it archives to S3, a media directory
+// (<state dir>/media/NAMESPACE_DEPLOYMENT), so that inbound media is archived and media
+// can be sent.
 func (k *devKubelet) localArgs(key client.ObjectKey, args []string) ([]string, string, error) {
 	traffic := ""
 	if len(args) > 0 && args[0] == contract.InboxSubcommand {
@@ -243,15 +248,35 @@ func (k *devKubelet) localArgs(key client.ObjectKey, args []string) ([]string, s
 			traffic = k.inboxAddr
 		}
 		args = append(slices.Clone(args), "--"+devAPITokenFileFlag+"="+k.inboxToken, "--"+devInsecureCookiesFlag)
+		if !hasFlag(args, contract.InboxMediaS3BucketFlag) {
+			dir, err := filepath.Abs(filepath.Join(k.dir, devMediaDir, key.Namespace+"_"+key.Name))
+			if err != nil {
+				return nil, "", err
+			}
+			k.mediaDirs[dir] = true
+			args = append(args, "--"+devMediaDirFlag+"="+dir)
+		}
 	}
 	return localAddresses(args, traffic)
 }
 
+// hasFlag reports whether args set --name (as --name=value or --name value).
+func hasFlag(args []string, name string) bool {
+	return slices.ContainsFunc(args, func(a string) bool {
+		return a == "--"+name || strings.HasPrefix(a, "--"+name+"=")
+	})
+}
+
+// devMediaDir holds the inboxes' media archives under the state dir.
+const devMediaDir = "media"
+
 // devAPITokenFileFlag is `switchboard inbox`'s flag naming the read API's token file;
-// devInsecureCookiesFlag lets its session cookies work on http://127.0.0.1.
+// devInsecureCookiesFlag lets its session cookies work on http://127.0.0.1;
+// devMediaDirFlag names its media archive's directory.
 const (
 	devAPITokenFileFlag    = "api-token-file"
 	devInsecureCookiesFlag = "insecure-loopback-cookies"
+	devMediaDirFlag        = "media-dir"
 )
 
 // localAddresses moves the bind-address flags to free loopback ports (the inbox's traffic
@@ -357,4 +382,8 @@ func (k *devKubelet) stopAll() {
 	for path := range k.tokens {
 		_ = os.Remove(path)
 	}
+	for dir := range k.mediaDirs {
+		_ = os.RemoveAll(dir)
+	}
+	_ = os.Remove(filepath.Join(k.dir, devMediaDir))
 }
