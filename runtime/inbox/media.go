@@ -26,11 +26,10 @@ func (o Options) startArchive(ctx context.Context, s *store.Store) {
 	go func() { _ = w.Run(ctx) }()
 }
 
-// registerMedia serves the media endpoints (mediaapi) behind the read API's bearer token.
+// registerMedia serves the media endpoints (mediaapi) behind the read API's bearer token,
+// with or without an archive (without: 503 for media the caller may see).
 func (o Options) registerMedia(mux *http.ServeMux, api *agentapi.API, s *store.Store) {
-	if o.Media != nil {
-		mediaapi.New(s, o.Media, o.Namespace, o.Log).Register(mux, api.Protect)
-	}
+	mediaapi.New(s, o.Media, o.Namespace, o.Log).Register(mux, api.Protect)
 }
 
 // graphsOf gives a served Number's Cloud API client, with its access token.

@@ -130,3 +130,68 @@ func awaitStored(t *testing.T, dsn, mediaID string) (int64, int64) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Without a media archive (no spec.media, no --media-dir) the media endpoints still
+// exist: 401 without credentials, 404 for media the caller may not see or that does not
+// exist, and 503 naming spec.media for media she may see; the inbound image's row stays
+// pending.
+func TestMediaWithoutArchive(t *testing.T) {
+	dsn := srv.NewDatabase(t)
+	num := numA
+	num.AccessToken = "graph-token-a"
+	sim, graph := mediaSimulator(t, num.AccessToken)
+	num.APIBaseURL = graph
+	snap := served(num)
+	snap.Access.InitialAdminPassword = "acme-admin-password"
+	snap.Access.Teams = map[string][]string{"ana": {"iberia"}}
+	s := startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox = "support" })
+	waitStatus(t, s.probes+"/readyz", 200)
+	if err := sim.UpdateNumber(num.PhoneNumberID, func(n *simulator.Number) { n.WebhookURL = s.traffic + ingest.Path }); err != nil {
+		t.Fatal(err)
+	}
+	wamid, err := sim.Inject(num.PhoneNumberID, simulator.Inbound{From: "34600000001", Type: "image", Text: "recibo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaID, _ := sim.MediaOf(wamid)
+	conn := connect(t, dsn)
+	var id, messageID int64
+	var state string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		err := conn.conn.QueryRow(context.Background(), `SELECT id, message_id, state FROM media WHERE media_id = $1`,
+			mediaID).Scan(&id, &messageID, &state)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no media row for %s: %v", mediaID, err)
+		}
+	}
+	if state != archive.Pending {
+		t.Errorf("without an archive the image's row is %s, want pending", state)
+	}
+
+	admin, csrf := session(t, s, "admin", "acme-admin-password")
+	if code, body, _ := call(t, "POST", s.traffic+"/api/v1/agents", `{"login":"ana","role":"agent","password":"ana-password-123"}`,
+		"Cookie", admin, auth.CSRFHeader, csrf); code != 201 {
+		t.Fatalf("create ana: %d %s", code, body)
+	}
+	ana, _ := session(t, s, "ana", "ana-password-123")
+	paths := []string{fmt.Sprintf("/api/v1/media/%d", id), fmt.Sprintf("/api/v1/messages/%d/media", messageID)}
+	for _, p := range paths {
+		if code, body := get(t, s.traffic+p, ""); code != 401 {
+			t.Errorf("GET %s without credentials: %d %s, want 401", p, code, body)
+		}
+		if code, body, _ := call(t, "GET", s.traffic+p, "", "Cookie", ana); code != 404 {
+			t.Errorf("ana GET %s of a conversation she may not see: %d %s, want 404", p, code, body)
+		}
+		if code, body := get(t, s.traffic+p, token); code != 503 || !strings.Contains(body, "spec.media") {
+			t.Errorf("GET %s without an archive: %d %s, want 503 naming spec.media", p, code, body)
+		}
+	}
+	for _, p := range []string{"/api/v1/media/999999", "/api/v1/messages/999999/media"} {
+		if code, body := get(t, s.traffic+p, token); code != 404 {
+			t.Errorf("GET %s: %d %s, want 404", p, code, body)
+		}
+	}
+}

@@ -53,7 +53,8 @@ type upload struct {
 // sendMedia sends a file in the conversation (POST /api/v1/conversations/{id}/media,
 // multipart/form-data: file, optional caption and filename; optional Idempotency-Key
 // header, runtime/inbox/idempotency: its fingerprint is the file's SHA-256 and the form's
-// fields). The checks that need nothing from Meta come first (the form, the file's type
+// fields). Without a media archive it answers 404 for a conversation the caller may not
+// see, else 503. The checks that need nothing from Meta come first (the form, the file's type
 // and size, the conversation, the Outbound KeywordRules on the caption, the window); then
 // the file is stored in the archive, uploaded to Meta with the Number's token, and the
 // message, its outbox row, its media row and the audit entry are written in one
@@ -66,8 +67,16 @@ func (a *API) sendMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.cfg.Media == nil {
-		a.fail(w, problem.New(http.StatusServiceUnavailable,
-			"this Inbox has no media archive (spec.media, or --media-dir in dev mode): media cannot be sent"))
+		// A conversation the caller may not see is 404 first, as with an archive.
+		err := a.cfg.Store.ReadTx(r.Context(), func(tx pgx.Tx) error {
+			_, err := conversation.Get(r.Context(), tx, a.viewer(r), id, false)
+			return err
+		})
+		if err == nil {
+			err = problem.New(http.StatusServiceUnavailable,
+				"this Inbox has no media archive (spec.media, or --media-dir in dev mode): media cannot be sent")
+		}
+		a.fail(w, err)
 		return
 	}
 	up, err := readUpload(w, r)

@@ -331,12 +331,23 @@ func TestSendMediaRefused(t *testing.T) {
 	}
 }
 
-// TestSendMediaWithoutArchive: an Inbox without a media archive refuses media with 503.
+// TestSendMediaWithoutArchive: an Inbox without a media archive refuses media with 503
+// naming spec.media, but a conversation the caller may not see (another team's, or none)
+// is 404 first, as with an archive.
 func TestSendMediaWithoutArchive(t *testing.T) {
 	r := newRig(t)
 	id := r.seed(conv{waID: "34600000031", windowOpen: true, team: "sales"})
 	if code, raw, _ := r.postMedia("sales", id, upload{name: "a.png", data: pngOf(t, 2)}, nil); code != 503 ||
-		!strings.Contains(raw, "media archive") {
+		!strings.Contains(raw, "media archive") || !strings.Contains(raw, "spec.media") {
 		t.Fatalf("%d %s", code, raw)
+	}
+	other := r.seed(conv{waID: "34600000032", windowOpen: true, team: "support"})
+	for _, c := range []struct {
+		token string
+		id    int64
+	}{{"sales", other}, {"admin", 999999}} {
+		if code, raw, _ := r.postMedia(c.token, c.id, upload{name: "a.png", data: pngOf(t, 2)}, nil); code != 404 {
+			t.Errorf("%s posting media to conversation %d: %d %s, want 404", c.token, c.id, code, raw)
+		}
 	}
 }

@@ -11,7 +11,10 @@
 // not see (the inbox's one visibility rule, authz.Scope) or of no message (without
 // conversations.readAll). Errors are RFC 9457 problem
 // documents (runtime/inbox/problem); media not yet stored answers 409 with its row in
-// the member "media" (state, last_error). runtime/inbox/openapi/media.yaml describes both.
+// the member "media" (state, last_error). Without an archive (no Inbox spec.media, no
+// --media-dir) both endpoints still answer 401 without credentials and 404 for what the
+// caller may not see, then 503 naming spec.media. runtime/inbox/openapi/media.yaml
+// describes both.
 package mediaapi
 
 import (
@@ -46,7 +49,8 @@ type API struct {
 	log       *slog.Logger
 }
 
-// New returns the API of namespace; log may be nil.
+// New returns the API of namespace; log may be nil, and so may store when the Inbox has no
+// media archive (every visible media then answers 503).
 func New(db ReadDB, store *media.Store, namespace string, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -59,6 +63,10 @@ func (a *API) Register(mux *http.ServeMux, protect func(http.Handler) http.Handl
 	mux.Handle("GET /api/v1/media/{id}", protect(a.lookup(archive.Get, a.serveObject)))
 	mux.Handle("GET /api/v1/messages/{id}/media", protect(a.lookup(archive.ByMessage, a.serveRecord)))
 }
+
+// NoArchive is the detail of the 503 a media endpoint answers when the Inbox has no media
+// archive.
+const NoArchive = "this Inbox has no media archive (spec.media, or --media-dir in dev mode)"
 
 type finder func(ctx context.Context, tx pgx.Tx, namespace string, id int64) (archive.Record, error)
 
@@ -83,6 +91,8 @@ func (a *API) lookup(find finder, next func(http.ResponseWriter, *http.Request, 
 		case err != nil:
 			a.log.Error("reading media", "error", err)
 			problem.Respond(w, http.StatusServiceUnavailable, "the database is unavailable, retry later")
+		case a.store == nil:
+			problem.Respond(w, http.StatusServiceUnavailable, NoArchive)
 		default:
 			next(w, r, rec)
 		}
