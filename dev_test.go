@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -153,6 +154,7 @@ func TestDevMode(t *testing.T) {
 	expectDevLogin(t, text)
 	expectSkills(t, text, "http://"+sim[1], filepath.Join(state, "inbox-token"))
 	expectMediaArchived(t, text, "http://"+sim[1], filepath.Join(state, "inbox-token"))
+	expectAgentDay(t, text, filepath.Join(state, "inbox-token"))
 	mediaDir := filepath.Join(state, "media", "acme_inbox-support")
 	if entries, err := os.ReadDir(mediaDir); err != nil || len(entries) == 0 {
 		t.Errorf("the inbox's media archive %s: %d entries, %v", mediaDir, len(entries), err)
@@ -465,6 +467,92 @@ func expectMediaArchived(t *testing.T, text, simURL, tokenFile string) {
 	devJSON(t, fmt.Sprintf("%s/api/v1/messages/%d/media", api[1], msgID), string(token), &row)
 	if row.ID != mediaID || row.State != "stored" || row.SHA256 != served {
 		t.Errorf("the image's media row %+v, want id %d stored with sha256 %s", row, mediaID, served)
+	}
+}
+
+// expectAgentDay runs the printed agent's day with sh and curl, as a person would, on the
+// first conversation (34622222222's, team iberia): ana goes online; if the routing does
+// not assign it to her (outside RoutingPolicy sales' business hours), the supervisor
+// sofia assigns it by hand as printed; then ana accepts, replies and resolves.
+func expectAgentDay(t *testing.T, text, tokenFile string) {
+	t.Helper()
+	token, _ := os.ReadFile(tokenFile)
+	api := regexp.MustCompile(`Bearer \$\(cat \S+\)" (http://127\.0\.0\.1:\d+)/api/v1/conversations\n`).FindStringSubmatch(text)
+	if api == nil {
+		t.Fatalf("dev mode does not print the conversations command:\n%s", text)
+	}
+	var convs struct {
+		Items []struct {
+			ID       int64  `json:"id"`
+			WAID     string `json:"waId"`
+			Assignee string `json:"assignee"`
+			Status   string `json:"status"`
+		}
+	}
+	conv := func() (id int64, assignee, status string) {
+		devJSON(t, api[1]+"/api/v1/conversations", string(token), &convs)
+		for _, c := range convs.Items {
+			if c.WAID == "34622222222" {
+				return c.ID, c.Assignee, c.Status
+			}
+		}
+		t.Fatalf("no conversation of 34622222222: %+v", convs.Items)
+		return 0, "", ""
+	}
+	id, _, _ := conv()
+	jars := t.TempDir()
+	// step runs the printed lines holding each of marks, in one shell, with ID and the
+	// cookie jars replaced; every curl but the logins reports its HTTP status.
+	step := func(marks ...string) string {
+		t.Helper()
+		var script []string
+		for _, m := range marks {
+			line := ""
+			for _, l := range strings.Split(text, "\n") {
+				if strings.HasPrefix(l, "  ") && strings.Contains(l, m) {
+					line = strings.TrimSpace(l)
+					break
+				}
+			}
+			if line == "" {
+				t.Fatalf("the walkthrough prints no command with %q:\n%s", m, text)
+			}
+			line = strings.NewReplacer("/tmp/sb-", jars+"/sb-", "/ID/", fmt.Sprintf("/%d/", id)).Replace(line)
+			if strings.HasPrefix(line, "curl ") {
+				line = `curl -s -w ' HTTP %{http_code}\n' ` + strings.TrimPrefix(line, "curl ")
+			}
+			script = append(script, line)
+		}
+		out, err := exec.Command("sh", "-ec", strings.Join(script, "\n")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v running\n%s\n%s", err, strings.Join(script, "\n"), out)
+		}
+		return string(out)
+	}
+	expectOK := func(out string, n int) {
+		t.Helper()
+		if got := regexp.MustCompile(` HTTP 20[01]\n`).FindAllString(out, -1); len(got) != n {
+			t.Fatalf("%d of %d printed commands succeeded:\n%s", len(got), n, out)
+		}
+	}
+	expectOK(step("CSRF=$(", "/api/v1/me/availability"), 1)
+	assigned := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !assigned; time.Sleep(200 * time.Millisecond) {
+		_, who, _ := conv()
+		assigned = who == "ana"
+	}
+	if !assigned { // after hours: it waits, and the supervisor assigns it by hand
+		if !strings.Contains(devGet(t, api[1]+"/api/v1/conversations?waiting=true", string(token)), `"waId":"34622222222"`) {
+			t.Fatalf("the conversation is neither ana's nor waiting: %+v", convs.Items)
+		}
+		expectOK(step("SOFIA_CSRF=$(", `-d '{"agent":"ana"}'`), 1)
+		if _, who, _ := conv(); who != "ana" {
+			t.Fatalf("after sofia's assign the conversation is %q's", who)
+		}
+	}
+	expectOK(step("CSRF=$(", "/accept", `"text":"Hola`, "/resolve"), 3)
+	if _, _, status := conv(); status != "resolved" {
+		t.Errorf("after the walkthrough the conversation is %s, want resolved", status)
 	}
 }
 

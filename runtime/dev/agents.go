@@ -156,13 +156,19 @@ func printDevAgents(w io.Writer, inboxAddr, tokenFile string, agents []devAgent)
 
 // printRoutingWalkthrough shows an agent's day with curl: online, a conversation
 // assigned and accepted, a reply, a resolve, and the next waiting conversation assigned.
+// Outside RoutingPolicy sales' business hours nothing is assigned, so it shows the
+// supervisor sofia assigning the waiting conversation by hand (POST
+// /api/v1/conversations/{id}/assign, docs/routing.md).
 // The queue is read with the read API's token (tokenFile): an agent sees only her own
 // and her team's conversations (docs/permissions.md#visibility).
 func printRoutingWalkthrough(w io.Writer, inboxAddr, tokenFile string) {
 	jar := "-b /tmp/sb-cookies -H \"X-CSRF-Token: $CSRF\" -H 'Content-Type: application/json'"
+	login := func(cookies, who string) string {
+		return fmt.Sprintf("$(curl -s -c %s -H 'Content-Type: application/json' -d '{\"login\":%q,\"password\":%q}' http://%s/api/v1/login | sed 's/.*\"csrfToken\":\"\\([^\"]*\\)\".*/\\1/')",
+			cookies, who, devPassword(who), inboxAddr)
+	}
 	fmt.Fprintln(w, "\nWork conversations as ana (team iberia: the Spanish number). Log in keeping the CSRF token, and go online:")
-	fmt.Fprintf(w, "  CSRF=$(curl -s -c /tmp/sb-cookies -H 'Content-Type: application/json' -d '{\"login\":\"ana\",\"password\":%q}' http://%s/api/v1/login | sed 's/.*\"csrfToken\":\"\\([^\"]*\\)\".*/\\1/')\n",
-		devPassword("ana"), inboxAddr)
+	fmt.Fprintf(w, "  CSRF=%s\n", login("/tmp/sb-cookies", "ana"))
 	fmt.Fprintf(w, "  curl %s -X PUT -d '{\"availability\":\"online\"}' http://%s/api/v1/me/availability\n", jar, inboxAddr)
 	fmt.Fprintln(w, "A customer writes (the simulator command above). Within RoutingPolicy sales' business hours the")
 	fmt.Fprintln(w, "routing assigns the new conversation to an online agent of its team at once; outside them, or when")
@@ -170,10 +176,20 @@ func printRoutingWalkthrough(w io.Writer, inboxAddr, tokenFile string) {
 	fmt.Fprintln(w, "only her own conversations and her team's):")
 	fmt.Fprintf(w, "  curl -b /tmp/sb-cookies 'http://%s/api/v1/conversations?assignee=ana'\n", inboxAddr)
 	fmt.Fprintf(w, "  curl -H \"Authorization: Bearer $(cat %s)\" 'http://%s/api/v1/conversations?waiting=true'\n", tokenFile, inboxAddr)
-	fmt.Fprintln(w, "Accept it within the policy's assignWithin (5m in the sample), or it goes to the next agent; reply,")
-	fmt.Fprintln(w, "then resolve (ID: the conversation's id); the longest-waiting conversation then goes to ana:")
+	fmt.Fprintf(w, "If it waits, sales' business hours are closed (%s):\n", salesHours)
+	fmt.Fprintln(w, "the customer got the after-hours reply, and the routing assigns nothing until they open. The")
+	fmt.Fprintln(w, "supervisor sofia assigns it to ana by hand (ID: the waiting conversation's id), with a session of her own:")
+	fmt.Fprintf(w, "  SOFIA_CSRF=%s\n", login("/tmp/sb-sofia", "sofia"))
+	fmt.Fprintf(w, "  curl -b /tmp/sb-sofia -H \"X-CSRF-Token: $SOFIA_CSRF\" -H 'Content-Type: application/json' -d '{\"agent\":\"ana\"}' http://%s/api/v1/conversations/ID/assign\n", inboxAddr)
+	fmt.Fprintln(w, "Accept it within the policy's assignWithin (5m in the sample), or it goes to the next agent (a")
+	fmt.Fprintln(w, "manual assignment counts as accepted); reply, then resolve (ID: the conversation's id); within")
+	fmt.Fprintln(w, "business hours the longest-waiting conversation then goes to ana:")
 	fmt.Fprintf(w, "  curl %s -d '{}' http://%s/api/v1/conversations/ID/accept\n", jar, inboxAddr)
 	fmt.Fprintf(w, "  curl %s -d '{\"text\":\"Hola, ¿en qué puedo ayudarle?\"}' http://%s/api/v1/conversations/ID/messages\n", jar, inboxAddr)
 	fmt.Fprintf(w, "  curl %s -d '{}' http://%s/api/v1/conversations/ID/resolve\n", jar, inboxAddr)
 	fmt.Fprintf(w, "The web page: http://%s/ (the same logins).\n", inboxAddr)
 }
+
+// salesHours are the business hours of the sample RoutingPolicy sales
+// (config/samples/20-routingpolicies.yaml), as the walkthrough prints them.
+const salesHours = "Europe/Madrid: Mon–Fri 09:00–18:00, Sat 10:00–14:00, not on holidays"
