@@ -39,9 +39,9 @@ func Register(mux *http.ServeMux, s *Service, auth authz.Authenticator, log *slo
 	}
 	route("POST /api/v1/conversations/{id}/assign", authz.ConversationsAssign, h.move(s.Assign))
 	route("POST /api/v1/conversations/{id}/transfer", authz.ConversationsAssign, h.move(s.Transfer))
-	route("POST /api/v1/conversations/{id}/accept", authz.ConversationsUpdate, h.conv(s.Accept))
-	route("POST /api/v1/conversations/{id}/resolve", authz.ConversationsUpdate, h.conv(s.Resolve))
-	route("POST /api/v1/conversations/{id}/reopen", authz.ConversationsUpdate, h.conv(s.Reopen))
+	route("POST /api/v1/conversations/{id}/accept", authz.ConversationsUpdate, httpapi.NoBodyFunc(h.conv(s.Accept)))
+	route("POST /api/v1/conversations/{id}/resolve", authz.ConversationsUpdate, httpapi.NoBodyFunc(h.conv(s.Resolve)))
+	route("POST /api/v1/conversations/{id}/reopen", authz.ConversationsUpdate, httpapi.NoBodyFunc(h.conv(s.Reopen)))
 	route("PUT /api/v1/me/availability", authz.AvailabilitySet, h.availability)
 	route("GET /api/v1/agents/availability", authz.AgentsRead, h.agents)
 }

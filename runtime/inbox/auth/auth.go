@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox/authz"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
 	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
@@ -137,7 +138,7 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Register(mux *http.ServeMux) {
 	authn := func(h http.Handler) http.Handler { return authz.Authenticate(s, h) }
 	mux.HandleFunc("POST /api/v1/login", s.login)
-	mux.Handle("POST /api/v1/logout", authn(http.HandlerFunc(s.logout)))
+	mux.Handle("POST /api/v1/logout", authn(httpapi.NoBodyFunc(s.logout)))
 	mux.Handle("GET /api/v1/me", authn(http.HandlerFunc(s.me)))
 	mux.Handle("GET /api/v1/agents", authn(authz.RequireFunc(authz.AgentsRead, s.listAgents)))
 	mux.Handle("POST /api/v1/agents", authn(authz.RequireFunc(authz.AgentsManage, s.createAgent)))
@@ -145,7 +146,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/agents/{login}/reset-password", authn(authz.RequireFunc(authz.AgentsManage, s.resetPassword)))
 	mux.Handle("GET /api/v1/tokens", authn(authz.RequireFunc(authz.TokensManage, s.listTokens)))
 	mux.Handle("POST /api/v1/tokens", authn(authz.RequireFunc(authz.TokensManage, s.createToken)))
-	mux.Handle("DELETE /api/v1/tokens/{id}", authn(authz.RequireFunc(authz.TokensManage, s.revokeToken)))
+	mux.Handle("DELETE /api/v1/tokens/{id}", authn(authz.RequireFunc(authz.TokensManage, httpapi.NoBodyFunc(s.revokeToken))))
 	mux.Handle("GET /api/v1/roles", authn(authz.RequireFunc(authz.RolesRead, s.roles)))
 	mux.HandleFunc("GET /auth/oidc/login", s.oidcLogin)
 	mux.HandleFunc("GET /auth/oidc/callback", s.oidcCallback)

@@ -66,7 +66,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	handle("POST /api/v1/campaigns", authz.CampaignsManage, a.create)
 	handle("GET /api/v1/campaigns", authz.CampaignsRead, a.list)
 	handle("GET /api/v1/campaigns/{id}", authz.CampaignsRead, a.get)
-	handle("POST /api/v1/campaigns/{id}/{action}", authz.CampaignsManage, a.transition)
+	handle("POST /api/v1/campaigns/{id}/{action}", authz.CampaignsManage, httpapi.NoBodyFunc(a.transition))
 }
 
 // maxBody bounds a create request: 100,000 recipients with parameters fit.

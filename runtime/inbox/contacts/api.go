@@ -57,7 +57,7 @@ func (a *API) Register(mux *http.ServeMux, auth authz.Authenticator) {
 	mux.Handle("POST /api/v1/segments", h(authz.CampaignsManage, a.create))
 	mux.Handle("GET /api/v1/segments/{name}", h(authz.CampaignsRead, a.get))
 	mux.Handle("PUT /api/v1/segments/{name}", h(authz.CampaignsManage, a.update))
-	mux.Handle("DELETE /api/v1/segments/{name}", h(authz.CampaignsManage, a.remove))
+	mux.Handle("DELETE /api/v1/segments/{name}", h(authz.CampaignsManage, httpapi.NoBodyFunc(a.remove)))
 }
 
 // importFormat reads ?format= or, without it, the Content-Type (text/csv;

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,11 +72,14 @@ func size(n int64) string {
 }
 
 // DecodeLimit reads the request's JSON body, at most limit bytes, into v: one value, no
-// unknown members, text that PostgreSQL can store (CheckJSON). Errors are problems: 413
-// over the limit, 415 when the Content-Type is not JSON, 400 naming the member at fault.
+// unknown members, text that PostgreSQL can store (CheckJSON), member names unique in
+// every object (RFC 8259 §4, I-JSON RFC 7493 §2.3; Unique) and spelled exactly as
+// declared (encoding/json alone would match "Text" to "text"). Errors are problems: 413
+// over the limit, 415 when the Content-Type is not JSON, 400 naming the member at fault
+// by its JSON path ("body" for the whole body).
 func DecodeLimit(r *http.Request, v any, limit int64) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return problem.Field(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("the body must be application/json, got %q", ct))
+	if err := checkType(r); err != nil {
+		return err
 	}
 	raw, err := ReadBody(r, limit)
 	if err != nil {
@@ -82,7 +88,57 @@ func DecodeLimit(r *http.Request, v any, limit int64) error {
 	if err := CheckJSON(raw); err != nil {
 		return err
 	}
-	return unmarshal(raw, v, limit)
+	if err := Unique(raw); err != nil {
+		return err
+	}
+	if err := unmarshal(raw, v, limit); err != nil {
+		return err
+	}
+	return exactNames(raw, reflect.TypeOf(v))
+}
+
+// checkType is a 415 problem naming Content-Type when the request says its body is not
+// JSON (no Content-Type passes).
+func checkType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return problem.Field(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("the body must be application/json, got %q", ct))
+	}
+	return nil
+}
+
+// NoBody wraps the handler of an operation that takes no request body (docs/api.md#bodies):
+// the request may carry none, or the empty JSON object {} (what some clients always
+// send). Anything else is refused before h runs, so nothing changes: 413 over MaxBody,
+// 415 for a body that is not application/json, 400 naming "body" otherwise.
+func NoBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := noBody(r); err != nil {
+			problem.Write(w, err.(problem.Problem))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// NoBodyFunc is NoBody for a handler function.
+func NoBodyFunc(h http.HandlerFunc) http.HandlerFunc { return NoBody(h).ServeHTTP }
+
+func noBody(r *http.Request) error {
+	raw, err := ReadBody(r, MaxBody)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := checkType(r); err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil || len(m) > 0 {
+		return problem.Field(http.StatusBadRequest, "body", "this operation takes no body: send none, or the empty JSON object {}")
+	}
+	return nil
 }
 
 // unmarshal decodes raw strictly into v; errors are 400 problems naming the member.
@@ -99,13 +155,182 @@ func unmarshal(raw []byte, v any, limit int64) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr):
-		return problem.Field(http.StatusBadRequest, typeErr.Field, fmt.Sprintf("%s must be %s, got a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value))
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		got, _, _ := strings.Cut(typeErr.Value, " ") // "number 300" for a number out of range
+		return problem.Field(http.StatusBadRequest, field, fmt.Sprintf("%s must be %s, got %s", field, jsonKind(typeErr.Type), article(got)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return problem.Field(http.StatusBadRequest, name, fmt.Sprintf("unknown member %q", name))
+		return unknown(name)
 	case errors.Is(err, io.EOF):
 		return problem.Field(http.StatusBadRequest, "body", "the body is empty: a JSON object is required")
 	}
 	return problem.Field(http.StatusBadRequest, "body",
 		fmt.Sprintf("the body is not valid JSON (at most %s, one object): %v", size(limit), err))
+}
+
+func unknown(name string) problem.Problem {
+	return problem.Field(http.StatusBadRequest, name, fmt.Sprintf("unknown member %q", name))
+}
+
+// jsonKind names the JSON values a Go type accepts, for people: "a JSON object",
+// "a string", "an integer from 0 to 255".
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := t.Bits() - 1
+		return fmt.Sprintf("an integer from %d to %d", int64(-1)<<bits, int64(1)<<bits-1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1)<<(t.Bits()-1)*2-1)
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a JSON value"
+}
+
+// article writes the JSON type encoding/json names ("array", "number", "bool") for people.
+func article(v string) string {
+	switch v {
+	case "array", "object":
+		return "a JSON " + v
+	case "bool":
+		return "a boolean"
+	case "":
+		return "something else"
+	}
+	return "a " + v
+}
+
+// Unique is a 400 problem naming the member when an object in the JSON text raw holds
+// a member name twice, at any depth (RFC 8259 §4: names SHOULD be unique; I-JSON, RFC
+// 7493 §2.3: MUST; encoding/json would keep the last silently). Names are compared after
+// unescaping. Text that is not JSON passes: the decoder reports it.
+func Unique(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var w jsonWalk
+	var seen []map[string]bool // per open container; nil for arrays
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key := len(w.stack) > 0 && w.stack[len(w.stack)-1].wantKey
+		w.step(tok)
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' {
+				seen = append(seen, map[string]bool{})
+			} else if t == '[' {
+				seen = append(seen, nil)
+			} else {
+				seen = seen[:len(seen)-1]
+			}
+		case string:
+			if key {
+				if s := seen[len(seen)-1]; s[t] {
+					return problem.Field(http.StatusBadRequest, w.path(), fmt.Sprintf("member %q appears twice (names must be unique, RFC 8259 §4)", w.path()))
+				} else {
+					s[t] = true
+				}
+			}
+		}
+	}
+}
+
+// exactNames is the unknown-member problem for a member of the JSON text raw (decoded
+// into a t already) whose name matches a declared one only when case is ignored, as
+// encoding/json matches them: each object is compared with the json names of the
+// struct it decodes into, at any depth (maps and slices followed; types with their own
+// UnmarshalJSON and interfaces are left alone).
+func exactNames(raw []byte, t reflect.Type) error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return exactValue(v, t, "")
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+func exactValue(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				if err := exactValue(x[k], t.Elem(), join(path, k)); err != nil {
+					return err
+				}
+			}
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				ft, ok := fields[k]
+				if !ok {
+					return unknown(join(path, k))
+				}
+				if err := exactValue(x[k], ft, join(path, k)); err != nil {
+					return err
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range x {
+				if err := exactValue(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// jsonFields maps the JSON member names of struct t (embedded structs' included, as
+// encoding/json promotes them) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-" && tag == "-", !f.IsExported() && !f.Anonymous:
+			continue
+		case f.Anonymous && name == "":
+			continue // its fields are among VisibleFields
+		case name == "":
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }

@@ -121,7 +121,8 @@ func (w *jsonWalk) path() string {
 // ValidText, so that no handler ever passes such text to PostgreSQL; other requests go
 // to mux. A path segment is named by its wildcard in the route mux chose ("login" for
 // /api/v1/agents/{login}), else "path". JSON bodies are checked where they are decoded
-// (DecodeLimit).
+// (DecodeLimit). A known API path asked with a method it is not served with is a 405
+// problem with an Allow header (allowed).
 func CheckRequests(mux *http.ServeMux) http.Handler { return CheckRequestsExcept(mux, nil) }
 
 // CheckRequestsExcept is CheckRequests but for the requests selfChecked reports (nil:
@@ -137,8 +138,43 @@ func CheckRequestsExcept(mux *http.ServeMux, selfChecked func(*http.Request) boo
 				return
 			}
 		}
+		if allow := allowed(mux, r); allow != nil {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			problem.Respond(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// methods are the methods allowed probes for.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowed lists the methods an API path (under /api/) is served with when r's method is
+// not one of them, for the 405 answer and its Allow header (RFC 9110 §15.5.6); nil when
+// the method is served, or the path is not an API operation at all (a 404), or is not
+// under /api/. ServeMux would answer 405 itself, but the pages' catch-all "/" route
+// matches every method first.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	if !strings.HasPrefix(r.URL.Path, "/api/") || hasMethod(mux, r) {
+		return nil
+	}
+	var allow []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if hasMethod(mux, probe) {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// hasMethod reports whether the route mux chooses for r names a method.
+func hasMethod(mux *http.ServeMux, r *http.Request) bool {
+	_, pattern := mux.Handler(r)
+	m, _, ok := strings.Cut(pattern, " ")
+	return ok && m != ""
 }
 
 // CheckRequest is CheckRequests' check of one request to mux: nil, or a 400
