@@ -101,7 +101,8 @@ func TestNoBody(t *testing.T) {
 		{"null", `null`, "application/json", 400, "body"},
 		{"NUL", "\x00", "application/json", 400, "body"},
 		{"two objects", "{}{}", "application/json", 400, "body"},
-		{"text", "hello", "text/plain", 415, "Content-Type"},
+		{"text", "hello", "text/plain", 400, "body"},
+		{"empty object as text", "{}", "text/plain", 204, ""},
 		{"too large", string(big), "application/json", 413, "body"},
 	}
 	for _, c := range cases {
