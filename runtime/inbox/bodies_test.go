@@ -122,6 +122,8 @@ func TestBodiesAreStrict(t *testing.T) {
 		{"PUT", c + "/tags", `{"tags":["a"],"tags":["b"]}`, "tags"},
 		{"POST", c + "/assign", `{"Agent":"admin"}`, "Agent"},
 		{"POST", "/api/v1/segments", `{"Name":"vip","filter":{}}`, "Name"},
+		{"POST", "/api/v1/segments", `{"name":"vip","filter":{"Tags":{}}}`, "filter.Tags"},
+		{"POST", "/api/v1/segments/preview", `{"filter":{"tags":{"AllOf":["a"]}}}`, "filter.tags.AllOf"},
 		{"POST", "/api/v1/segments", `{"name":"vip","filter":{"tags":{"allOf":["a"],"allOf":["b"]}}}`, "filter.tags.allOf"},
 		{"POST", "/api/v1/login", `{"login":"admin","Password":"x"}`, "Password"},
 	} {

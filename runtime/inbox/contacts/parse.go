@@ -256,6 +256,9 @@ func (j *jsonlReader) next() (row, error) {
 		if dec.More() {
 			return row{}, &RowError{Line: j.line, Reason: "more than one JSON value on the line"}
 		}
+		if errors.As(httpapi.Strict(b, &in), &bad) {
+			return row{}, &RowError{Line: j.line, Field: bad.Field, Reason: bad.Detail}
+		}
 		return j.build(in)
 	}
 	if errors.Is(j.s.Err(), bufio.ErrTooLong) {

@@ -12,6 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/switchboard-dev/switchboard/runtime/inbox/httpapi"
+	"github.com/switchboard-dev/switchboard/runtime/inbox/problem"
 )
 
 // Filter selects contacts by tags and attributes; every part given must hold (an
@@ -42,7 +45,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
-// DecodeFilter reads a Filter from JSON, refusing unknown members, and validates it.
+// DecodeFilter reads a Filter from JSON, refusing unknown members (names that differ
+// from the declared ones only by case included) and duplicate names (httpapi.Strict),
+// and validates it.
 func DecodeFilter(raw []byte) (Filter, error) {
 	var f Filter
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -50,6 +55,10 @@ func DecodeFilter(raw []byte) (Filter, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&f); err != nil {
 		return Filter{}, &FieldError{Field: "filter", Reason: err.Error()}
+	}
+	var bad problem.Problem
+	if errors.As(httpapi.Strict(raw, &f), &bad) {
+		return Filter{}, &FieldError{Field: "filter." + bad.Field, Reason: bad.Detail}
 	}
 	return f, f.Validate("filter")
 }

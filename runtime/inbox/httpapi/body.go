@@ -97,6 +97,17 @@ func DecodeLimit(r *http.Request, v any, limit int64) error {
 	return exactNames(raw, reflect.TypeOf(v))
 }
 
+// Strict is the checks DecodeLimit adds to encoding/json, for JSON decoded elsewhere (a
+// member decoded later, an NDJSON line) into v already: a 400 problem naming the member
+// (its path within raw) whose name appears twice in an object (Unique) or matches a
+// declared one of v only when case is ignored; nil otherwise.
+func Strict(raw []byte, v any) error {
+	if err := Unique(raw); err != nil {
+		return err
+	}
+	return exactNames(raw, reflect.TypeOf(v))
+}
+
 // checkType is a 415 problem naming Content-Type when the request says its body is not
 // JSON (no Content-Type passes).
 func checkType(r *http.Request) error {
@@ -106,10 +117,14 @@ func checkType(r *http.Request) error {
 	return nil
 }
 
+// NoBodyLimit bounds the body of an operation that takes none (NoBody): 4 KiB, room for
+// {} and whitespace.
+const NoBodyLimit = 4 << 10
+
 // NoBody wraps the handler of an operation that takes no request body (docs/api.md#bodies):
 // the request may carry none, or the empty JSON object {} (what some clients always
 // send), whatever the Content-Type. Anything else is refused before h runs, so nothing
-// changes: 413 over MaxBody, else 400 naming "body".
+// changes: 413 over NoBodyLimit, else 400 naming "body".
 func NoBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := noBody(r); err != nil {
@@ -124,7 +139,7 @@ func NoBody(h http.Handler) http.Handler {
 func NoBodyFunc(h http.HandlerFunc) http.HandlerFunc { return NoBody(h).ServeHTTP }
 
 func noBody(r *http.Request) error {
-	raw, err := ReadBody(r, MaxBody)
+	raw, err := ReadBody(r, NoBodyLimit)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func TestDecodeStrict(t *testing.T) {
 func TestNoBody(t *testing.T) {
 	ran := 0
 	h := httpapi.NoBody(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { ran++; w.WriteHeader(http.StatusNoContent) }))
-	big := bytes.Repeat([]byte(" "), httpapi.MaxBody+1)
+	big := bytes.Repeat([]byte(" "), httpapi.NoBodyLimit+1)
 	cases := []struct {
 		name, body, ct string
 		status         int
@@ -140,7 +140,9 @@ func TestMethodNotAllowed(t *testing.T) {
 	mux.HandleFunc("GET /api/v1/things/{id}", ok)
 	mux.HandleFunc("POST /api/v1/things/{id}/close", ok)
 	mux.HandleFunc("PATCH /api/v1/things/{id}", ok)
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { problem.Respond(w, http.StatusNotFound, "no such operation") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		problem.Respond(w, http.StatusNotFound, "no such operation")
+	})
 	h := httpapi.CheckRequests(mux)
 	cases := []struct {
 		method, path string
