@@ -119,6 +119,9 @@ func TestBodiesAreStrict(t *testing.T) {
 		{"POST", c + "/notes", `{"text":"a","Text":"b"}`, "Text"},
 		{"POST", c + "/messages", `{"TEXT":"hola"}`, "TEXT"},
 		{"PUT", c + "/priority", `{"Priority":3}`, "Priority"},
+		{"PUT", c + "/priority", `{"priority":11}`, "priority"}, // 0 to 10 (docs/api.md)
+		{"PUT", c + "/priority", `{"priority":-1}`, "priority"},
+		{"PUT", c + "/priority", `{"priority":1.5}`, "priority"},
 		{"PUT", c + "/tags", `{"tags":["a"],"tags":["b"]}`, "tags"},
 		{"POST", c + "/assign", `{"Agent":"admin"}`, "Agent"},
 		{"POST", "/api/v1/segments", `{"Name":"vip","filter":{}}`, "Name"},
@@ -136,6 +139,9 @@ func TestBodiesAreStrict(t *testing.T) {
 	}
 	if after := stored(t, dsn); after != before {
 		t.Errorf("refused requests stored something:\n before %s\n after  %s", before, after)
+	}
+	if code, out, _ := call(t, "PUT", s.traffic+c+"/priority", `{"priority":10}`, "Cookie", admin, auth.CSRFHeader, csrf); code != 200 {
+		t.Errorf("priority 10: %d %s", code, out)
 	}
 	// {} and no body are what an operation without a body takes.
 	for _, body := range []string{"", "{}"} {
