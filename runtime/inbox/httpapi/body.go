@@ -244,21 +244,22 @@ func Unique(raw []byte) error {
 		w.step(tok)
 		switch t := tok.(type) {
 		case json.Delim:
-			if t == '{' {
+			switch t {
+			case '{':
 				seen = append(seen, map[string]bool{})
-			} else if t == '[' {
+			case '[':
 				seen = append(seen, nil)
-			} else {
+			default:
 				seen = seen[:len(seen)-1]
 			}
 		case string:
-			if key {
-				if s := seen[len(seen)-1]; s[t] {
-					return problem.Field(http.StatusBadRequest, w.path(), fmt.Sprintf("member %q appears twice (names must be unique, RFC 8259 §4)", w.path()))
-				} else {
-					s[t] = true
-				}
+			if !key {
+				continue
 			}
+			if s := seen[len(seen)-1]; s[t] {
+				return problem.Field(http.StatusBadRequest, w.path(), fmt.Sprintf("member %q appears twice (names must be unique, RFC 8259 §4)", w.path()))
+			}
+			seen[len(seen)-1][t] = true
 		}
 	}
 }
