@@ -270,9 +270,21 @@ func (t *txn) accepted(ctx context.Context, id int64, agent string) error {
 // integration's token) accepts nothing for the assignee. Call it first in the
 // transaction: it takes the routing lock (so that a plan never releases the assignment at
 // the same moment), and taking it after locking the conversation's row could deadlock
-// with a plan. Errors are the database's.
+// with a plan. Most sends have nothing to record (the conversation is accepted already
+// and the agent has no misses): a plain read finds that first, so those sends never wait
+// for the routing lock. Errors are the database's.
 func Answered(ctx context.Context, tx pgx.Tx, namespace string, id int64, p *authz.Principal, now time.Time) error {
 	if p == nil || p.Kind != authz.KindAgent || p.Namespace != namespace {
+		return nil
+	}
+	var needed bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conversations
+			WHERE namespace = $1 AND id = $2 AND assignee = $3 AND accepted_at IS NULL AND status <> 'resolved')
+		OR EXISTS (SELECT 1 FROM agent_availability WHERE namespace = $1 AND login = $3 AND misses <> 0)`,
+		namespace, id, p.Subject).Scan(&needed); err != nil {
+		return fmt.Errorf("assign: answered conversation %d: %w", id, err)
+	}
+	if !needed {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM routing_state WHERE namespace = $1 FOR UPDATE`, namespace); err != nil {
