@@ -170,6 +170,15 @@ func TestMediaWithoutArchive(t *testing.T) {
 	if state != archive.Pending {
 		t.Errorf("without an archive the image's row is %s, want pending", state)
 	}
+	// The message itself says its file is not archived (yet).
+	var convID int64
+	if err := conn.conn.QueryRow(context.Background(), `SELECT conversation_id FROM messages WHERE id = $1`, messageID).Scan(&convID); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, s.traffic+fmt.Sprintf("/api/v1/conversations/%d/messages", convID), token); code != 200 ||
+		!strings.Contains(body, fmt.Sprintf(`"mediaId":%d,"mediaState":"pending"`, id)) {
+		t.Errorf("the image's message: %d %s, want its mediaId %d and mediaState pending", code, body, id)
+	}
 
 	admin, csrf := session(t, s, "admin", "acme-admin-password")
 	if code, body, _ := call(t, "POST", s.traffic+"/api/v1/agents", `{"login":"ana","role":"agent","password":"ana-password-123"}`,

@@ -32,11 +32,16 @@ type Message struct {
 	// MediaID is the archived media row of the file the message carries (GET
 	// /api/v1/media/{mediaId}), inbound or outbound; nil for none.
 	MediaID *int64 `json:"mediaId,omitempty"`
+	// MediaState is that file's archive state: pending (being downloaded from Meta,
+	// retried with backoff), stored, or failed (the reason at GET
+	// /api/v1/messages/{id}/media); nil for none.
+	MediaState *string `json:"mediaState,omitempty"`
 }
 
 const messageColumns = `id, direction, wamid, type, text, content, status, author, outbox_id, error_code,
 	COALESCE(error_reason, error_title) AS error_reason, sent_at, delivered_at, read_at, failed_at, created_at,
-	(SELECT md.id FROM media md WHERE md.message_id = messages.id ORDER BY md.id LIMIT 1) AS media_row`
+	(SELECT md.id FROM media md WHERE md.message_id = messages.id ORDER BY md.id LIMIT 1) AS media_row,
+	(SELECT md.state FROM media md WHERE md.message_id = messages.id ORDER BY md.id LIMIT 1) AS media_state`
 
 // ErrNoConversation is returned for a conversation id not in the namespace, or one the
 // viewer may not see.

@@ -50,6 +50,7 @@ func api(t *testing.T, signedIn bool) http.Handler {
 			map[string]any{"id": 2, "direction": "out", "type": "text", "text": "hola", "status": "read", "createdAt": "2026-11-30T10:01:00Z"},
 			map[string]any{"id": 3, "direction": "out", "type": "text", "text": "x", "status": "failed", "errorReason": "131026 undeliverable", "createdAt": "2026-11-30T10:02:00Z"},
 			map[string]any{"id": 4, "direction": "out", "type": "image", "text": "factura", "mediaId": 42, "status": "sent", "createdAt": "2026-11-30T10:03:00Z"},
+			map[string]any{"id": 5, "direction": "in", "type": "document", "mediaId": 43, "mediaState": "failed", "status": "received", "createdAt": "2026-11-30T10:04:00Z"},
 		}})
 	answer("GET /api/v1/conversations/8", map[string]any{"id": 8, "number": "sales", "waId": "34600000002", "status": "open",
 		"windowExpiresAt": "2026-11-29T09:00:00Z", "templates": []any{
@@ -301,8 +302,15 @@ func TestMediaLinkShown(t *testing.T) {
 	if !strings.Contains(body, `href="/api/v1/media/42"`) || !strings.Contains(body, "Media: Image") {
 		t.Fatalf("no link to the archived image in:\n%s", body)
 	}
-	if n := strings.Count(body, "/api/v1/media/"); n != 1 {
-		t.Errorf("%d media links for one file", n)
+	if n := strings.Count(body, "/api/v1/media/"); n != 2 {
+		t.Errorf("%d media links for two files", n)
+	}
+	// A file that is not archived says so, in the page's language; a stored one says nothing.
+	if !strings.Contains(body, "download failed: see the message&#39;s media") || strings.Count(body, `class="muted media-state"`) != 1 {
+		t.Errorf("the failed download is not shown once on its message:\n%s", body)
+	}
+	if _, es := get(t, s, "/conversations/7", "es"); !strings.Contains(es, "la descarga falló") {
+		t.Errorf("the failed download is not shown in Spanish:\n%s", es)
 	}
 }
 
