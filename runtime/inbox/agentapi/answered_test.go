@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/switchboard-dev/switchboard/runtime/inbox/agentapi"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/media/mediatest"
 )
 
@@ -51,12 +52,25 @@ func TestAssigneesSendAccepts(t *testing.T) {
 	if ok, misses := r.acceptance(id); ok || misses != 2 {
 		t.Fatalf("after a supervisor's reply and sam's note: accepted %v, misses %d; want not accepted, 2", ok, misses)
 	}
+	detail := func() agentapi.Detail {
+		var d agentapi.Detail
+		if code, raw := r.do(r.url, "sales", "GET", fmt.Sprintf("/api/v1/conversations/%d", id), nil, &d); code != 200 {
+			t.Fatalf("detail: %d %s", code, raw)
+		}
+		return d
+	}
+	if d := detail(); d.AssignedAt == nil || d.AcceptedAt != nil || d.WaitingSince != nil {
+		t.Fatalf("the detail of an assignment not accepted: assigned %v, accepted %v, waiting %v", d.AssignedAt, d.AcceptedAt, d.WaitingSince)
+	}
 	first := r.post("sales", msgs(id), "reply-1", map[string]string{"text": "Hola, soy Sam"})
 	if first.code != 201 {
 		t.Fatalf("sam's reply: %d %s", first.code, first.body)
 	}
 	if ok, misses := r.acceptance(id); !ok || misses != 0 {
 		t.Fatalf("after sam's reply: accepted %v, misses %d; want accepted, 0", ok, misses)
+	}
+	if d := detail(); d.AcceptedAt == nil {
+		t.Fatal("the API's detail does not say the conversation was accepted")
 	}
 	count := func(id int64) int {
 		return r.count(`SELECT count(*) FROM audit_log WHERE action = 'conversation.accepted' AND object_id = $1 AND actor = 'agent:sam'`,

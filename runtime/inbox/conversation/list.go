@@ -28,6 +28,13 @@ type View struct {
 	LastMessageAt   *time.Time `json:"lastMessageAt,omitempty"`
 	CreatedAt       time.Time  `json:"createdAt"`
 	ResolvedAt      *time.Time `json:"resolvedAt,omitempty"`
+	// WaitingSince is when it began to wait for an agent (unassigned and unresolved only).
+	WaitingSince *time.Time `json:"waitingSince,omitempty"`
+	// AssignedAt is when its assignee got it; AcceptedAt when she accepted it or first
+	// answered the customer (nil while the assignment can still lapse after the
+	// RoutingPolicy's assignWithin; docs/routing.md).
+	AssignedAt *time.Time `json:"assignedAt,omitempty"`
+	AcceptedAt *time.Time `json:"acceptedAt,omitempty"`
 	// Activity is the list's sort key: LastMessageAt, or CreatedAt before any message.
 	Activity time.Time `json:"-"`
 }
@@ -54,12 +61,14 @@ func (p *Position) Valid() bool { return p.ID > 0 && !p.Activity.IsZero() }
 const activity = "COALESCE(v.last_message_at, v.created_at)"
 
 const viewColumns = `v.id, v.number, v.contact_id, c.wa_id, COALESCE(c.profile_name, ''), v.status, v.priority, v.tags,
-	v.assignee, v.team, v.required_skill, CASE WHEN v.assignee IS NULL THEN v.eligible_teams END, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at, ` + activity
+	v.assignee, v.team, v.required_skill, CASE WHEN v.assignee IS NULL THEN v.eligible_teams END, v.window_expires_at, v.last_message_at, v.created_at, v.resolved_at,
+	CASE WHEN v.assignee IS NULL AND v.status <> 'resolved' THEN v.waiting_since END, v.assigned_at, v.accepted_at, ` + activity
 
 func scanView(row pgx.CollectableRow) (View, error) {
 	var v View
 	err := row.Scan(&v.ID, &v.Number, &v.ContactID, &v.WAID, &v.ProfileName, &v.Status, &v.Priority, &v.Tags,
-		&v.Assignee, &v.Team, &v.RequiredSkill, &v.EligibleTeams, &v.WindowExpiresAt, &v.LastMessageAt, &v.CreatedAt, &v.ResolvedAt, &v.Activity)
+		&v.Assignee, &v.Team, &v.RequiredSkill, &v.EligibleTeams, &v.WindowExpiresAt, &v.LastMessageAt, &v.CreatedAt, &v.ResolvedAt,
+		&v.WaitingSince, &v.AssignedAt, &v.AcceptedAt, &v.Activity)
 	return v, err
 }
 

@@ -44,7 +44,7 @@ func api(t *testing.T, signedIn bool) http.Handler {
 		map[string]any{"id": 7, "number": "sales", "waId": "34600000001", "profileName": "<b>Eve</b>", "status": "open",
 			"lastMessageAt": "2026-11-30T10:00:00Z", "createdAt": "2026-11-30T09:58:00Z"}}})
 	answer("GET /api/v1/conversations/7", map[string]any{"id": 7, "number": "sales", "waId": "34600000001",
-		"profileName": "Eve", "status": "open", "windowExpiresAt": "2026-12-01T09:00:00Z",
+		"profileName": "Eve", "status": "open", "windowExpiresAt": "2026-12-01T09:00:00Z", "assignee": "ana", "assignedAt": "2026-11-30T10:00:00Z",
 		"messages": []any{
 			map[string]any{"id": 1, "direction": "in", "type": "text", "text": "<script>alert('x')</script><img src=x onerror=\"window.__xss=1\">", "status": "received", "createdAt": "2026-11-30T10:00:00Z"},
 			map[string]any{"id": 2, "direction": "out", "type": "text", "text": "hola", "status": "read", "createdAt": "2026-11-30T10:01:00Z"},
@@ -53,6 +53,7 @@ func api(t *testing.T, signedIn bool) http.Handler {
 			map[string]any{"id": 5, "direction": "in", "type": "document", "mediaId": 43, "mediaState": "failed", "status": "received", "createdAt": "2026-11-30T10:04:00Z"},
 		}})
 	answer("GET /api/v1/conversations/8", map[string]any{"id": 8, "number": "sales", "waId": "34600000002", "status": "open",
+		"assignee": "ana", "assignedAt": "2026-11-30T10:00:00Z", "acceptedAt": "2026-11-30T10:01:00Z",
 		"windowExpiresAt": "2026-11-29T09:00:00Z", "templates": []any{
 			map[string]any{"name": "hello_world", "language": "en_US", "parameters": 0},
 			map[string]any{"name": "order_update", "language": "en_US", "parameters": 1}}})
@@ -400,5 +401,17 @@ func TestLoginShowsWhySingleSignOnFailed(t *testing.T) {
 	}
 	if _, body := get(t, s, "/login", "en"); strings.Contains(body, `role="alert"`) {
 		t.Error("a login page without ?sso= shows an error")
+	}
+}
+
+// TestAcceptShownUntilAccepted: the Accept button is offered to the assignee of a
+// conversation not accepted yet (7), and not once it is accepted (8).
+func TestAcceptShownUntilAccepted(t *testing.T) {
+	s := serve(t, true)
+	if _, body := get(t, s, "/conversations/7", "en"); !strings.Contains(body, `action="/conversations/7/accept"`) {
+		t.Errorf("no Accept on ana's conversation not accepted yet:\n%s", body)
+	}
+	if _, body := get(t, s, "/conversations/8", "en"); strings.Contains(body, "/accept") {
+		t.Errorf("Accept offered on a conversation accepted already:\n%s", body)
 	}
 }
