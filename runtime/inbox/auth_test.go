@@ -60,7 +60,7 @@ func adminSession(t *testing.T, s *server, password string) string {
 		code, body, res := call(t, "POST", s.traffic+"/api/v1/login", fmt.Sprintf(`{"login":"admin","password":%q}`, password))
 		if code == 200 {
 			for _, c := range res.Cookies() {
-				if c.Name == auth.SessionCookie {
+				if c.Name == auth.SessionCookie || c.Name == auth.InsecureSessionCookie {
 					return c.Name + "=" + c.Value
 				}
 			}
@@ -116,8 +116,16 @@ func TestAgentsTenantIsolation(t *testing.T) {
 	}
 }
 
-// seedConversation stores a contact, a conversation and one inbound message.
+// seedConversation stores a contact, a conversation of sales-es and one inbound message.
 func seedConversation(t *testing.T, dsn, namespace string) int64 {
+	t.Helper()
+	return seedConversationOf(t, dsn, namespace, "sales-es", "34600000001", "hola", false)
+}
+
+// seedConversationOf stores a contact waID, a conversation of the Number named number
+// (its window open for 24 hours when window) and one inbound text message, and returns
+// the conversation's id.
+func seedConversationOf(t *testing.T, dsn, namespace, number, waID, text string, window bool) int64 {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
@@ -128,12 +136,12 @@ func seedConversation(t *testing.T, dsn, namespace string) int64 {
 	var id int64
 	err = st.InTx(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
-			WITH c AS (INSERT INTO contacts (namespace, wa_id) VALUES ($1, '34600000001') RETURNING id),
-			v AS (INSERT INTO conversations (namespace, number, contact_id, last_message_at)
-			      SELECT $1, 'sales-es', id, now() FROM c RETURNING id),
+			WITH c AS (INSERT INTO contacts (namespace, wa_id) VALUES ($1, $2) RETURNING id),
+			v AS (INSERT INTO conversations (namespace, number, contact_id, last_message_at, window_expires_at)
+			      SELECT $1, $3, id, now(), CASE WHEN $5 THEN now() + interval '24 hours' END FROM c RETURNING id),
 			m AS (INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content, status)
-			      SELECT $1, id, 'in', 'wamid.seed', 'text', 'hola', '{}', 'received' FROM v)
-			SELECT id FROM v`, namespace).Scan(&id)
+			      SELECT $1, id, 'in', 'wamid.' || $2, 'text', $4, '{}', 'received' FROM v)
+			SELECT id FROM v`, namespace, waID, number, text, window).Scan(&id)
 	})
 	if err != nil {
 		t.Fatal(err)

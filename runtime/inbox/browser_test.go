@@ -1,18 +1,14 @@
 package inbox_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-dev/switchboard/runtime/inbox"
 	"github.com/switchboard-dev/switchboard/runtime/inbox/ui/browsertest"
-	"github.com/switchboard-dev/switchboard/runtime/store"
 )
 
 // TestInboxInABrowser: the real inbox (PostgreSQL, the agents' API, sessions, live
@@ -24,7 +20,7 @@ func TestInboxInABrowser(t *testing.T) {
 	snap := served(numA)
 	snap.Access.InitialAdminPassword = "acme-admin-password"
 	s := startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox, o.InsecureLoopbackCookies = "support", true })
-	waitAdmin(t, s, "acme-admin-password")
+	adminSession(t, s, "acme-admin-password") // the inbox has made the account
 	id := seedConversationText(t, dsn, "34600000001", `<img src=x onerror="window.__xss=1">¿precio?`)
 
 	ctx := browsertest.New(t)
@@ -58,44 +54,9 @@ func TestInboxInABrowser(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "inbox-conversation")
 }
 
-// seedConversationText stores a contact, a conversation with an open window and one
-// inbound message with text, and returns the conversation's id.
+// seedConversationText stores a contact, a conversation of numA with an open window and
+// one inbound message with text, and returns the conversation's id.
 func seedConversationText(t *testing.T, dsn, waID, text string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var id int64
-	err = st.InTx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
-			WITH c AS (INSERT INTO contacts (namespace, wa_id) VALUES ('acme', $1) RETURNING id),
-			v AS (INSERT INTO conversations (namespace, number, contact_id, last_message_at, window_expires_at)
-			      SELECT 'acme', $3, id, now(), now() + interval '24 hours' FROM c RETURNING id),
-			m AS (INSERT INTO messages (namespace, conversation_id, direction, wamid, type, text, content, status)
-			      SELECT 'acme', id, 'in', 'wamid.' || $1, 'text', $2, '{}', 'received' FROM v)
-			SELECT id FROM v`, waID, text, numA.Ref.Name).Scan(&id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// waitAdmin waits until the inbox has made the initial admin account.
-func waitAdmin(t *testing.T, s *server, password string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		code, body, _ := call(t, "POST", s.traffic+"/api/v1/login", fmt.Sprintf(`{"login":"admin","password":%q}`, password))
-		if code == 200 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("admin login: %d %s", code, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return seedConversationOf(t, dsn, "acme", numA.Ref.Name, waID, text, true)
 }

@@ -29,7 +29,7 @@ func TestFirstPageWeight(t *testing.T) {
 	snap := served(numA)
 	snap.Access.InitialAdminPassword = "acme-admin-password"
 	s := startServer(t, dsn, snap, func(o *inbox.Options) { o.Inbox, o.InsecureLoopbackCookies = "support", true })
-	waitAdmin(t, s, "acme-admin-password")
+	adminSession(t, s, "acme-admin-password") // the inbox has made the account
 	seedConversations(t, dsn, 120)
 
 	ctx := browsertest.New(t)
